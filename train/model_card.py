@@ -1,0 +1,53 @@
+"""The model card (README.md) of a trained checkpoint, written from its measured metadata."""
+
+
+def render_model_card(metadata: dict) -> str:
+    """Markdown model card; every number in it comes from `metadata` (the run that made the checkpoint)."""
+    dev = metadata["metrics"]["dev"]
+    data = metadata["training_data"]
+    rows = "\n".join(f"| {label} | {f1:.2f} |" for label, f1 in dev["per_class_f1"].items())
+    stage1 = metadata["metrics"]["stage1"]
+    timings = metadata["timings"]
+    quick = "\n**Quick mode: a tiny subset, for tests only. Not a usable model.**\n" if data["quick"] else ""
+    return f"""---
+license: gpl-3.0
+language: en
+tags: [emotion-recognition, spiking-neural-network, erc, meld]
+datasets: [meld]
+metrics: [f1]
+---
+# SpikEmo, MELD transcripts, text only
+{quick}
+SpikEmo (arXiv 2411.13917) trained on the **text** of MELD: the video clips cannot be fetched on the
+machines this was trained on, so audio and visual were not used. The app still shows face-expression and
+voice cues next to this model's prediction, but they are not part of it.
+
+- Modalities trained: {", ".join(metadata["modalities"])}
+- Text encoder: {metadata["text_encoder_base"]}, fine-tuned on MELD train with dialogue context (stage 1,
+  best epoch by dev weighted F1: {stage1["best_epoch"]}, dev weighted F1 of its own linear head
+  {stage1["best_dev_weighted_f1"]:.2f}); saved in `text_encoder/`.
+- SpikEmo (stage 2) on that encoder's features: best epoch {metadata["metrics"]["stage2_best_epoch"]} chosen
+  on dev. Training data: {data["train_csv"]} ({data["train_dialogues"]} dialogues); selection: {data["dev_csv"]}
+  ({data["dev_dialogues"]} dialogues). The test split was never seen.
+- Labels (paper order): {", ".join(metadata["labels"])}
+
+## Dev results (MELD dev, {dev["n_utterances"]} utterances)
+
+Weighted F1 **{dev["weighted_f1"]:.2f}**, accuracy {dev["accuracy"]:.2f}.
+
+| emotion | F1 |
+|---|---|
+{rows}
+
+Measured by `python -m spikemo evaluate --csv data/meld/{data["dev_csv"]} --checkpoint <this folder>`.
+For comparison, the paper reports 59.56 weighted F1 for text-only SpikEmo on MELD *test* (with a RoBERTa-based
+encoder); this card reports dev, the split used for model selection.
+
+## Training
+`{metadata["command"]}`, {timings["total_seconds"] / 60:.1f} minutes in all on {timings["threads"]} CPU threads
+(stage 1: {timings["stage1_seconds"] / 60:.1f} minutes). Configs are in `config.json`.
+
+## Licence and data
+MELD (Poria et al., ACL 2019) is GPL-3.0; this model is trained on its transcripts and shared under the same
+licence. all-MiniLM-L6-v2 is Apache-2.0.
+"""

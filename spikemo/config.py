@@ -81,8 +81,8 @@ class SpikEmoConfig:
         for heads_name in ("spikformer_heads", "fusion_heads"):
             if self.hidden_size % getattr(self, heads_name):
                 raise ValueError(f"hidden_size {self.hidden_size} is not divisible by {heads_name}")
-        if self.time_steps < 1 or self.max_speakers < 1:
-            raise ValueError("time_steps and max_speakers must be at least 1")
+        if min(self.time_steps, self.max_speakers, self.spikformer_layers, self.spikformer_mlp_ratio) < 1:
+            raise ValueError("time_steps, max_speakers, spikformer_layers and spikformer_mlp_ratio must be >= 1")
         if self.lif_tau <= 1.0:
             raise ValueError(f"lif_tau must be > 1 (LIF decay 1/tau), got {self.lif_tau}")
 

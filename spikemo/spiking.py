@@ -48,7 +48,7 @@ class NormLIF(nn.Module):
         current = self.linear(x).unflatten(-1, (self.groups, self.d_out))
         current = (F.layer_norm(current, (self.d_out,)) * self.norm_weight + self.norm_bias).flatten(-2)
         if time_steps is not None:  # time-constant input: project once, then repeat over T
-            current = current.unsqueeze(0).expand(time_steps, *current.shape).contiguous()
+            current = current.unsqueeze(0).expand(time_steps, *current.shape)
         return self.lif(current)
 
 
@@ -126,8 +126,6 @@ class SpikformerEncoder(nn.Module):
                 # The first block sees a time-constant input: its Q/K/V projections are computed once.
                 x, spikes = block(x, mask, time_steps if i == 0 else None)
                 block_spikes.append(spikes)
-            if not self.blocks:
-                x = features.unsqueeze(0).expand(time_steps, *features.shape)
             return x, block_spikes
         finally:
             functional.reset_net(self)

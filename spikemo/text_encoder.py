@@ -70,6 +70,13 @@ class TextEncoderConfig:
             raise InputError("text encoder needs context_turns >= 0 and max_length >= 8")
 
 
+def _read_saved_config(path: Path) -> TextEncoderConfig:
+    try:
+        return TextEncoderConfig(**json.loads(path.read_text(encoding="utf-8")))
+    except (json.JSONDecodeError, TypeError) as error:
+        raise CheckpointError(f"{path} is not a valid text encoder config: {error}") from error
+
+
 def _turn(speaker: str, text: str, include_speaker: bool) -> str:
     return f"{speaker}: {text}" if include_speaker and speaker else text
 
@@ -118,20 +125,20 @@ class TextEncoder:
         name_or_path = str(name_or_path)
         saved_config = Path(name_or_path) / CONFIG_FILENAME
         if config is None:
-            if saved_config.is_file():
-                config = TextEncoderConfig(**json.loads(saved_config.read_text(encoding="utf-8")))
-            else:
-                config = TextEncoderConfig(name_or_path=name_or_path)
+            config = _read_saved_config(saved_config) if saved_config.is_file() else TextEncoderConfig()
         config = TextEncoderConfig(**{**asdict(config), "name_or_path": name_or_path})
         try:
             tokenizer = AutoTokenizer.from_pretrained(name_or_path)
             model = AutoModel.from_pretrained(name_or_path)
         except (OSError, ValueError) as error:
-            where = "is not a model folder here" if not Path(name_or_path).exists() else "is an unusable folder"
+            if Path(name_or_path).exists():
+                problem = "the folder holds no usable transformers model and tokenizer"
+            else:
+                problem = ("it is not a folder here and could not be fetched from the Hugging Face hub "
+                           "(no internet, or an unknown id)")
             raise CheckpointError(
-                f"cannot load text encoder {name_or_path!r}: it {where}, and it could not be fetched from the "
-                f"Hugging Face hub (no internet or unknown id). Use a local model folder, e.g. the offline "
-                f"default {default_text_encoder_path()!r}. Details: {error}"
+                f"cannot load text encoder {name_or_path!r}: {problem}. Use a local model folder, e.g. the "
+                f"offline default {default_text_encoder_path()!r}. Details: {error}"
             ) from error
         return cls(model, tokenizer, config, device)
 
@@ -154,7 +161,7 @@ class TextEncoder:
         if not pairs:
             return []
         contexts = [context for context, _ in pairs]
-        targets = self._fit_targets([target for _, target in pairs])
+        targets = self._fit_targets(pairs)
         encoding = self.tokenizer(contexts, targets, truncation="only_first", max_length=self.config.max_length)
         has_types = "token_type_ids" in encoding
         return [
@@ -166,13 +173,19 @@ class TextEncoder:
             for i in range(len(pairs))
         ]
 
-    def _fit_targets(self, targets: list[str]) -> list[str]:
-        """Cut targets that alone exceed the budget (their end goes; context truncation can't make room)."""
+    def _fit_targets(self, pairs: list[tuple[str, str]]) -> list[str]:
+        """Cut targets that alone exceed the budget (their end goes; context truncation can't make room).
+
+        With a context, one token of the budget stays reserved for it: the tokenizer refuses to truncate a
+        first sequence away entirely.
+        """
         budget = self.config.max_length - self.tokenizer.num_special_tokens_to_add(pair=True)
+        targets = [target for _, target in pairs]
         encoding = self.tokenizer(targets, add_special_tokens=False, return_offsets_mapping=True)
         fitted = []
-        for target, offsets in zip(targets, encoding["offset_mapping"]):
-            fitted.append(target[: offsets[budget - 1][1]] if len(offsets) > budget else target)
+        for (context, target), offsets in zip(pairs, encoding["offset_mapping"]):
+            room = budget - 1 if context else budget
+            fitted.append(target[: offsets[room - 1][1]] if len(offsets) > room else target)
         return fitted
 
     def collate(self, items: list[EncodedUtterance]) -> dict[str, torch.Tensor]:
@@ -194,6 +207,8 @@ class TextEncoder:
         if items[0].token_type_ids is not None:
             batch["token_type_ids"] = token_type_ids
         pool_mask = target_mask if self.config.pooling == "target_mean" else attention_mask
+        empty = pool_mask.sum(dim=1) == 0  # an empty utterance: pool over whatever the input holds
+        pool_mask[empty] = attention_mask[empty]
         return {**{k: v.to(self.device) for k, v in batch.items()}, "pool_mask": pool_mask.to(self.device)}
 
     def pooled(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:

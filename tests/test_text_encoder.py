@@ -26,9 +26,17 @@ DIALOGUE = Conversation("7", [
 ])
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One torch thread: on a shared 2-core machine, 2 threads ran the fine-tune test 7x slower (oversubscribed)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="module")
-def encoder() -> TextEncoder:
-    torch.set_num_threads(2)
+def encoder(one_thread) -> TextEncoder:
     return TextEncoder.from_pretrained(default_text_encoder_path(), TextEncoderConfig(max_length=64, context_turns=2))
 
 
@@ -59,6 +67,16 @@ def test_context_is_cut_from_the_left_and_target_kept(encoder):
     tokens = encoder.tokenizer.convert_ids_to_tokens(first.input_ids)
     assert len(first.input_ids) == encoder.config.max_length
     assert tokens[:5] == ["[CLS]", "[SEP]", "ann", ":", "w"] and sum(first.target_mask) == len(tokens) - 3
+    # ... also when it follows a context, which then keeps a single token
+    (_, long_after_short) = encoder.tokenize([Conversation("y", [Utterance("Bob", "the end"), Utterance("Ann", words)])])
+    tokens = encoder.tokenizer.convert_ids_to_tokens(long_after_short.input_ids)
+    assert len(tokens) == encoder.config.max_length and tokens[:3] == ["[CLS]", "end", "[SEP]"]
+
+
+def test_empty_utterance_still_gets_a_feature(encoder):
+    conversation = Conversation("e", [Utterance("", ""), Utterance("Ann", "")])
+    encoder.encode_conversations([conversation])
+    assert all(np.abs(u.features["text"]).sum() > 0 for u in conversation.utterances)
 
 
 def test_encode_shapes_determinism_and_context_use(encoder):
@@ -132,6 +150,15 @@ def test_finetune_rejects_unknown_labels():
 def test_unreachable_model_gives_a_clear_error(monkeypatch, name):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # read once at import
-    with pytest.raises(CheckpointError, match="cannot load text encoder .*not a model folder here") as caught:
+    with pytest.raises(CheckpointError, match="cannot load text encoder .*not a folder here") as caught:
         TextEncoder.from_pretrained(name)
     assert isinstance(caught.value, SpikEmoError) and "offline default" in str(caught.value)
+
+
+def test_unusable_folder_and_config_give_clear_errors(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CheckpointError, match="holds no usable transformers model"):
+        TextEncoder.from_pretrained(str(tmp_path / "empty"))
+    (tmp_path / "empty" / "text_encoder_config.json").write_text('{"context_turns": 2, "colour": "red"}')
+    with pytest.raises(CheckpointError, match="not a valid text encoder config"):
+        TextEncoder.from_pretrained(str(tmp_path / "empty"))

@@ -1,0 +1,29 @@
+"""Shared fixtures: one generated two-speaker conversation per test session, and its recognised speech."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from spikemo.media import load_audio
+from spikemo.speech import Transcription, transcribe
+from spikemo.synthetic import SyntheticConfig, SyntheticConversation, make_conversation
+
+
+@pytest.fixture(scope="session")
+def conversation(tmp_path_factory: pytest.TempPathFactory) -> SyntheticConversation:
+    """~20 s, 6 turns, speakers A and B (A speaks twice in a row once), faces on, speech audio."""
+    folder: Path = tmp_path_factory.mktemp("conversation")
+    return make_conversation(folder / "conversation.mp4", SyntheticConfig(num_turns=6, seed=0))
+
+
+@pytest.fixture(scope="session")
+def conversation_audio(conversation: SyntheticConversation) -> np.ndarray:
+    """[n_samples] float32, 16 kHz mono."""
+    return load_audio(conversation.path)
+
+
+@pytest.fixture(scope="session")
+def recognised(conversation_audio: np.ndarray) -> Transcription:
+    """Whisper tiny.en (the packaged default) on the conversation."""
+    return transcribe(conversation_audio)

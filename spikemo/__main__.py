@@ -1,8 +1,9 @@
-"""Command line: `python -m spikemo {evaluate,bench} ...`."""
+"""Command line: `python -m spikemo {analyze,evaluate,bench} ...`."""
 
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from spikemo.errors import SpikEmoError
 
@@ -14,7 +15,41 @@ def _evaluate(args: argparse.Namespace) -> None:
     print(json.dumps(result if args.confusion else {k: v for k, v in result.items() if k != "confusion"}))
 
 
+def _analyze(args: argparse.Namespace) -> None:
+    from spikemo.errors import InputError
+    from spikemo.media import probe_video
+    from spikemo.transcript import load_transcript
+
+    # Bad files fail here, in a second, before the models load.
+    if args.out is not None and args.out.suffix.lower() not in (".json", ".csv"):
+        raise InputError(f"--out {args.out}: the output must end in .json or .csv")
+    info = probe_video(args.video)
+    if args.transcript is not None:
+        load_transcript(args.transcript, video_duration=info.duration)
+
+    from spikemo.pipeline import Analyzer, PipelineConfig
+    from spikemo.speech import SpeechConfig
+
+    def progress(fraction: float, message: str) -> None:
+        print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
+
+    config = PipelineConfig(speech=SpeechConfig(model=args.speech_model or SpeechConfig().model))
+    progress(0.0, "loading the models")
+    with Analyzer(args.checkpoint, config, device=args.device) as analyzer:
+        analysis = analyzer.analyze(args.video, args.transcript, args.num_speakers, progress=progress)
+    for warning in analysis.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if args.out is None:
+        print(json.dumps(analysis.to_dict()))
+    else:
+        analysis.write(args.out)
+        print(f"wrote {args.out}", file=sys.stderr)
+
+
 def _bench(args: argparse.Namespace) -> None:
+    if args.target == "pipeline":
+        _bench_pipeline(args)
+        return
     from spikemo.bench import bench_model, bench_training, format_bench
     from spikemo.checkpoint import load_checkpoint, pick_device
 
@@ -24,6 +59,15 @@ def _bench(args: argparse.Namespace) -> None:
         model = checkpoint.model.to(device)
         print(format_bench(bench_model(model, time_steps=tuple(args.time_steps), device=device)))
     print(format_bench(bench_training(checkpoint.model.to("cpu"), _loss_config(checkpoint))))
+
+
+def _bench_pipeline(args: argparse.Namespace) -> None:
+    from spikemo.bench_pipeline import bench_pipeline, format_pipeline_bench
+
+    result = bench_pipeline(args.duration, args.repeats, args.checkpoint)
+    print(format_pipeline_bench(result))
+    if args.json:
+        print(json.dumps(result))
 
 
 def _loss_config(checkpoint):
@@ -39,6 +83,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
+    analyze = commands.add_parser(
+        "analyze", help="emotions of each utterance of a video; writes JSON (or CSV), progress on stderr"
+    )
+    analyze.add_argument("video", type=Path, help="video file with an audio track")
+    analyze.add_argument("--transcript", type=Path, help=".srt, .vtt or MELD .csv transcript used instead of ASR")
+    analyze.add_argument("--num-speakers", type=int, help="how many people speak (default: estimated)")
+    analyze.add_argument("--speech-model", help="tiny.en (default), base, a faster-whisper model name or folder")
+    analyze.add_argument("--checkpoint", help="checkpoint folder (default: the shipped MELD checkpoint)")
+    analyze.add_argument("--device", help="cpu or cuda (default: cuda when present)")
+    analyze.add_argument("--out", type=Path, help="output .json or .csv (default: JSON on stdout)")
+    analyze.set_defaults(run=_analyze)
+
     evaluate = commands.add_parser(
         "evaluate", help="score a checkpoint on a MELD-format CSV; prints one JSON object"
     )
@@ -49,9 +105,16 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(run=_evaluate)
 
     bench = commands.add_parser("bench", help="speed benchmarks; prints medians of several runs")
-    bench.add_argument("target", choices=["model"], help="model: forward latency per T and training throughput")
+    bench.add_argument(
+        "target",
+        choices=["model", "pipeline"],
+        help="model: forward latency per T and training throughput; pipeline: end-to-end video analysis",
+    )
     bench.add_argument("--checkpoint", help="checkpoint folder (default: the shipped MELD checkpoint)")
-    bench.add_argument("--time-steps", type=int, nargs="+", default=[4, 8, 16, 32, 64])
+    bench.add_argument("--time-steps", type=int, nargs="+", default=[4, 8, 16, 32, 64], help="model only")
+    bench.add_argument("--duration", type=float, default=60.0, help="pipeline only: seconds of generated video")
+    bench.add_argument("--repeats", type=int, default=3, help="pipeline only: timed analyses after a warm-up")
+    bench.add_argument("--json", action="store_true", help="pipeline only: also print the figures as JSON")
     bench.set_defaults(run=_bench)
     return parser
 

@@ -87,12 +87,22 @@ def iterate_batches(
     labels: Sequence[str],
     shuffle_generator: torch.Generator | None = None,
 ):
-    """Yield Batches of `batch_size` dialogues, shuffled when a generator is given, in order otherwise."""
-    order = (
-        torch.randperm(len(conversations), generator=shuffle_generator).tolist()
-        if shuffle_generator is not None
-        else list(range(len(conversations)))
-    )
-    for start in range(0, len(order), batch_size):
-        chunk = [conversations[i] for i in order[start : start + batch_size]]
-        yield collate_conversations(chunk, modalities, labels)
+    """Yield Batches of `batch_size` dialogues; in order, or shuffled when a generator is given.
+
+    Shuffled batches are length-bucketed: dialogues are shuffled, sorted by length inside pools of
+    8 batches, cut into batches, and the batches shuffled, so little compute goes to padding.
+    """
+    order = list(range(len(conversations)))
+    if shuffle_generator is not None:
+        order = torch.randperm(len(conversations), generator=shuffle_generator).tolist()
+        pool = 8 * batch_size
+        order = [
+            i
+            for start in range(0, len(order), pool)
+            for i in sorted(order[start : start + pool], key=lambda i: len(conversations[i]))
+        ]
+    chunks = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+    if shuffle_generator is not None:
+        chunks = [chunks[i] for i in torch.randperm(len(chunks), generator=shuffle_generator).tolist()]
+    for chunk in chunks:
+        yield collate_conversations([conversations[i] for i in chunk], modalities, labels)

@@ -62,13 +62,15 @@ def save_checkpoint(
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    # Parameters are stored as `dtype`; buffers (feature statistics: openSMILE values reach 1e5) stay float32.
+    parameters = dict(model.named_parameters())
     state = {
-        name: (t.to(dtype) if t.is_floating_point() else t).detach().cpu().contiguous()
+        name: (t.to(dtype) if name in parameters else t).detach().cpu().contiguous()
         for name, t in model.state_dict().items()
     }
     save_file(state, directory / "model.safetensors")
     if text_encoder is not None:
-        text_encoder.save_pretrained(directory / TEXT_ENCODER_FOLDER)
+        text_encoder.save_pretrained(directory / TEXT_ENCODER_FOLDER, dtype=dtype)
     config = {
         "format": CHECKPOINT_FORMAT,
         "format_version": CHECKPOINT_VERSION,

@@ -24,6 +24,21 @@ def predict_transcripts(
     return predict_conversations(checkpoint.model, conversations, device=device)
 
 
+def score_csv(
+    csv_path: str | Path, checkpoint: Checkpoint, device: torch.device | None = None, progress: bool = False
+) -> tuple[list[Conversation], dict]:
+    """Predict every utterance of a MELD-format CSV; returns the conversations (with predictions) and the
+    metrics (metrics.classification_metrics plus n_dialogues and modalities_used)."""
+    conversations = read_meld_csv(csv_path)
+    device = device or next(checkpoint.model.parameters()).device
+    modalities = predict_transcripts(conversations, checkpoint, device, progress=progress)
+    gold, predicted = gold_and_predicted(conversations)
+    if not gold:
+        raise InputError(f"{Path(csv_path).name} has no Emotion labels to score against")
+    metrics = classification_metrics(gold, predicted, checkpoint.config.labels)
+    return conversations, {**metrics, "n_dialogues": len(conversations), "modalities_used": list(modalities)}
+
+
 def evaluate_csv(
     csv_path: str | Path,
     checkpoint_dir: str | Path | None = None,
@@ -31,18 +46,11 @@ def evaluate_csv(
     progress: bool = False,
 ) -> dict:
     """Weighted F1 / accuracy / per-class F1 (percent) of the checkpoint on the CSV's labelled utterances."""
-    conversations = read_meld_csv(csv_path)
     torch_device = pick_device(device)
     checkpoint = load_checkpoint(checkpoint_dir, device=torch_device)
-    modalities = predict_transcripts(conversations, checkpoint, torch_device, progress=progress)
-    gold, predicted = gold_and_predicted(conversations)
-    if not gold:
-        raise InputError(f"{csv_path} has no Emotion labels to score against")
-    metrics = classification_metrics(gold, predicted, checkpoint.config.labels)
+    _, metrics = score_csv(csv_path, checkpoint, torch_device, progress=progress)
     return {
         **metrics,
-        "n_dialogues": len(conversations),
-        "modalities_used": list(modalities),
         "checkpoint": str(checkpoint.directory),
         "csv": str(csv_path),
     }

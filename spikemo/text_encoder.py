@@ -129,7 +129,7 @@ class TextEncoder:
         config = TextEncoderConfig(**{**asdict(config), "name_or_path": name_or_path})
         try:
             tokenizer = AutoTokenizer.from_pretrained(name_or_path)
-            model = AutoModel.from_pretrained(name_or_path)
+            model = AutoModel.from_pretrained(name_or_path, dtype=torch.float32)
         except (OSError, ValueError) as error:
             if Path(name_or_path).exists():
                 problem = "the folder holds no usable transformers model and tokenizer"
@@ -142,11 +142,13 @@ class TextEncoder:
             ) from error
         return cls(model, tokenizer, config, device)
 
-    def save_pretrained(self, directory: str | Path) -> None:
-        """Write the model (safetensors), its tokenizer and `text_encoder_config.json` to `directory`."""
+    def save_pretrained(self, directory: str | Path, dtype: torch.dtype | None = None) -> None:
+        """Write the model (safetensors, stored as `dtype` when given: float16 halves a shipped checkpoint),
+        its tokenizer and `text_encoder_config.json` to `directory`. Loading always computes in float32."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        self.model.save_pretrained(directory)
+        model = self.model if dtype is None else copy.deepcopy(self.model).to(dtype)
+        model.save_pretrained(directory)
         self.tokenizer.save_pretrained(directory)
         settings = {k: v for k, v in asdict(self.config).items() if k != "name_or_path"}
         (directory / CONFIG_FILENAME).write_text(json.dumps(settings, indent=2), encoding="utf-8")

@@ -35,6 +35,21 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def feature_statistics(
+    conversations: Sequence[Conversation], modalities: Sequence[str]
+) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Per-modality mean and std [D_m] over all training utterances: the model standardises inputs by them
+    (raw openSMILE functionals span many orders of magnitude)."""
+    statistics = {}
+    for modality in modalities:
+        stacked = np.stack([u.features[modality] for c in conversations for u in c.utterances]).astype(np.float64)
+        statistics[modality] = (
+            torch.from_numpy(stacked.mean(0)).float(),
+            torch.from_numpy(stacked.std(0)).float(),
+        )
+    return statistics
+
+
 def evaluate_model(
     model: SpikEmoModel, conversations: Sequence[Conversation], device: str | torch.device = "cpu"
 ) -> dict:
@@ -59,7 +74,9 @@ def train_spikemo(
     patience: stop after this many epochs without a better dev score (None: run all epochs).
     """
     set_seed(train_config.seed)
-    model = SpikEmoModel(model_config).to(device)
+    model = SpikEmoModel(model_config)
+    model.set_feature_statistics(feature_statistics(train, model_config.modalities))
+    model = model.to(device)
     loss_fn = SpikEmoLoss(loss_config)
     optimizer = torch.optim.Adam(
         model.parameters(),
@@ -120,6 +137,6 @@ def _train_one_epoch(
         terms["loss"].backward()
         optimizer.step()
         for name, value in terms.items():
-            totals[name] = totals.get(name, 0.0) + float(value)
+            totals[name] = totals.get(name, 0.0) + float(value.detach())
         n_batches += 1
     return {name: round(total / n_batches, 4) for name, total in totals.items()}

@@ -63,3 +63,12 @@ def test_iterate_batches_covers_every_dialogue_once():
         for cid in batch.conversation_ids
     ]
     assert sorted(ids) == sorted(str(i) for i in range(7))
+
+
+def test_shuffled_batches_are_length_bucketed():
+    conversations = [_conversation(str(i), ["A"] * (1 + i % 9), ["joy"] * (1 + i % 9)) for i in range(64)]
+    batches = list(iterate_batches(conversations, 4, ["text"], MELD_LABELS, torch.Generator().manual_seed(0)))
+    padding = sum(int((~b.mask).sum()) for b in batches)
+    unbucketed = list(iterate_batches(conversations, 4, ["text"], MELD_LABELS))
+    assert padding < sum(int((~b.mask).sum()) for b in unbucketed) / 2
+    assert sorted(c for b in batches for c in b.conversation_ids) == sorted(str(i) for i in range(64))

@@ -5,14 +5,14 @@ import json
 
 import pytest
 import torch
-from spikingjelly.activation_based import neuron
+from spikingjelly.activation_based import functional, neuron, surrogate
 
 from spikemo.config import LossConfig, SpikEmoConfig, TrainConfig, iemocap_preset, meld_preset
 from spikemo.context import DialogueContextEncoder, reverse_within_lengths
 from spikemo.fusion import MultiAttnFusion
 from spikemo.labels import IEMOCAP_LABELS, MELD_LABELS, MODALITIES
 from spikemo.model import SpikEmoModel
-from spikemo.spiking import DSWA, NormLIF
+from spikemo.spiking import DSWA, LIFNeuron, NormLIF, lif_neuron
 
 DIMS = {"text": 12, "audio": 20, "visual": 6}
 SUBSETS = [s for r in (1, 2, 3) for s in itertools.combinations(MODALITIES, r)]
@@ -177,6 +177,27 @@ def test_missing_modality_is_skipped_not_zero_filled():
     assert set(out) == {"text"} and torch.isfinite(out["text"]).all()
     with_audio = fusion({"text": torch.randn(1, 4, 16), "audio": torch.randn(1, 4, 16)}, mask)
     assert torch.isnan(with_audio["text"]).all()
+
+
+@pytest.mark.parametrize("tau", [2.0, 3.0])
+def test_lean_cpu_lif_matches_spikingjelly_lifnode(tau):
+    stock = neuron.LIFNode(tau=tau, detach_reset=True, surrogate_function=surrogate.ATan(), step_mode="m")
+    lean = lif_neuron(tau, 1.0)
+    assert isinstance(lean, neuron.LIFNode) and isinstance(lean, LIFNeuron)
+    torch.manual_seed(0)
+    x = torch.randn(12, 3, 5, 16) * 1.5 + 0.5
+    weights = torch.randn_like(x)
+    results = []
+    for node in (stock, lean):
+        inputs = x.clone().requires_grad_()
+        spikes = node(inputs)
+        ((spikes * weights).sum() + (node.v * weights[0]).sum()).backward()
+        results.append((spikes, node.v.detach(), inputs.grad))
+        functional.reset_net(node)
+    (stock_spikes, stock_v, stock_grad), (lean_spikes, lean_v, lean_grad) = results
+    assert 0 < stock_spikes.mean() < 1
+    assert torch.equal(stock_spikes, lean_spikes) and torch.equal(stock_v, lean_v)
+    assert torch.allclose(stock_grad, lean_grad, atol=1e-6) and stock_grad.abs().sum() > 0
 
 
 def test_grouped_spiking_unit_equals_separate_units():

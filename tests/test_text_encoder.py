@@ -68,7 +68,8 @@ def test_context_is_cut_from_the_left_and_target_kept(encoder):
     assert len(first.input_ids) == encoder.config.max_length
     assert tokens[:5] == ["[CLS]", "[SEP]", "ann", ":", "w"] and sum(first.target_mask) == len(tokens) - 3
     # ... also when it follows a context, which then keeps a single token
-    (_, long_after_short) = encoder.tokenize([Conversation("y", [Utterance("Bob", "the end"), Utterance("Ann", words)])])
+    short_then_long = Conversation("y", [Utterance("Bob", "the end"), Utterance("Ann", words)])
+    (_, long_after_short) = encoder.tokenize([short_then_long])
     tokens = encoder.tokenizer.convert_ids_to_tokens(long_after_short.input_ids)
     assert len(tokens) == encoder.config.max_length and tokens[:3] == ["[CLS]", "end", "[SEP]"]
 

@@ -1,7 +1,8 @@
 """Reader and writer for the feature pickles that MultiEMO / SpikEmo's published code trains on.
 
 Layout (a tuple of dicts keyed by dialogue id, plus the split lists):
-    (videoIDs, videoSpeakers, videoLabels, videoText, videoAudio, videoVisual, videoSentence, trainVid, testVid[, extra])
+    (videoIDs, videoSpeakers, videoLabels, videoText, videoAudio, videoVisual, videoSentence,
+     trainVid, testVid[, extra])
 - videoIDs[d]: utterance ids of dialogue d, in order
 - videoSpeakers[d]: per utterance, MELD: a one-hot vector over the dialogue's speakers; IEMOCAP: 'M' or 'F'
 - videoLabels[d]: per utterance, an int in the paper's label order (MELD_LABELS / IEMOCAP_LABELS)
@@ -165,7 +166,9 @@ def _speaker_codes(conversation: Conversation, dataset: str, width: int) -> list
     if dataset == "iemocap":
         bad = sorted({u.speaker for u in conversation.utterances} - set(IEMOCAP_SPEAKERS))
         if bad:
-            raise InputError(f"IEMOCAP speakers must be 'M' or 'F'; conversation {conversation.conversation_id} has {bad}")
+            raise InputError(
+                f"IEMOCAP speakers must be 'M' or 'F'; conversation {conversation.conversation_id} has {bad}"
+            )
         return [u.speaker for u in conversation.utterances]
     return [np.eye(width, dtype=np.float32)[index].tolist() for index in conversation.speaker_indices()]
 

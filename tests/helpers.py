@@ -1,0 +1,37 @@
+"""Test checkpoints for the pipeline, CLI and feature-store tests: a tiny random-init SpikEmo saved with the
+offline base text encoder (all-MiniLM-L6-v2, 384-d), so the whole serving path runs without the shipped
+checkpoint. Its predictions mean nothing; the tests check shapes, plumbing and invariants."""
+
+from pathlib import Path
+
+import torch
+
+from spikemo.checkpoint import save_checkpoint
+from spikemo.config import DEFAULT_INPUT_DIMS, SpikEmoConfig
+from spikemo.model import SpikEmoModel
+from spikemo.text_encoder import TextEncoder, default_text_encoder_path
+
+
+def tiny_config(modalities: tuple[str, ...]) -> SpikEmoConfig:
+    """A small SpikEmo over `modalities` with the shipped extractors' input sizes (text 384, audio 6373, visual 16)."""
+    return SpikEmoConfig(
+        modalities=modalities,
+        input_dims=dict(DEFAULT_INPUT_DIMS),
+        hidden_size=16,
+        time_steps=4,
+        spikformer_layers=1,
+        spikformer_heads=2,
+        fusion_layers=1,
+        fusion_heads=2,
+        fusion_ffn=32,
+        context_modalities=tuple(m for m in ("audio", "visual") if m in modalities),
+    )
+
+
+def make_test_checkpoint(folder: Path, modalities: tuple[str, ...], seed: int = 0) -> Path:
+    """Save a random-init tiny SpikEmo over `modalities` with the base text encoder into `folder`."""
+    torch.manual_seed(seed)
+    model = SpikEmoModel(tiny_config(modalities)).eval()
+    encoder = TextEncoder.from_pretrained(default_text_encoder_path())
+    card = f"# test checkpoint\nRandom weights, modalities {', '.join(modalities)}; for tests only.\n"
+    return save_checkpoint(folder, model, {"note": "random-init test checkpoint"}, card, text_encoder=encoder)

@@ -1,0 +1,255 @@
+"""The app's callbacks called directly (real pipeline, random-init test checkpoint), and the running app
+through gradio_client on a bundled example."""
+
+import json
+import os
+import socket
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from demo.callbacks import (  # noqa: E402
+    SORT_ORDERS,
+    AppConfig,
+    SpikEmoApp,
+    checkpoint_summary,
+    error_rows,
+    modality_statement,
+)
+from demo.ui import build_demo  # noqa: E402
+from spikemo.labels import MELD_LABELS  # noqa: E402
+from spikemo.metrics import classification_metrics  # noqa: E402
+from spikemo.predict import gold_and_predicted  # noqa: E402
+from tests.helpers import make_test_checkpoint  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "assets" / "examples"
+EXAMPLE = "two_friends_with_transcript"
+MELD_DEV = REPO / "data" / "meld" / "dev_sent_emo.csv"
+
+
+@pytest.fixture(scope="module")
+def checkpoint_dir(tmp_path_factory) -> Path:
+    return make_test_checkpoint(tmp_path_factory.mktemp("ckpt") / "text-only", ("text",))
+
+
+@pytest.fixture(scope="module")
+def app(checkpoint_dir) -> SpikEmoApp:
+    return SpikEmoApp(AppConfig(checkpoint_dir=checkpoint_dir))
+
+
+@pytest.fixture(scope="module")
+def example(app):
+    return next(e for e in app.examples if e.name == EXAMPLE)
+
+
+@pytest.fixture(scope="module")
+def result(app, example):
+    return app.analyse(str(example.video), str(example.transcript), None, "tiny.en")
+
+
+@pytest.fixture(scope="module")
+def small_csv(tmp_path_factory) -> Path:
+    """The first four dialogues of MELD dev."""
+    table = pd.read_csv(MELD_DEV, dtype=str, keep_default_na=False)
+    first = table["Dialogue_ID"].drop_duplicates().head(4)
+    path = tmp_path_factory.mktemp("csv") / "small_dev.csv"
+    table[table["Dialogue_ID"].isin(first)].to_csv(path, index=False)
+    return path
+
+
+def test_examples_are_bundled_with_their_scripts(app):
+    assert {e.name for e in app.examples} == {"two_friends", "two_friends_with_transcript"}
+    for e in app.examples:
+        assert e.script["duration"] == pytest.approx(30, abs=2)
+        assert len({t["emotion"] for t in e.script["turns"]}) >= 5  # clear and different emotions
+        assert e.video.stat().st_size < 2_000_000
+    assert (EXAMPLES / "README.md").read_text().count("Licence") == 1
+
+
+def test_turn_table_lists_every_scripted_turn(result, example):
+    table = result.table
+    script = example.script["turns"]
+    assert len(table) == len(script)
+    assert list(table["text"]) == [t["text"] for t in script]
+    assert list(table["speaker"]) == [t["speaker"] for t in script]
+    assert set(table["emotion"]) <= set(MELD_LABELS)
+    assert table["confidence"].between(1 / len(MELD_LABELS), 1).all()
+    assert table["time"].iloc[0] == "0:00.4-0:02.8"
+    assert table["face"].str.contains(r"\(\d\.\d\d\)").all()  # the astronaut face is seen in every turn
+    assert set(table["face agrees"]) <= {"yes", "NO"}
+
+
+def test_result_figures(result, example):
+    turns = len(example.script["turns"])
+    for figure in (result.timeline, result.probabilities, result.heatmap, result.cues):
+        assert isinstance(figure, Figure)
+    assert [t.get_text() for t in result.timeline.axes[0].get_yticklabels()] == ["Alex", "Blair"]
+    assert result.heatmap.axes[0].get_images()[0].get_array().shape == (1, turns)  # text-only checkpoint
+    assert len([p for p in result.cues.axes[0].patches]) == 2 * turns  # model row + face row
+    assert result.turn["maximum"] == turns
+    assert result.layer["choices"] == ["text/layer0"]
+
+
+def test_status_says_which_modalities_the_prediction_uses(result):
+    assert "trained on text (the words)" in result.status
+    assert "voice and face are extracted and shown beside the prediction as a cue only" in result.status
+    assert "transcript supplied" in result.status
+
+
+def test_downloads_hold_the_analysis(result, example):
+    json_path, csv_path = (Path(p) for p in result.downloads)
+    data = json.loads(json_path.read_text())
+    assert len(data["utterances"]) == len(example.script["turns"])
+    assert data["modalities_used"] == ["text"]
+    table = pd.read_csv(csv_path)
+    assert list(table["emotion"]) == list(result.table["emotion"])
+
+
+def test_select_turn_shows_its_details_and_spikes(app, result):
+    view = app.select_turn(result.analysis, 3, "text/layer0")
+    utterance = result.analysis.conversation.utterances[2]
+    assert utterance.text in view.details
+    assert f"**Model (text): {utterance.prediction.emotion}**" in view.details
+    assert "Face cue" in view.details and "Voice cue" in view.details
+    raster = view.raster.axes[0]
+    spikes = result.analysis.spikes["text/layer0"][2]
+    assert len(raster.collections[0].get_offsets()) == spikes.sum()
+    assert len(view.rates.axes[0].lines) == 1
+    assert len(view.probabilities.axes[0].patches) == len(MELD_LABELS)
+
+
+@pytest.mark.parametrize("turn", [0, 99, None])
+def test_select_turn_out_of_range(app, result, turn):
+    with pytest.raises(gr.Error, match="Pick a turn between 1 and 9"):
+        app.select_turn(result.analysis, turn, None)
+
+
+def test_bad_inputs_give_readable_errors(app, example, tmp_path):
+    with pytest.raises(gr.Error, match="Upload a video"):
+        app.analyse(None, None, None, "tiny.en")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    with pytest.raises(gr.Error, match="SRT, WebVTT or MELD CSV"):
+        app.analyse(str(example.video), str(notes), None, "tiny.en")
+    fake = tmp_path / "fake.mp4"
+    fake.write_text("this is not a video")
+    with pytest.raises(gr.Error, match="could not be read as a video"):
+        app.analyse(str(fake), None, None, "tiny.en")
+    with pytest.raises(gr.Error, match="speech model"):
+        app.analyse(str(example.video), None, None, "large-v3")
+    bad_srt = tmp_path / "late.srt"
+    bad_srt.write_text("1\n00:01:00,000 --> 00:01:05,000\nAlex: too late\n")
+    with pytest.raises(gr.Error, match="past the video's end"):
+        app.analyse(str(example.video), str(bad_srt), None, "tiny.en")
+
+
+def test_missing_checkpoint_is_reported_and_the_lif_demo_still_works(tmp_path, example):
+    app = SpikEmoApp(AppConfig(checkpoint_dir=tmp_path / "nowhere"))
+    assert "No checkpoint found" in app.status_markdown()
+    with pytest.raises(gr.Error, match="no checkpoint folder"):
+        app.analyse(str(example.video), None, None, "tiny.en")
+    figure, reading = app.lif(1.5, 2.0, 1.0, 32, "constant")
+    assert isinstance(figure, Figure) and "16 times in 32 steps" in reading
+
+
+def test_modality_statements(tmp_path):
+    everything = modality_statement(("text", "audio", "visual"))
+    assert "cue only" not in everything
+    assert "lacked visual" in modality_statement(("text", "visual"), ("text",))
+    (tmp_path / "config.json").write_text(json.dumps({"model": {"modalities": ["text", "visual"]}}))
+    summary = checkpoint_summary(tmp_path)
+    assert "text (the words) + visual (the face)" in summary and "The voice is extracted" in summary
+
+
+def test_inspect_errors_on_a_small_csv(app, small_csv):
+    scored = app.score(None, str(small_csv))
+    cached = app.scored(scored.key)
+    gold, predicted = gold_and_predicted(cached.conversations)
+    expected = classification_metrics(gold, predicted, MELD_LABELS)
+    assert f"weighted F1 **{expected['weighted_f1']:.2f}**" in scored.summary
+    assert "Text only" in scored.summary
+    assert scored.confusion.axes[0].get_images()[0].get_array().shape == (7, 7)
+    assert len(scored.dialogues["choices"]) == 4
+    assert app.score(None, str(small_csv)).key == scored.key and app.scored(scored.key) is cached  # cached
+
+    dialogue_id = scored.dialogues["value"]
+    view = app.show_dialogue(scored.key, dialogue_id, False, SORT_ORDERS[0])
+    rows = view.table.data
+    conversation = cached.conversation(dialogue_id)
+    assert list(rows["text"]) == [u.text for u in conversation.utterances]
+    assert list(rows["correct"] == "NO") == [u.emotion != u.prediction.emotion for u in conversation.utterances]
+    assert "background-color" in view.table.to_html()  # errors are shaded (when there are any)
+    assert view.heatmap.axes[0].get_images()[0].get_array().shape == (1, len(conversation))
+
+    errors = app.file_errors(scored.key, True, SORT_ORDERS[1]).data
+    assert (errors["correct"] == "NO").all()
+    assert list(errors["confidence"]) == sorted(errors["confidence"], reverse=True)
+    assert len(errors) == sum(g != p for g, p in zip(gold, predicted))
+
+
+def test_inspect_errors_refuses_bad_files(app, tmp_path):
+    with pytest.raises(gr.Error, match="Choose a CSV"):
+        app.score(None, None)
+    broken = tmp_path / "broken.csv"
+    broken.write_text("a,b\n1,2\n")
+    with pytest.raises(gr.Error) as error:
+        app.score(None, str(broken))
+    assert "Utterance" in str(error.value) or "column" in str(error.value).lower()
+    with pytest.raises(gr.Error, match="not a .csv"):
+        app.score(None, str(tmp_path / "x.txt"))
+    with pytest.raises(gr.Error, match="Score a CSV first"):
+        app.show_dialogue("unknown", "1", True, SORT_ORDERS[0])
+
+
+def test_error_rows_filter_and_sort(app, small_csv):
+    scored = app.scored(app.score(None, str(small_csv)).key)
+    everything = error_rows(scored.conversations, False, SORT_ORDERS[2])
+    assert len(everything) == sum(len(c) for c in scored.conversations)
+    assert list(everything["confidence"]) == sorted(everything["confidence"])
+
+
+def test_time_step_sweep_on_the_example(app, example):
+    figure, text = app.time_step_sweep(example.name, "text")
+    image = figure.axes[0].get_images()[0].get_array()
+    assert image.shape == (6, len(example.script["turns"]))  # T = 2, 4, 8, 16, 32, 64
+    np.testing.assert_allclose(image.sum(axis=1), len(example.script["turns"]), rtol=1e-4)
+    assert "Predictions at T=64" in text
+    with pytest.raises(gr.Error, match="bundled examples"):
+        app.time_step_sweep("nope", "text")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_running_app_through_gradio_client(checkpoint_dir, example):
+    from gradio_client import Client, handle_file
+
+    blocks = build_demo(AppConfig(checkpoint_dir=checkpoint_dir))
+    blocks.launch(server_port=_free_port(), prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(blocks.local_url, verbose=False)
+        outputs = client.predict(
+            handle_file(str(example.video)), handle_file(str(example.transcript)), None, "tiny.en",
+            api_name="/analyse",
+        )
+        summary, table = outputs[0], outputs[1]
+        assert "9 turns, 2 speakers" in summary
+        assert len(table["data"]) == len(example.script["turns"])
+        assert table["headers"][:5] == ["#", "time", "speaker", "text", "emotion"]
+        assert [row[3] for row in table["data"]] == [t["text"] for t in example.script["turns"]]
+        figure_json, reading = client.predict(1.5, 2.0, 1.0, 16, "constant", api_name="/lif")
+        assert "8 times in 16 steps" in reading
+        with pytest.raises(Exception, match="Upload a video"):
+            client.predict(None, None, None, "tiny.en", api_name="/analyse")
+    finally:
+        blocks.close()

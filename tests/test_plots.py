@@ -1,0 +1,198 @@
+"""spikemo.plots figures and spikemo.lif_demo (the LIF teaching simulation and the DSWA sweep over T)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from spikemo import plots
+from spikemo.config import SpikEmoConfig
+from spikemo.conversation import Conversation, Prediction, Utterance
+from spikemo.errors import InputError
+from spikemo.labels import MELD_LABELS
+from spikemo.lif_demo import LIFDemoConfig, dswa_weights_by_time_steps, input_current, simulate_lif
+from spikemo.model import SpikEmoModel
+
+
+def _prediction(emotion: str, dswa: dict[str, float] | None = None) -> Prediction:
+    probabilities = {label: 0.4 if label == emotion else 0.1 for label in MELD_LABELS}
+    return Prediction(emotion, probabilities, dswa or {}, {"text/layer0": [0.1, 0.3, 0.2]})
+
+
+def _conversation(timed: bool = True, dswa: bool = True) -> Conversation:
+    """Three speakers, five turns; DSWA weights for text and audio that sum to 1 over the turns."""
+    speakers = ["Ann", "Bob", "Ann", "Cid", "Bob"]
+    emotions = ["joy", "anger", "joy", "neutral", "sadness"]
+    weights = [0.1, 0.3, 0.2, 0.25, 0.15]
+    return Conversation("d1", [
+        Utterance(speaker, f"turn {i}", start=2.0 * i if timed else None, end=2.0 * i + 1.5 if timed else None,
+                  prediction=_prediction(e, {"text": w, "audio": 0.2} if dswa else None))
+        for i, (speaker, e, w) in enumerate(zip(speakers, emotions, weights))
+    ])
+
+
+def test_timeline_has_one_lane_per_speaker_and_one_bar_per_turn():
+    figure = plots.plot_emotion_timeline(_conversation(), duration=10.0, selected=1)
+    axes = figure.axes[0]
+    assert isinstance(figure, Figure)
+    assert [t.get_text() for t in axes.get_yticklabels()] == ["Ann", "Bob", "Cid"]
+    bars = [p for p in axes.patches if isinstance(p, Rectangle)]
+    assert len(bars) == 5
+    assert bars[1].get_x() == pytest.approx(2.0) and bars[1].get_width() == pytest.approx(1.5)
+    assert bars[1].get_linewidth() > bars[0].get_linewidth()  # the selected turn is outlined
+    assert axes.get_xlim() == (0.0, 10.0)
+    colors = plots.emotion_colors()
+    assert bars[0].get_facecolor()[:3] == pytest.approx(tuple(int(colors["joy"][i:i + 2], 16) / 255 for i in (1, 3, 5)))
+
+
+def test_timeline_without_times_places_turns_by_index():
+    axes = plots.plot_emotion_timeline(_conversation(timed=False)).axes[0]
+    assert [p.get_x() for p in axes.patches] == [0, 1, 2, 3, 4]
+    assert axes.get_xlabel() == "turn"
+
+
+def test_dswa_heatmap_is_modalities_by_turns_relative_to_uniform():
+    figure = plots.plot_dswa_heatmap(_conversation(), selected=2)
+    image = figure.axes[0].get_images()[0].get_array()
+    assert image.shape == (2, 5)
+    np.testing.assert_allclose(image[0], np.array([0.1, 0.3, 0.2, 0.25, 0.15]) * 5)
+    assert [t.get_text() for t in figure.axes[0].get_yticklabels()] == ["text", "audio"]
+
+
+def test_dswa_heatmap_without_weights_says_so():
+    figure = plots.plot_dswa_heatmap(_conversation(dswa=False))
+    assert "no DSWA" in figure.axes[0].texts[0].get_text()
+
+
+def test_probability_plots():
+    bars = plots.plot_probabilities(_prediction("joy").probabilities, gold="anger").axes[0]
+    assert len(bars.patches) == len(MELD_LABELS)
+    assert "anger (gold)" in [t.get_text() for t in bars.get_yticklabels()]
+    stacked = plots.plot_turn_probabilities(_conversation()).axes[0]
+    assert len(stacked.patches) == 5 * len(MELD_LABELS)
+    tops = np.zeros(5)
+    for patch in stacked.patches:
+        tops[int(round(patch.get_x() + patch.get_width() / 2))] = max(
+            tops[int(round(patch.get_x() + patch.get_width() / 2))], patch.get_y() + patch.get_height())
+    np.testing.assert_allclose(tops, [0.4 + 0.6] * 5)  # stacks reach the sum of the probabilities
+
+
+def test_spike_raster_plots_every_spike():
+    rng = np.random.default_rng(0)
+    spikes = (rng.random((8, 20)) < 0.3).astype(np.uint8)
+    axes = plots.plot_spike_raster(spikes).axes[0]
+    assert len(axes.collections[0].get_offsets()) == spikes.sum()
+    assert f"{spikes.sum()} spikes" in axes.get_title()
+    with pytest.raises(ValueError, match="T, neurons"):
+        plots.plot_spike_raster(np.zeros(5))
+    rates = plots.plot_spike_rates({"text/layer0": [0.1, 0.2], "text/layer1": [0.3, 0.1]}, highlight="text/layer1")
+    assert len(rates.axes[0].lines) == 2
+
+
+def test_label_strips_hatch_disagreements():
+    rows = {"model": ["joy", "anger", "fear"], "face": ["joy", "sadness", None]}
+    axes = plots.plot_label_strips(rows).axes[0]
+    cells = [p for p in axes.patches if isinstance(p, Rectangle)]
+    assert len(cells) == 6
+    assert sum(bool(c.get_hatch()) for c in cells) == 1  # only turn 2's face differs; None is not a disagreement
+
+
+def test_metric_plots():
+    confusion = [[5, 1], [2, 3]]
+    axes = plots.plot_confusion(confusion, ["joy", "anger"]).axes[0]
+    np.testing.assert_allclose(axes.get_images()[0].get_array(), [[5 / 6, 1 / 6], [2 / 5, 3 / 5]])
+    assert sorted(t.get_text() for t in axes.texts) == ["1", "2", "3", "5"]
+    bars = plots.plot_per_class_f1({"joy": 50.0, "anger": 20.0}, weighted_f1=40.0).axes[0]
+    assert [p.get_height() for p in bars.patches] == [50.0, 20.0]
+
+
+# ---------------------------------------------------------------------------------------------- LIF teaching
+
+
+def _reference_lif(current: np.ndarray, tau: float, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """LIF by hand: H = V + (X - V) / tau; spike when H >= threshold; hard reset to 0."""
+    v, charged, spikes = 0.0, [], []
+    for x in current:
+        h = v + (x - v) / tau
+        charged.append(h)
+        spikes.append(float(h >= threshold))
+        v = 0.0 if h >= threshold else h
+    return np.array(charged), np.array(spikes)
+
+
+@pytest.mark.parametrize("shape", ["constant", "ramp", "pulses"])
+def test_lif_simulation_matches_the_lif_equations(shape):
+    config = LIFDemoConfig(current=1.7, tau=3.0, threshold=1.0, time_steps=40, shape=shape)
+    trace = simulate_lif(config)
+    charged, spikes = _reference_lif(input_current(config), config.tau, config.threshold)
+    np.testing.assert_allclose(trace.charged, charged, atol=1e-6)
+    np.testing.assert_array_equal(trace.spikes, spikes)
+    assert np.all(trace.membrane[trace.spikes > 0] == 0)
+    alpha = config.surrogate_alpha
+    expected = alpha / 2 / (1 + (math.pi / 2 * alpha * (charged - config.threshold)) ** 2)
+    np.testing.assert_allclose(trace.surrogate_gradient, expected, rtol=1e-5)
+    assert isinstance(plots.plot_lif_trace(trace), Figure)
+
+
+def test_subthreshold_neuron_is_silent_but_still_has_a_gradient():
+    trace = simulate_lif(LIFDemoConfig(current=0.8, threshold=1.0, time_steps=30))
+    assert trace.spike_count == 0
+    assert trace.charged.max() < 0.8 + 1e-6  # it only approaches the input
+    assert np.all(trace.input_gradient > 0)  # the surrogate still says "more input, more spikes"
+
+
+def test_more_time_steps_give_finer_rates():
+    assert simulate_lif(LIFDemoConfig(current=1.5, time_steps=2)).spike_count <= 1
+    assert simulate_lif(LIFDemoConfig(current=1.5, time_steps=64)).firing_rate == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"tau": 1.0}, "tau must be greater than 1"),
+    ({"threshold": 0.0}, "threshold must be positive"),
+    ({"time_steps": 0}, "between 1 and 1024"),
+    ({"shape": "square"}, "input shape"),
+])
+def test_bad_lif_settings_are_refused(settings, message):
+    with pytest.raises(InputError, match=message):
+        LIFDemoConfig(**settings)
+
+
+def _tiny_model(use_dswa: bool = True) -> SpikEmoModel:
+    torch.manual_seed(0)
+    config = SpikEmoConfig(modalities=("text", "audio"), input_dims={"text": 12, "audio": 6}, hidden_size=16,
+                           time_steps=4, spikformer_layers=1, spikformer_heads=2, fusion_layers=1, fusion_heads=2,
+                           fusion_ffn=32, context_modalities=("audio",), use_dswa=use_dswa)
+    return SpikEmoModel(config).eval()
+
+
+def _featured_conversation(length: int = 6) -> Conversation:
+    rng = np.random.default_rng(1)
+    return Conversation("c", [
+        Utterance("AB"[i % 2], f"t{i}", features={"text": rng.standard_normal(12).astype(np.float32),
+                                                  "audio": rng.standard_normal(6).astype(np.float32)})
+        for i in range(length)
+    ])
+
+
+def test_dswa_sweep_over_time_steps():
+    sweep = dswa_weights_by_time_steps(_tiny_model(), _featured_conversation(), time_steps=(2, 8, 32))
+    assert sweep.time_steps == (2, 8, 32)
+    assert set(sweep.weights) == {"text", "audio"}
+    for weights in sweep.weights.values():
+        assert weights.shape == (3, 6)
+        np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-5)
+    assert not np.allclose(sweep.weights["text"][0], sweep.weights["text"][2])  # T changes the weights
+    assert len(sweep.predictions) == 3 and all(len(p) == 6 for p in sweep.predictions)
+    figure = plots.plot_time_step_sweep(sweep, "text")
+    assert figure.axes[0].get_images()[0].get_array().shape == (3, 6)
+
+
+def test_dswa_sweep_needs_dswa_and_features():
+    with pytest.raises(InputError, match="without DSWA"):
+        dswa_weights_by_time_steps(_tiny_model(use_dswa=False), _featured_conversation())
+    bare = Conversation("c", [Utterance("A", "hi")])
+    with pytest.raises(InputError, match="no features"):
+        dswa_weights_by_time_steps(_tiny_model(), bare)

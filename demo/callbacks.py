@@ -499,7 +499,7 @@ class SpikEmoApp:
             f"**{analysis.video_name}**: {len(conversation)} turns, {len(plots.speakers_in_order(conversation))} "
             f"speakers, analysed in {analysis.timings.get('total', 0):.1f} s ({timings}).",
             modality_statement(analysis.modalities_trained, analysis.modalities_used),
-            *(f"Note: {w}" for w in analysis.warnings),
+            *(f"Note: {w}" for w in analysis.warnings if not w.startswith("the checkpoint was trained on")),
         ])
         face = [c.face_expression for c in analysis.cues]
         return AnalysisResult(

@@ -56,8 +56,8 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                     video = gr.Video(label="Video", sources=["upload"], elem_id="video-input")
                     transcript = gr.File(label="Transcript (optional)", file_types=[".srt", ".vtt", ".csv"])
                     with gr.Row():
-                        num_speakers = gr.Number(label="Speakers (empty: estimate)", precision=0, minimum=1,
-                                                 maximum=9, value=None)
+                        num_speakers = gr.Number(label="Speakers (0: estimate from the voices)", precision=0,
+                                                 minimum=0, maximum=9, value=0)
                         speech_model = gr.Radio(list(SPEECH_MODELS), value=SPEECH_MODELS[0], label="Speech model")
                     analyse_button = gr.Button("Analyse", variant="primary", elem_id="analyse-button")
                     if app.examples:
@@ -67,8 +67,8 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                         )
                 with gr.Column(scale=3):
                     summary = gr.Markdown(elem_id="analysis-summary")
-                    timeline = gr.Plot(label="Emotion timeline", elem_id="timeline-plot")
-                    cue_strips = gr.Plot(label="Model vs. face cue", elem_id="cues-plot")
+                    timeline = gr.Plot(label="Emotion timeline", show_label=False, elem_id="timeline-plot")
+                    cue_strips = gr.Plot(label="Model vs. face cue", show_label=False, elem_id="cues-plot")
             table = gr.Dataframe(label="Turns (select a row for details)", interactive=False, wrap=True,
                                  elem_id="turn-table")
             with gr.Row():
@@ -78,13 +78,13 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                 with gr.Column():
                     details = gr.Markdown()
                 with gr.Column():
-                    turn_probabilities = gr.Plot(label="Probabilities of the selected turn")
+                    turn_probabilities = gr.Plot(label="Probabilities of the selected turn", show_label=False)
             with gr.Row():
-                heatmap = gr.Plot(label="DSWA spike-attention weights (modalities x turns)", elem_id="heatmap-plot")
-                probabilities = gr.Plot(label="Probabilities per turn")
+                heatmap = gr.Plot(label="DSWA spike-attention weights (modalities x turns)", show_label=False, elem_id="heatmap-plot")
+                probabilities = gr.Plot(label="Probabilities per turn", show_label=False)
             with gr.Row():
-                raster = gr.Plot(label="Spike raster of the selected turn")
-                rates = gr.Plot(label="Spike rate over time steps")
+                raster = gr.Plot(label="Spike raster of the selected turn", show_label=False)
+                rates = gr.Plot(label="Spike rate over time steps", show_label=False)
             downloads = gr.File(label="Download the analysis (JSON and CSV)", file_count="multiple")
             analysis = gr.State()
 
@@ -98,8 +98,8 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                 score_button = gr.Button("Score", variant="primary")
             score_summary = gr.Markdown()
             with gr.Row():
-                per_class = gr.Plot(label="Per-class F1")
-                confusion = gr.Plot(label="Confusion matrix")
+                per_class = gr.Plot(label="Per-class F1", show_label=False)
+                confusion = gr.Plot(label="Confusion matrix", show_label=False)
             with gr.Row():
                 errors_only = gr.Checkbox(value=True, label="Errors only")
                 sort = gr.Dropdown(list(SORT_ORDERS), value=SORT_ORDERS[1], label="Sort")
@@ -107,10 +107,10 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                                        max_height=320)
             dialogue = gr.Dropdown(label="Dialogue", choices=[])
             dialogue_table = gr.Dataframe(label="Gold vs predicted (errors shaded)", interactive=False, wrap=True)
-            dialogue_strips = gr.Plot(label="Gold vs predicted")
+            dialogue_strips = gr.Plot(label="Gold vs predicted", show_label=False)
             with gr.Row():
-                dialogue_heatmap = gr.Plot(label="DSWA weights")
-                dialogue_probabilities = gr.Plot(label="Probabilities per turn")
+                dialogue_heatmap = gr.Plot(label="DSWA weights", show_label=False)
+                dialogue_probabilities = gr.Plot(label="Probabilities per turn", show_label=False)
             scored_key = gr.State()
 
         with gr.Tab("Learn how the spikes work", id="learn"):
@@ -121,7 +121,7 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                 threshold = gr.Slider(0.1, 3.0, value=1.0, step=0.05, label="Threshold")
                 time_steps = gr.Slider(2, 128, value=32, step=1, label="T (time steps)")
                 shape = gr.Radio(list(INPUT_SHAPES), value=INPUT_SHAPES[0], label="Input over time")
-            lif_plot = gr.Plot(label="LIF neuron")
+            lif_plot = gr.Plot(label="LIF neuron", show_label=False)
             lif_reading = gr.Markdown()
             gr.Markdown(SSA_TEXT)
             names = app.example_names()
@@ -130,7 +130,7 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                 example = gr.Dropdown(names, value=names[0] if names else None, label="Bundled example")
                 modality = gr.Dropdown(modalities, value=modalities[0], label="Modality stream")
                 sweep_button = gr.Button("Run the model at T = 2 ... 64", variant="primary")
-            sweep_plot = gr.Plot(label="DSWA weights over T")
+            sweep_plot = gr.Plot(label="DSWA weights over T", show_label=False)
             sweep_text = gr.Markdown()
 
         # Analyse

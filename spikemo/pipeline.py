@@ -184,8 +184,10 @@ def torch_threads(count: int) -> Iterator[None]:
 
 
 def audio_span(audio: np.ndarray, start: float, end: float, sample_rate: int) -> np.ndarray:
-    """The samples of [start, end) seconds of mono audio [n_samples]; InputError when the span holds none."""
-    first, last = max(0, int(round(start * sample_rate))), min(audio.size, int(round(end * sample_rate)))
+    """The samples of [start, end) seconds of mono audio [n_samples] (at least one: a word Whisper timed with
+    zero length still has a place); InputError when the span starts after the audio ends."""
+    first = max(0, int(round(start * sample_rate)))
+    last = min(audio.size, max(first + 1, int(round(end * sample_rate))))
     if last <= first:
         raise InputError(
             f"the utterance at {start:.2f}-{end:.2f} s lies outside the audio track "
@@ -430,6 +432,6 @@ class Analyzer:
                 {name: r[:, i].tolist() for name, r in rates.items()},
             )
         return {
-            name: s[:, 0].permute(1, 0, 2).contiguous().cpu().numpy().astype(np.uint8)  # [T, L, h] -> [L, T, h]
+            name: s[:, 0].permute(1, 0, 2).contiguous().cpu().numpy()  # uint8 [T, L, h] -> [L, T, h]
             for name, s in output.spikes.items()
         }

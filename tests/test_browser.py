@@ -78,12 +78,14 @@ def analyse_in_browser(url: str, video: Path, screenshot: Path) -> dict:
             page.locator("#video-input video").wait_for(timeout=60_000)  # the upload finished and plays
             clicked = time.perf_counter()
             page.locator("#analyse-button").click()
-            page.locator("#turn-table tbody tr").first.wait_for(timeout=RESULT_TIMEOUT_MS)
+            rows = page.locator("#turn-table [role=row]")  # the header row, then one per turn
+            rows.nth(1).wait_for(timeout=RESULT_TIMEOUT_MS)
             page.locator("#heatmap-plot img").wait_for(timeout=60_000)
             seconds = time.perf_counter() - clicked
             page.wait_for_timeout(1500)  # let the last figures paint before the screenshot
             found = {
-                "rows": page.locator("#turn-table tbody tr").count(),
+                "rows": rows.count() - 1,
+                "first_row": rows.nth(1).inner_text(),
                 "timeline": page.locator("#timeline-plot img").count(),
                 "heatmap": page.locator("#heatmap-plot img").count(),
                 "summary": page.locator("#analysis-summary").inner_text(),
@@ -114,6 +116,7 @@ def test_browser_uploads_the_example_and_sees_results(tmp_path):
     assert found["timeline"] == 1 and found["timeline_width"] > 100
     assert found["heatmap"] == 1 and found["heatmap_width"] > 100
     assert "two_friends.mp4" in found["summary"]
+    assert "0:0" in found["first_row"]  # the row shows the turn's time
     assert shot.stat().st_size > 50_000
     if shipped:
         shutil.copyfile(shot, SCREENSHOT)

@@ -6,8 +6,7 @@ import pytest
 from spikemo.data.meld import clean_text, parse_timestamp, read_meld_csv
 from spikemo.errors import InputError, SpikEmoError
 
-MELD_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "meld"
-needs_meld = pytest.mark.skipif(not (MELD_DIR / "train_sent_emo.csv").is_file(), reason="MELD transcripts absent")
+from train.meld import MELD_DIR
 
 HEADER = "Sr No.,Utterance,Speaker,Emotion,Sentiment,Dialogue_ID,Utterance_ID,Season,Episode,StartTime,EndTime"
 
@@ -18,7 +17,6 @@ def _write(tmp_path: Path, lines: list[str], name: str = "data.csv", bom: bool =
     return path
 
 
-@needs_meld
 @pytest.mark.parametrize(
     "split, dialogues, rows, gapped, counts",
     [
@@ -45,7 +43,6 @@ def test_real_meld_split(split, dialogues, rows, gapped, counts):
     assert 1 <= min(map(len, conversations)) and max(map(len, conversations)) <= 24
 
 
-@needs_meld
 def test_real_train_details():
     conversations = read_meld_csv(MELD_DIR / "train_sent_emo.csv")
     ids = {c.conversation_id for c in conversations}

@@ -14,7 +14,7 @@ import pytest
 import spikemo.pipeline as pipeline
 from spikemo.errors import InputError
 from spikemo.media import MediaConfig
-from spikemo.pipeline import STAGES, Analyzer, PipelineConfig, visual_features_for_span
+from spikemo.pipeline import STAGES, Analyzer, PipelineConfig, audio_span, visual_features_for_span
 from spikemo.speakers import attribution_accuracy
 from spikemo.synthetic import SyntheticConfig, SyntheticConversation, make_conversation
 from spikemo.visual_features import VisualFeatureConfig, VisualFeatureExtractor
@@ -211,6 +211,15 @@ def test_transcript_without_speakers_gets_them_by_voice(analyzer, conversation, 
     assert set(found) == {"Speaker 1", "Speaker 2"}
     assert attribution_accuracy(found, [t.speaker for t in conversation.turns]) >= 0.8
     assert any("name no speaker" in w for w in result.warnings)
+
+
+def test_audio_span_bounds():
+    audio = np.arange(16_000, dtype=np.float32)  # 1 s at 16 kHz
+    assert audio_span(audio, 0.25, 0.5, 16_000).tolist() == audio[4000:8000].tolist()
+    assert audio_span(audio, 0.5, 0.5, 16_000).size == 1  # a zero-length word still gets its sample
+    assert audio_span(audio, 0.9, 1.4, 16_000).size == 1600  # clipped to the audio's end
+    with pytest.raises(InputError, match="outside the audio track"):
+        audio_span(audio, 1.2, 1.5, 16_000)
 
 
 # --- memory bound on long utterances ------------------------------------------------------------------------

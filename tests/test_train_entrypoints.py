@@ -1,0 +1,60 @@
+"""The training entry points run their real loops in quick mode, and what they write is what they measured."""
+
+import json
+
+import pytest
+
+from spikemo.checkpoint import load_checkpoint
+from spikemo.evaluate import evaluate_csv
+from spikemo.text_encoder import default_text_encoder_path
+from train import experiments
+from train import meld as train_meld
+
+
+@pytest.fixture(scope="module")
+def quick_checkpoint(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ckpt") / "quick"
+    metadata = train_meld.main(["--quick", "--out", str(out)])
+    return out, metadata
+
+
+def test_train_meld_quick_writes_a_loadable_checkpoint(quick_checkpoint):
+    out, metadata = quick_checkpoint
+    checkpoint = load_checkpoint(out)
+    assert checkpoint.config.modalities == ("text",)
+    assert checkpoint.text_encoder_dir is not None and checkpoint.text_encoder_dir.is_dir()
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["training_data"]["quick"] is True
+    assert saved["metrics"]["stage2_best_epoch"] >= 1
+    assert len(saved["metrics"]["stage2_history"]) >= 1
+
+
+def test_model_card_numbers_are_what_evaluate_measures(quick_checkpoint):
+    out, metadata = quick_checkpoint
+    measured = evaluate_csv(train_meld.MELD_DIR / "dev_sent_emo.csv", out)
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["metrics"]["dev"]["weighted_f1"] == measured["weighted_f1"]
+    card = (out / "README.md").read_text()
+    assert f"Weighted F1 **{measured['weighted_f1']:.2f}**" in card
+    assert "Quick mode" in card
+    for label, f1 in measured["per_class_f1"].items():
+        assert f"| {label} | {f1:.2f} |" in card
+
+
+def test_experiments_quick_writes_tables_and_resumes(tmp_path):
+    args = [
+        "--quick", "--text-encoder", default_text_encoder_path(), "--results-dir", str(tmp_path),
+        "--seeds", "0", "1", "--experiments", "table4", "figure4", "--time-steps", "2", "4",
+    ]
+    first = experiments.main(args)
+    # table4: full, no_dice, no_dswa (the two no_corr rows are inert with text only); figure4: T2 (T4 = full)
+    assert sorted({r["name"] for r in first}) == ["T2", "full", "no_dice", "no_dswa"]
+    assert len(first) == 8
+    table4 = (tmp_path / "table4.md").read_text()
+    assert "not run: L_corr needs two modalities" in table4
+    assert "| full | 2 |" in table4 and "65.92" in table4
+    figure4 = (tmp_path / "figure4.md").read_text()
+    assert "| T2 | 2 |" in figure4 and "| T4 | 2 |" in figure4
+    assert (tmp_path / "figure4.png").stat().st_size > 0
+    assert all("latency_ms" in r and r["dev"]["n_utterances"] > 0 for r in first)
+    assert experiments.main(args) == []  # resumed: every run's JSON exists, nothing is trained again

@@ -1,0 +1,344 @@
+"""The paper's experiments on the data at hand: loss/DSWA ablations (Table IV), the T sweep (Figure 4) and
+modality subsets (Table V), each configuration over several seeds, selected on dev, beside the paper's numbers.
+
+    python -m train.experiments                      # MELD transcripts, text features of the shipped encoder
+    python -m train.experiments --feature-store DIR  # features from raw MELD clips (train.extract_features)
+    python -m train.experiments --multiemo FILE.pkl  # the paper's MultiEMO-format feature files (trusted files only)
+    python -m train.experiments --quick              # the real loop on a tiny subset (what the tests run)
+
+Every run writes its JSON under <results>/runs/ and is skipped when that JSON exists, so an interrupted
+invocation resumes where it stopped. The markdown tables and the plot are rebuilt from all run JSONs.
+"""
+
+import argparse
+import dataclasses
+import json
+import random
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+
+from spikemo.bench import bench_model
+from spikemo.checkpoint import DEFAULT_CHECKPOINT, REPO_ROOT
+from spikemo.config import LossConfig, SpikEmoConfig, TrainConfig, meld_preset
+from spikemo.conversation import Conversation
+from spikemo.data.meld import read_meld_csv
+from spikemo.data.multiemo import read_multiemo_pickle
+from spikemo.feature_store import load_feature_store
+from spikemo.labels import MODALITIES
+from spikemo.text_encoder import TextEncoder
+from spikemo.training import evaluate_model, train_spikemo
+
+MELD_DIR = REPO_ROOT / "data" / "meld"
+RESULTS_DIR = REPO_ROOT / "train" / "results"
+TIME_STEPS = (2, 4, 8, 16, 32, 64)
+
+# The paper's MELD weighted F1 (arXiv 2411.13917): Table IV (ablations, all three modalities) and Table V
+# (modality subsets). None: the paper reports no such number. Figure 4 gives the T sweep only as a plot.
+PAPER_TABLE4 = {"full": 65.92, "no_dice": 64.10, "no_corr": 63.00, "no_dice_no_corr": None, "no_dswa": 62.44}
+PAPER_TABLE5 = {("text",): 59.56, ("text", "audio", "visual"): 65.92}
+ABLATIONS = {
+    "full": ({}, {}),
+    "no_dice": ({}, {"use_dice": False}),
+    "no_corr": ({}, {"use_corr": False}),
+    "no_dice_no_corr": ({}, {"use_dice": False, "use_corr": False}),
+    "no_dswa": ({"use_dswa": False}, {}),
+}
+
+
+@dataclasses.dataclass
+class Dataset:
+    """Conversations with features for every modality in `modalities`; `source` says where they came from."""
+
+    train: list[Conversation]
+    dev: list[Conversation]
+    test: list[Conversation] | None
+    modalities: tuple[str, ...]
+    source: str
+
+
+@dataclasses.dataclass
+class RunSpec:
+    """One training run: an experiment's configuration at one seed."""
+
+    experiment: str
+    name: str
+    seed: int
+    model_changes: dict
+    loss_changes: dict
+
+    @property
+    def run_id(self) -> str:
+        return f"{self.experiment}-{self.name}-seed{self.seed}"
+
+
+def text_dataset(encoder_dir: Path, train_csv: Path, dev_csv: Path, test_csv: Path | None, quick: bool) -> Dataset:
+    """MELD transcripts with text features from a fine-tuned encoder (the shipped checkpoint's by default)."""
+    train, dev = read_meld_csv(train_csv), read_meld_csv(dev_csv)
+    test = read_meld_csv(test_csv) if test_csv else None
+    if quick:
+        train, dev, test = train[:16], dev[:8], (test[:8] if test else None)
+    encoder = TextEncoder.from_pretrained(str(encoder_dir))
+    encoder.encode_conversations(train + dev + (test or []), progress=True)
+    return Dataset(train, dev, test, ("text",), f"MELD transcripts, text features of {encoder_dir}")
+
+
+def store_dataset(store: Path, train_csv: Path, dev_csv: Path, test_csv: Path | None) -> Dataset:
+    """Features extracted from MELD's raw clips by `python -m train.extract_features`."""
+    train, dev = load_feature_store(store, train_csv), load_feature_store(store, dev_csv)
+    test = load_feature_store(store, test_csv) if test_csv else None
+    modalities = tuple(m for m in MODALITIES if m in train[0].utterances[0].features)
+    return Dataset(train, dev, test, modalities, f"feature store {store}")
+
+
+def multiemo_dataset(path: Path, dev_fraction: float = 0.1) -> Dataset:
+    """MultiEMO feature pickle. Its MELD train split holds MELD's dev dialogues, so a fixed, seeded share of
+    train dialogues is held out as dev for model selection; its test split is only reported."""
+    splits = read_multiemo_pickle(path)
+    train = list(splits["train"])
+    random.Random(0).shuffle(train)
+    n_dev = max(1, int(len(train) * dev_fraction))
+    return Dataset(train[n_dev:], train[:n_dev], splits["test"], MODALITIES, f"MultiEMO features {path.name}")
+
+
+def table4_specs(seeds: Sequence[int]) -> list[RunSpec]:
+    return [RunSpec("table4", name, s, m, l) for name, (m, l) in ABLATIONS.items() for s in seeds]
+
+
+def figure4_specs(seeds: Sequence[int], time_steps: Sequence[int]) -> list[RunSpec]:
+    return [RunSpec("figure4", f"T{t}", s, {"time_steps": t}, {}) for t in time_steps for s in seeds]
+
+
+def table5_specs(seeds: Sequence[int], modalities: Sequence[str]) -> list[RunSpec]:
+    subsets = [tuple(m for m in MODALITIES if m in subset) for subset in _subsets(modalities)]
+    return [RunSpec("table5", "+".join(sub), s, {"modalities": sub}, {}) for sub in subsets for s in seeds]
+
+
+def _subsets(modalities: Sequence[str]) -> list[tuple[str, ...]]:
+    items = list(modalities)
+    return [tuple(m for i, m in enumerate(items) if mask >> i & 1) for mask in range(1, 2 ** len(items))]
+
+
+def inert_reason(spec: RunSpec, modalities: Sequence[str]) -> str | None:
+    """Why a configuration would measure nothing new on this data (then it is not run), else None."""
+    used = spec.model_changes.get("modalities", modalities)
+    if len(used) < 2 and spec.loss_changes.get("use_corr") is False:
+        same_as = "no_dice" if spec.loss_changes.get("use_dice") is False else "full"
+        return f"not run: L_corr needs two modalities, so with one this is the same run as {same_as}"
+    return None
+
+
+def base_configs(dataset: Dataset, epochs: int, batch_size: int, quick: bool):
+    model_config, loss_config, train_config = meld_preset()
+    dims = {m: int(dataset.train[0].utterances[0].features[m].shape[-1]) for m in dataset.modalities}
+    model_config = dataclasses.replace(
+        model_config,
+        modalities=dataset.modalities,
+        input_dims=dims,
+        context_modalities=tuple(m for m in ("audio", "visual") if m in dataset.modalities),
+    )
+    train_config = dataclasses.replace(train_config, epochs=epochs, batch_size=batch_size)
+    if quick:
+        model_config = dataclasses.replace(model_config, hidden_size=32, spikformer_heads=2, fusion_heads=2,
+                                           fusion_ffn=64, fusion_layers=1, spikformer_layers=1, time_steps=4)
+        train_config = dataclasses.replace(train_config, epochs=2, batch_size=4)
+    return model_config, loss_config, train_config
+
+
+def run_one(spec: RunSpec, dataset: Dataset, configs, patience: int | None) -> dict:
+    """Train one configuration and score it on dev (and test when given)."""
+    model_config, loss_config, train_config = configs
+    changes = dict(spec.model_changes)
+    if "modalities" in changes:
+        changes["input_dims"] = {m: model_config.input_dims[m] for m in changes["modalities"]}
+        changes["context_modalities"] = tuple(m for m in model_config.context_modalities if m in changes["modalities"])
+    model_config: SpikEmoConfig = dataclasses.replace(model_config, **changes)
+    loss_config: LossConfig = dataclasses.replace(loss_config, **spec.loss_changes)
+    train_config: TrainConfig = dataclasses.replace(train_config, seed=spec.seed)
+    result = train_spikemo(dataset.train, dataset.dev, model_config, loss_config, train_config,
+                           patience=patience, progress=False)
+    record = {
+        **dataclasses.asdict(spec),
+        "source": dataset.source,
+        "model": model_config.to_dict(),
+        "loss": loss_config.to_dict(),
+        "train": train_config.to_dict(),
+        "best_epoch": result.best_epoch,
+        "history": result.history,
+        "dev": {k: v for k, v in result.best_dev.items() if k != "confusion"},
+    }
+    if dataset.test is not None:
+        record["test"] = {k: v for k, v in evaluate_model(result.model, dataset.test).items() if k != "confusion"}
+    steps = model_config.time_steps
+    record["latency_ms"] = bench_model(result.model, time_steps=(steps,))["latency_ms"][steps]
+    return record
+
+
+def mean_std(values: Sequence[float]) -> str:
+    if not values:
+        return "–"
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.2f} ± {spread:.2f}"
+
+
+def summarise(records: list[dict], split: str) -> dict[str, dict]:
+    """Per configuration name: n seeds, weighted F1 and per-class F1 values on `split`."""
+    grouped: dict[str, dict] = {}
+    for record in records:
+        if split not in record:
+            continue
+        entry = grouped.setdefault(record["name"], {"weighted_f1": [], "per_class": {}, "latency_ms": []})
+        entry["weighted_f1"].append(record[split]["weighted_f1"])
+        for label, f1 in record[split]["per_class_f1"].items():
+            entry["per_class"].setdefault(label, []).append(f1)
+        entry["latency_ms"].append(record["latency_ms"])
+    return grouped
+
+
+def markdown_table(records: list[dict], names: Sequence[str], paper: dict, inert: dict[str, str], split: str) -> str:
+    grouped = summarise(records, split)
+    labels = next((list(g["per_class"]) for g in grouped.values()), [])
+    header = f"| configuration | seeds | {split} weighted F1 | paper (MELD test) | " + " | ".join(labels) + " |"
+    lines = [header, "|" + "---|" * (4 + len(labels))]
+    for name in names:
+        paper_value = paper.get(name)
+        paper_text = f"{paper_value:.2f}" if paper_value is not None else "not reported"
+        if name in inert:
+            lines.append(f"| {name} | – | {inert[name]} | {paper_text} |" + " |" * len(labels))
+            continue
+        entry = grouped.get(name)
+        if entry is None:
+            lines.append(f"| {name} | 0 | not run yet | {paper_text} |" + " |" * len(labels))
+            continue
+        per_class = " | ".join(mean_std(entry["per_class"][label]) for label in labels)
+        lines.append(f"| {name} | {len(entry['weighted_f1'])} | {mean_std(entry['weighted_f1'])} | {paper_text} | {per_class} |")
+    return "\n".join(lines)
+
+
+def figure4_plot(records: list[dict], path: Path) -> None:
+    grouped = summarise(records, "dev")
+    steps = sorted(int(name[1:]) for name in grouped)
+    if not steps:
+        return
+    f1 = [grouped[f"T{t}"]["weighted_f1"] for t in steps]
+    latency = [grouped[f"T{t}"]["latency_ms"] for t in steps]
+    figure, axis = plt.subplots(figsize=(6, 3.6))
+    axis.errorbar(steps, [statistics.mean(v) for v in f1],
+                  yerr=[statistics.stdev(v) if len(v) > 1 else 0 for v in f1], marker="o", capsize=3)
+    axis.set_xscale("log", base=2)
+    axis.set_xlabel("time steps T")
+    axis.set_ylabel("dev weighted F1 (%)")
+    if all(latency):
+        twin = axis.twinx()
+        twin.plot(steps, [statistics.median(v) for v in latency], color="tab:orange", marker="s", linestyle="--")
+        twin.set_ylabel("forward latency, 20-turn dialogue (ms)", color="tab:orange")
+    axis.set_title("SpikEmo: T sweep (mean ± std over seeds)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def load_records(results_dir: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((results_dir / "runs").glob("*.json"))]
+
+
+def write_reports(results_dir: Path, specs: list[RunSpec], inert: dict[str, str], modalities: Sequence[str],
+                  source: str) -> None:
+    """Rebuild every markdown table and the plot from the run JSONs in results_dir/runs."""
+    records = load_records(results_dir)
+    by_experiment = {e: [r for r in records if r["experiment"] == e] for e in ("table4", "figure4", "table5")}
+    by_experiment["figure4"] += [
+        {**r, "name": f"T{r['model']['time_steps']}"} for r in by_experiment["table4"] if r["name"] == "full"
+    ]
+    for experiment, paper in (("table4", PAPER_TABLE4), ("figure4", {}), ("table5", _paper_table5())):
+        names = list(dict.fromkeys(s.name for s in specs if s.experiment == experiment))
+        if experiment == "figure4":
+            names = sorted({r["name"] for r in by_experiment["figure4"]} | set(names), key=lambda n: int(n[1:]))
+        if not names:
+            continue
+        if experiment == "table5":
+            names += [n for n in _paper_table5() if n not in names]
+        sections = [f"# {experiment}\n\nData: {source}. Mean ± std over seeds; each run selected on dev.\n"]
+        for split in ("dev", "test"):
+            if any(split in r for r in by_experiment[experiment]):
+                sections.append(markdown_table(by_experiment[experiment], names, paper, _inert_or_missing(
+                    experiment, names, inert, modalities), split))
+        (results_dir / f"{experiment}.md").write_text("\n\n".join(sections) + "\n")
+    figure4_plot(by_experiment["figure4"], results_dir / "figure4.png")
+
+
+def _paper_table5() -> dict[str, float]:
+    return {"+".join(k): v for k, v in PAPER_TABLE5.items()}
+
+
+def _inert_or_missing(experiment: str, names: list[str], inert: dict[str, str], modalities: Sequence[str]) -> dict:
+    marks = {n: inert[n] for n in names if n in inert}
+    if experiment == "table5":
+        command = "python -m train.extract_features ... then python -m train.experiments --feature-store DIR"
+        for name in names:
+            if any(m not in modalities for m in name.split("+")):
+                marks[name] = f"needs MELD's clips: `{command}`"
+    return marks
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m train.experiments", description=__doc__.split("\n\n")[0])
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--feature-store", type=Path, help="features from raw clips (train.extract_features)")
+    source.add_argument("--multiemo", type=Path, help="MultiEMO-format feature pickle (only from a trusted source)")
+    parser.add_argument("--text-encoder", type=Path, default=DEFAULT_CHECKPOINT / "text_encoder",
+                        help="text-only runs: the fine-tuned encoder that makes the features")
+    parser.add_argument("--train-csv", type=Path, default=MELD_DIR / "train_sent_emo.csv")
+    parser.add_argument("--dev-csv", type=Path, default=MELD_DIR / "dev_sent_emo.csv")
+    parser.add_argument("--test-csv", type=Path, help="also report this split (never used for selection)")
+    parser.add_argument("--experiments", nargs="+", default=["table4", "figure4", "table5"],
+                        choices=["table4", "figure4", "table5"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--time-steps", type=int, nargs="+", default=list(TIME_STEPS))
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--patience", type=int, default=4)
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--quick", action="store_true", help="tiny subset and model, to check the loop")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    args = parse_args(argv)
+    if args.feature_store:
+        dataset = store_dataset(args.feature_store, args.train_csv, args.dev_csv, args.test_csv)
+    elif args.multiemo:
+        dataset = multiemo_dataset(args.multiemo)
+    else:
+        dataset = text_dataset(args.text_encoder, args.train_csv, args.dev_csv, args.test_csv, args.quick)
+    configs = base_configs(dataset, args.epochs, args.batch_size, args.quick)
+    specs = []
+    if "table4" in args.experiments:
+        specs += table4_specs(args.seeds)
+    if "figure4" in args.experiments:
+        # the preset's T is table4's "full" run: figure4 reuses it instead of training it twice
+        shared = configs[0].time_steps if "table4" in args.experiments else None
+        specs += figure4_specs(args.seeds, [t for t in args.time_steps if t != shared])
+    if "table5" in args.experiments:
+        specs += table5_specs(args.seeds, dataset.modalities)
+    inert = {s.name: reason for s in specs if (reason := inert_reason(s, dataset.modalities))}
+    runs_dir = args.results_dir / "runs"
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    done = []
+    for spec in specs:
+        path = runs_dir / f"{spec.run_id}.json"
+        if spec.name in inert or path.exists():
+            continue
+        print(f"running {spec.run_id}", flush=True)
+        record = run_one(spec, dataset, configs, args.patience)
+        path.write_text(json.dumps(record, indent=1) + "\n")
+        done.append(record)
+        write_reports(args.results_dir, specs, inert, dataset.modalities, dataset.source)
+    write_reports(args.results_dir, specs, inert, dataset.modalities, dataset.source)
+    return done
+
+
+if __name__ == "__main__":
+    main()

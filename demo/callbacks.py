@@ -75,7 +75,9 @@ class AppConfig:
     """
 
     checkpoint_dir: Path | None = None
-    data_dir: Path = field(default_factory=lambda: Path(os.environ.get("SPIKEMO_DATA_DIR", REPO_ROOT / "data" / "meld")))
+    data_dir: Path = field(
+        default_factory=lambda: Path(os.environ.get("SPIKEMO_DATA_DIR", REPO_ROOT / "data" / "meld"))
+    )
     examples_dir: Path = REPO_ROOT / "assets" / "examples"
     device: str | None = None
     max_video_seconds: float = 300.0
@@ -225,7 +227,8 @@ def turn_details(analysis: Analysis, index: int) -> str:
     top = sorted(p.probabilities.items(), key=lambda item: -item[1])[:3]
     length = len(analysis.conversation.utterances)
     lines = [
-        f"### Turn {index + 1} of {length}: {u.speaker or 'unknown speaker'}, {format_time(u.start)}-{format_time(u.end)}",
+        f"### Turn {index + 1} of {length}: {u.speaker or 'unknown speaker'}, "
+        f"{format_time(u.start)}-{format_time(u.end)}",
         f"> {u.text}",
         f"**Model ({' + '.join(analysis.modalities_used)}): {p.emotion}** "
         + ", ".join(f"{label} {prob:.2f}" for label, prob in top),
@@ -310,8 +313,8 @@ def error_rows(conversations: list[Conversation], errors_only: bool, sort: str) 
                          "gold": u.emotion or "", "predicted": p.emotion,
                          "confidence": round(p.probabilities[p.emotion], 3),
                          "correct": "" if correct is None else ("yes" if correct else "NO")})
-    table = pd.DataFrame(rows, columns=["dialogue", "turn", "speaker", "text", "gold", "predicted", "confidence",
-                                        "correct"])
+    table = pd.DataFrame(rows, columns=["dialogue", "turn", "gold", "predicted", "confidence", "correct", "speaker",
+                                        "text"])
     if sort == SORT_ORDERS[1]:
         table = table.sort_values("confidence", ascending=False, kind="stable")
     elif sort == SORT_ORDERS[2]:
@@ -345,6 +348,9 @@ def scored_summary(scored: ScoredFile) -> str:
 
 _ANALYZERS: dict[tuple[str, str, str | None], Analyzer] = {}
 _ANALYZERS_LOCK = threading.Lock()
+# One analysis at a time per process: Whisper, openSMILE and the face detector are not shared across threads
+# (the queue already runs one at a time; this also covers the start-up warm-up).
+_ANALYSIS_LOCK = threading.Lock()
 
 
 def get_analyzer(checkpoint_dir: Path, config: PipelineConfig, device: str | None) -> Analyzer:
@@ -360,7 +366,8 @@ def run_analysis(checkpoint_dir: Path, config: PipelineConfig, device: str | Non
                  transcript: str | None, num_speakers: int | None, speech_model: str,
                  progress: Callable[[float, str], None] | None = None) -> Analysis:
     analyzer = get_analyzer(checkpoint_dir, config, device)
-    return analyzer.analyze(video, transcript, num_speakers, speech_model, progress=progress)
+    with _ANALYSIS_LOCK:
+        return analyzer.analyze(video, transcript, num_speakers, speech_model, progress=progress)
 
 
 @gpu_task
@@ -444,11 +451,22 @@ class SpikEmoApp:
         return get_analyzer(*self.model_args())
 
     def warm_up(self) -> None:
-        """Load the Analyzer ahead of the first click (run in a background thread at start-up)."""
+        """Run at start-up in a background thread: load the Analyzer, then analyse the first bundled example
+        (its first call pays each model's one-off set-up; the result serves the Learn tab's sweep)."""
         try:
             self.analyzer()
+            if self.examples:
+                self.example_analysis(self.examples[0])
         except SpikEmoError as error:
             logger.warning("the app starts without a model: %s", error)
+
+    def example_analysis(self, example: Example, progress: Callable[[float, str], None] | None = None) -> Analysis:
+        """The analysis of a bundled example, computed once per process."""
+        if example.name not in self._example_analyses:
+            transcript = str(example.transcript) if example.transcript else None
+            self._example_analyses[example.name] = run_analysis(
+                *self.model_args(), str(example.video), transcript, None, SPEECH_MODELS[0], progress)
+        return self._example_analyses[example.name]
 
     def status_markdown(self) -> str:
         return checkpoint_summary(self.config.checkpoint_dir)
@@ -656,13 +674,9 @@ class SpikEmoApp:
         if example is None:
             raise gr.Error("Pick one of the bundled examples.", title="No example")
         with user_errors("run the model over T"):
-            if example.name not in self._example_analyses:
-                report = None if ZERO_GPU else (
-                    lambda fraction, stage: progress(0.8 * fraction, desc=f"analysing the example: {stage}"))
-                transcript = str(example.transcript) if example.transcript else None
-                self._example_analyses[example.name] = run_analysis(
-                    *self.model_args(), str(example.video), transcript, None, SPEECH_MODELS[0], report)
-            analysis = self._example_analyses[example.name]
+            report = None if ZERO_GPU else (
+                lambda fraction, stage: progress(0.8 * fraction, desc=f"analysing the example: {stage}"))
+            analysis = self.example_analysis(example, report)
             progress(0.85, desc="running SpikEmo at T = 2 ... 64")
             sweep = run_sweep(*self.model_args(), analysis.conversation)
         modality = modality if modality in sweep.weights else next(iter(sweep.weights))

@@ -25,19 +25,20 @@ SSA_TEXT = """### From one neuron to spiking self-attention (DSWA)
 SpikEmo feeds each turn's features into a small **Spikformer** for T time steps. Queries, keys and values are
 spike trains (0/1), so `Q Kᵀ` counts how many neurons two turns fire *together*: a coincidence count, with no
 softmax. Turns whose spikes coincide with many others collect more input and fire more.
-Averaged over the T steps, those spike counts become a score per turn, and a softmax over the dialogue's turns
-turns them into **DSWA weights**: the model's spike-based attention over time. A feature is then re-weighted as
-`F ← softmax(E)·F + F`. With few time steps the rates are coarse (a neuron can only fire 0, 1 or 2 times in
-T=2); with more steps they become finer, which the paper found helps. Below, the real model runs on a bundled
-example at T = 2 ... 64: 1 (white) is an average turn, red turns get more weight, blue turns less."""
+The encoder's output, averaged over the T steps, gives every turn a score E per feature channel; a softmax over
+the dialogue's turns makes them **DSWA weights** (shown here averaged over the channels): the model's
+spike-based attention over time. Each feature is then re-weighted as `F ← softmax(E)·F + F`.
+With few time steps the rates are coarse (a neuron can only fire 0, 1 or 2 times in T=2); with more steps they
+become finer, which the paper found helps. Below, the real model runs on a bundled example at T = 2 ... 64:
+1 (white) is an average turn, red turns get more weight, blue turns less."""
 
-TAB_ANALYSE_TEXT = """Upload a video (up to {minutes:g} minutes), or click an example below and then **Analyse**. A transcript
-(.srt, .vtt or MELD .csv with times) replaces speech recognition. Then select a row of the turn table (or move
-the turn slider) to see that turn's probabilities, DSWA weight and spikes."""
+TAB_ANALYSE_TEXT = """Upload a video (up to {minutes:g} minutes), or click an example below and then **Analyse**.
+A transcript (.srt, .vtt or MELD .csv with times) replaces speech recognition. Then select a row of the turn
+table (or move the turn slider) to see that turn's probabilities, DSWA weight and spikes."""
 
-TAB_INSPECT_TEXT = """Score the checkpoint on a MELD-format CSV (from the data folder, or upload your own with Utterance, Speaker,
-Dialogue_ID, Utterance_ID and Emotion columns). The first scoring of a file takes a while on a CPU; it is then
-cached for this checkpoint."""
+TAB_INSPECT_TEXT = """Score the checkpoint on a MELD-format CSV (from the data folder, or upload your own with
+Utterance, Speaker, Dialogue_ID, Utterance_ID and Emotion columns). The first scoring of a file takes a while on
+a CPU; it is then cached for this checkpoint."""
 
 
 def build_demo(config: AppConfig | None = None) -> gr.Blocks:
@@ -76,11 +77,12 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                 layer = gr.Dropdown(label="Spiking layer", choices=[], interactive=True)
             with gr.Row():
                 with gr.Column():
-                    details = gr.Markdown()
+                    details = gr.Markdown(elem_id="turn-details")
                 with gr.Column():
                     turn_probabilities = gr.Plot(label="Probabilities of the selected turn", show_label=False)
             with gr.Row():
-                heatmap = gr.Plot(label="DSWA spike-attention weights (modalities x turns)", show_label=False, elem_id="heatmap-plot")
+                heatmap = gr.Plot(label="DSWA spike-attention weights (modalities x turns)", show_label=False,
+                                  elem_id="heatmap-plot")
                 probabilities = gr.Plot(label="Probabilities per turn", show_label=False)
             with gr.Row():
                 raster = gr.Plot(label="Spike raster of the selected turn", show_label=False)
@@ -121,7 +123,7 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                 threshold = gr.Slider(0.1, 3.0, value=1.0, step=0.05, label="Threshold")
                 time_steps = gr.Slider(2, 128, value=32, step=1, label="T (time steps)")
                 shape = gr.Radio(list(INPUT_SHAPES), value=INPUT_SHAPES[0], label="Input over time")
-            lif_plot = gr.Plot(label="LIF neuron", show_label=False)
+            lif_plot = gr.Plot(label="LIF neuron", show_label=False, elem_id="lif-plot")
             lif_reading = gr.Markdown()
             gr.Markdown(SSA_TEXT)
             names = app.example_names()

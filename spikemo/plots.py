@@ -90,7 +90,8 @@ def plot_emotion_timeline(
     if timed and duration:
         axes.set_xlim(0, duration)
     axes.set_title("Predicted emotion per turn (opacity = confidence, number = turn)")
-    used = [label for label in labels if any(u.prediction and u.prediction.emotion == label for u in conversation.utterances)]
+    predicted = {u.prediction.emotion for u in conversation.utterances if u.prediction}
+    used = [label for label in labels if label in predicted]
     axes.legend(handles=_legend_handles(used), loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     return figure
 

@@ -3,6 +3,7 @@ example through the page, clicks Analyse and waits for the results; the page is 
 
 The app runs as `python app.py` in a subprocess. It serves the shipped checkpoint when that exists (then the
 screenshot goes to docs/screenshot.png), else a random-init test checkpoint (screenshot kept in tmp_path).
+$SPIKEMO_SCREENSHOT, when set, names where the screenshot is copied in either case.
 """
 
 import os
@@ -82,6 +83,9 @@ def analyse_in_browser(url: str, video: Path, screenshot: Path) -> dict:
             rows.nth(1).wait_for(timeout=RESULT_TIMEOUT_MS)
             page.locator("#heatmap-plot img").wait_for(timeout=60_000)
             seconds = time.perf_counter() - clicked
+            page.get_by_text("Turn 1 of").wait_for(timeout=60_000)
+            rows.nth(3).locator("[role=gridcell], td").nth(3).click()  # the text cell of turn 3
+            page.locator("#turn-details").get_by_text("Turn 3 of").wait_for(timeout=60_000)
             page.wait_for_timeout(1500)  # let the last figures paint before the screenshot
             found = {
                 "rows": rows.count() - 1,
@@ -95,6 +99,9 @@ def analyse_in_browser(url: str, video: Path, screenshot: Path) -> dict:
             }
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(screenshot), full_page=True)
+            page.get_by_role("tab", name="Learn how the spikes work").click()
+            page.locator("#lif-plot img").wait_for(timeout=60_000)  # drawn by the LIF demo on page load
+            found["lif"] = page.locator("#lif-plot img").first.evaluate("img => img.naturalWidth")
             return found
         finally:
             browser.close()
@@ -118,5 +125,8 @@ def test_browser_uploads_the_example_and_sees_results(tmp_path):
     assert "two_friends.mp4" in found["summary"]
     assert "0:0" in found["first_row"]  # the row shows the turn's time
     assert shot.stat().st_size > 50_000
-    if shipped:
-        shutil.copyfile(shot, SCREENSHOT)
+    assert found["lif"] > 100
+    target = os.environ.get("SPIKEMO_SCREENSHOT") or (SCREENSHOT if shipped else None)
+    if target:
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, target)

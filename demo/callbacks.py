@@ -29,7 +29,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from spikemo import plots
-from spikemo.checkpoint import DEFAULT_CHECKPOINT, REPO_ROOT, pick_device
+from spikemo.checkpoint import DEFAULT_CHECKPOINT, REPO_ROOT
+from spikemo.runtime import pick_device
 from spikemo.conversation import Conversation
 from spikemo.errors import SpikEmoError
 from spikemo.evaluate import score_csv

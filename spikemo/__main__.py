@@ -51,7 +51,8 @@ def _bench(args: argparse.Namespace) -> None:
         _bench_pipeline(args)
         return
     from spikemo.bench import bench_model, bench_training, format_bench
-    from spikemo.checkpoint import load_checkpoint, pick_device
+    from spikemo.checkpoint import load_checkpoint
+    from spikemo.runtime import pick_device
 
     checkpoint = load_checkpoint(args.checkpoint)
     devices = ["cpu"] + (["cuda"] if pick_device().type == "cuda" else [])

@@ -41,13 +41,6 @@ class Checkpoint:
         return self.directory / folder if folder else None
 
 
-def pick_device(requested: str | None = None) -> torch.device:
-    """The requested device, else the GPU when one is present, else the CPU."""
-    if requested:
-        return torch.device(requested)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def save_checkpoint(
     directory: str | Path,
     model: SpikEmoModel,

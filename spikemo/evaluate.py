@@ -4,11 +4,12 @@ from pathlib import Path
 
 import torch
 
-from spikemo.checkpoint import Checkpoint, load_checkpoint, pick_device
+from spikemo.checkpoint import Checkpoint, load_checkpoint
 from spikemo.conversation import Conversation
 from spikemo.data.meld import read_meld_csv
 from spikemo.errors import InputError
 from spikemo.metrics import classification_metrics
+from spikemo.runtime import pick_device
 from spikemo.predict import gold_and_predicted, predict_conversations
 from spikemo.text_encoder import TextEncoder
 

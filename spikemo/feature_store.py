@@ -38,7 +38,8 @@ from spikemo.data.meld import read_meld_csv
 from spikemo.errors import InputError, SpikEmoError
 from spikemo.labels import MODALITIES
 from spikemo.media import MediaConfig, load_audio, probe_video
-from spikemo.pipeline import torch_threads, visual_features_for_span
+from spikemo.pipeline import visual_features_for_span
+from spikemo.runtime import torch_threads
 from spikemo.text_encoder import TextEncoder
 from spikemo.visual_features import VisualFeatureConfig, VisualFeatureExtractor
 

@@ -32,10 +32,11 @@ import torch
 
 from spikemo.audio_features import AudioFeatureConfig, AudioFeatureExtractor
 from spikemo.batching import collate_conversations
-from spikemo.checkpoint import Checkpoint, load_checkpoint, pick_device
+from spikemo.checkpoint import Checkpoint, load_checkpoint
 from spikemo.conversation import Conversation, Prediction, Utterance
 from spikemo.errors import CheckpointError, InputError
 from spikemo.media import MediaConfig, iter_frames, load_audio, probe_video
+from spikemo.runtime import pick_device, torch_threads
 from spikemo.segmentation import SegmentationConfig, segment_words, to_utterances
 from spikemo.speakers import SpeakerConfig, attribute_speakers, label_segments, load_voice_encoder
 from spikemo.speech import SpeechConfig, load_whisper, transcribe
@@ -170,17 +171,6 @@ class Analysis:
                 self.to_dataframe().to_csv(path, index=False)
         except OSError as error:
             raise InputError(f"cannot write {path}: {error.strerror or error}") from error
-
-
-@contextmanager
-def torch_threads(count: int) -> Iterator[None]:
-    """Run the block with `count` torch intra-op threads, then restore the previous setting."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def audio_span(audio: np.ndarray, start: float, end: float, sample_rate: int) -> np.ndarray:

@@ -11,12 +11,10 @@ voices less so: treat the labels as a best guess.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from resemblyzer import VoiceEncoder, preprocess_wav
 from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import AgglomerativeClustering
@@ -29,6 +27,7 @@ from spikemo.segmentation import (
     split_at_pauses,
     split_long,
 )
+from spikemo.runtime import torch_threads
 from spikemo.speech import SAMPLE_RATE
 
 
@@ -57,17 +56,6 @@ def load_voice_encoder() -> VoiceEncoder:
     return VoiceEncoder(device="cpu", verbose=False)
 
 
-@contextmanager
-def _torch_threads(count: int) -> Iterator[None]:
-    """Run the block with `count` torch intra-op threads, then restore the previous setting."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def _span_audio(audio: np.ndarray, start: float, end: float, min_span_s: float) -> np.ndarray:
     if end - start < min_span_s:
         middle = (start + end) / 2
@@ -85,7 +73,7 @@ def embed_spans(
     """
     encoder = load_voice_encoder()
     rows = []
-    with _torch_threads(config.torch_threads):
+    with torch_threads(config.torch_threads):
         for start, end in spans:
             piece = _span_audio(audio, start, end, config.min_span_s)
             cleaned = preprocess_wav(piece.astype(np.float32))

@@ -44,10 +44,11 @@ def test_model_card_numbers_are_what_evaluate_measures(quick_checkpoint):
 def test_experiments_quick_writes_tables_and_resumes(tmp_path):
     args = [
         "--quick", "--text-encoder", default_text_encoder_path(), "--results-dir", str(tmp_path),
-        "--seeds", "0", "1", "--experiments", "table4", "figure4", "--time-steps", "2", "4",
+        "--seeds", "0", "1", "--experiments", "table4", "figure4", "table5", "--time-steps", "2", "4",
     ]
     first = experiments.main(args)
-    # table4: full, no_dice, no_dswa (the two no_corr rows are inert with text only); figure4: T2 (T4 = full)
+    # table4: full, no_dice, no_dswa (the two no_corr rows are inert with text only); figure4: T2 (T4 is the
+    # quick preset's T, i.e. table4's full run); table5: text alone is table4's full run too
     assert sorted({r["name"] for r in first}) == ["T2", "full", "no_dice", "no_dswa"]
     assert len(first) == 8
     table4 = (tmp_path / "table4.md").read_text()
@@ -56,5 +57,8 @@ def test_experiments_quick_writes_tables_and_resumes(tmp_path):
     figure4 = (tmp_path / "figure4.md").read_text()
     assert "| T2 | 2 |" in figure4 and "| T4 | 2 |" in figure4
     assert (tmp_path / "figure4.png").stat().st_size > 0
+    table5 = (tmp_path / "table5.md").read_text()
+    assert "| text | 2 |" in table5 and "59.56" in table5
+    assert "| audio | – | needs MELD's clips" in table5
     assert all("latency_ms" in r and r["dev"]["n_utterances"] > 0 for r in first)
     assert experiments.main(args) == []  # resumed: every run's JSON exists, nothing is trained again

@@ -244,25 +244,27 @@ def load_records(results_dir: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted((results_dir / "runs").glob("*.json"))]
 
 
-def write_reports(results_dir: Path, specs: list[RunSpec], inert: dict[str, str], modalities: Sequence[str],
-                  source: str) -> None:
+def write_reports(results_dir: Path, requested: Sequence[str], specs: list[RunSpec], inert: dict[str, str],
+                  modalities: Sequence[str], source: str) -> None:
     """Rebuild every markdown table and the plot from the run JSONs in results_dir/runs."""
     records = load_records(results_dir)
     by_experiment = {e: [r for r in records if r["experiment"] == e] for e in ("table4", "figure4", "table5")}
-    by_experiment["figure4"] += [
-        {**r, "name": f"T{r['model']['time_steps']}"} for r in by_experiment["table4"] if r["name"] == "full"
-    ]
+    full_runs = [r for r in by_experiment["table4"] if r["name"] == "full"]
+    by_experiment["figure4"] += [{**r, "name": f"T{r['model']['time_steps']}"} for r in full_runs]
+    by_experiment["table5"] += [{**r, "name": "+".join(r["model"]["modalities"])} for r in full_runs]
+    row_names = {
+        "table4": list(ABLATIONS),
+        "figure4": sorted({r["name"] for r in by_experiment["figure4"]} | {s.name for s in specs if s.experiment ==
+                          "figure4"}, key=lambda n: int(n[1:])),
+        "table5": ["+".join(subset) for subset in _subsets(MODALITIES)],
+    }
     for experiment, paper in (("table4", PAPER_TABLE4), ("figure4", {}), ("table5", _paper_table5())):
-        names = list(dict.fromkeys(s.name for s in specs if s.experiment == experiment))
-        if experiment == "figure4":
-            names = sorted({r["name"] for r in by_experiment["figure4"]} | set(names), key=lambda n: int(n[1:]))
-        if not names:
+        if experiment not in requested:
             continue
-        if experiment == "table5":
-            names += [n for n in _paper_table5() if n not in names]
+        names = row_names[experiment]
         sections = [f"# {experiment}\n\nData: {source}. Mean ± std over seeds; each run selected on dev.\n"]
         for split in ("dev", "test"):
-            if any(split in r for r in by_experiment[experiment]):
+            if split == "dev" or any(split in r for r in by_experiment[experiment]):
                 sections.append(markdown_table(by_experiment[experiment], names, paper, _inert_or_missing(
                     experiment, names, inert, modalities), split))
         (results_dir / f"{experiment}.md").write_text("\n\n".join(sections) + "\n")
@@ -322,7 +324,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
         shared = configs[0].time_steps if "table4" in args.experiments else None
         specs += figure4_specs(args.seeds, [t for t in args.time_steps if t != shared])
     if "table5" in args.experiments:
-        specs += table5_specs(args.seeds, dataset.modalities)
+        # the subset of every modality at hand is table4's "full" run too
+        shared = "+".join(dataset.modalities) if "table4" in args.experiments else None
+        specs += [s for s in table5_specs(args.seeds, dataset.modalities) if s.name != shared]
+    specs.sort(key=lambda s: s.seed)  # every configuration once before any is repeated: early tables are whole
     inert = {s.name: reason for s in specs if (reason := inert_reason(s, dataset.modalities))}
     runs_dir = args.results_dir / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
@@ -335,8 +340,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
         record = run_one(spec, dataset, configs, args.patience)
         path.write_text(json.dumps(record, indent=1) + "\n")
         done.append(record)
-        write_reports(args.results_dir, specs, inert, dataset.modalities, dataset.source)
-    write_reports(args.results_dir, specs, inert, dataset.modalities, dataset.source)
+        write_reports(args.results_dir, args.experiments, specs, inert, dataset.modalities, dataset.source)
+    write_reports(args.results_dir, args.experiments, specs, inert, dataset.modalities, dataset.source)
     return done
 
 

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import torch
 
 from spikemo.bench import bench_model
 from spikemo.checkpoint import DEFAULT_CHECKPOINT, REPO_ROOT
@@ -299,9 +300,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         choices=["table4", "figure4", "table5"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--time-steps", type=int, nargs="+", default=list(TIME_STEPS))
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--patience", type=int, default=4)
+    parser.add_argument("--patience", type=int, default=3, help="stop a run after this many epochs without a better dev score")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--quick", action="store_true", help="tiny subset and model, to check the loop")
     return parser.parse_args(argv)
@@ -309,6 +311,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> list[dict]:
     args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.feature_store:
         dataset = store_dataset(args.feature_store, args.train_csv, args.dev_csv, args.test_csv)
     elif args.multiemo:

@@ -25,7 +25,7 @@ voice cues next to this model's prediction, but they are not part of it.
 - Modalities trained: {", ".join(metadata["modalities"])}
 - Text encoder: {metadata["text_encoder_base"]}, fine-tuned on MELD train with dialogue context (stage 1,
   best epoch by dev weighted F1: {stage1["best_epoch"]}, dev weighted F1 of its own linear head
-  {stage1["best_dev_weighted_f1"]:.2f}); saved in `text_encoder/`.
+  {100 * stage1["best_dev_weighted_f1"]:.2f}); saved in `text_encoder/`.
 - SpikEmo (stage 2) on that encoder's features: best epoch {metadata["metrics"]["stage2_best_epoch"]} chosen
   on dev. Training data: {data["train_csv"]} ({data["train_dialogues"]} dialogues); selection: {data["dev_csv"]}
   ({data["dev_dialogues"]} dialogues). The test split was never seen.
@@ -44,8 +44,9 @@ For comparison, the paper reports 59.56 weighted F1 for text-only SpikEmo on MEL
 encoder); this card reports dev, the split used for model selection.
 
 ## Training
-`{metadata["command"]}`, {timings["total_seconds"] / 60:.1f} minutes in all on {timings["threads"]} CPU threads
-(stage 1: {timings["stage1_seconds"] / 60:.1f} minutes). Configs are in `config.json`.
+`{metadata["command"]}`: {timings["total_seconds"] / 60:.1f} minutes in all with {timings["threads"]} torch
+thread(s) on a 2-core CPU (stage 1: {timings["stage1_seconds"] / 60:.1f} minutes). Configs and the per-epoch
+history are in `config.json`.
 
 ## Licence and data
 MELD (Poria et al., ACL 2019) is GPL-3.0; this model is trained on its transcripts and shared under the same

@@ -47,6 +47,10 @@ def _analyze(args: argparse.Namespace) -> None:
 
 
 def _bench(args: argparse.Namespace) -> None:
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     if args.target == "pipeline":
         _bench_pipeline(args)
         return
@@ -116,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--duration", type=float, default=60.0, help="pipeline only: seconds of generated video")
     bench.add_argument("--repeats", type=int, default=3, help="pipeline only: timed analyses after a warm-up")
     bench.add_argument("--json", action="store_true", help="pipeline only: also print the figures as JSON")
+    bench.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     bench.set_defaults(run=_bench)
     return parser
 

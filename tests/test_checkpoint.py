@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import numpy as np
@@ -6,22 +7,11 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from spikemo.checkpoint import load_checkpoint, save_checkpoint
-from spikemo.config import SpikEmoConfig
 from spikemo.errors import CheckpointError
 from spikemo.model import SpikEmoModel
+from tests.helpers import tiny_config
 
-CONFIG = SpikEmoConfig(
-    modalities=("text", "audio"),
-    input_dims={"text": 8, "audio": 6},
-    hidden_size=16,
-    time_steps=3,
-    spikformer_layers=1,
-    spikformer_heads=2,
-    fusion_layers=1,
-    fusion_heads=2,
-    fusion_ffn=32,
-    context_modalities=("audio",),
-)
+CONFIG = dataclasses.replace(tiny_config(("text", "audio")), input_dims={"text": 8, "audio": 6}, time_steps=3)
 
 
 @pytest.fixture

@@ -7,8 +7,9 @@ import pytest
 
 from spikemo.config import LossConfig, SpikEmoConfig, TrainConfig
 from spikemo.conversation import Conversation, Utterance
-from spikemo.labels import MELD_LABELS
+from spikemo.labels import MELD_LABELS, MODALITIES
 from spikemo.training import evaluate_model, train_spikemo
+from tests.helpers import tiny_config
 
 DIMS = {"text": 12, "audio": 20, "visual": 10}
 
@@ -33,18 +34,7 @@ def generated_dialogues(n: int, informative: str, seed: int) -> list[Conversatio
 
 
 def small_config(**changes) -> SpikEmoConfig:
-    config = SpikEmoConfig(
-        input_dims=DIMS,
-        hidden_size=32,
-        time_steps=4,
-        spikformer_layers=1,
-        spikformer_heads=2,
-        fusion_layers=1,
-        fusion_heads=2,
-        fusion_ffn=64,
-        context_modalities=("audio", "visual"),
-    )
-    return dataclasses.replace(config, **changes)
+    return dataclasses.replace(tiny_config(MODALITIES), input_dims=DIMS, hidden_size=32, fusion_ffn=64, **changes)
 
 
 @pytest.mark.parametrize("informative", ["audio", "visual"])

@@ -36,10 +36,10 @@ def predict_conversations(
             f"the model needs one of {model.config.modalities}, and the conversations carry none of them"
         )
     model.eval()
+    by_id = {c.conversation_id: c for c in conversations}
     for batch in iterate_batches(conversations, batch_size, modalities, model.config.labels):
         batch = batch.to(device)
         output = model(batch.features, batch.speakers, batch.mask, return_traces=return_traces)
-        by_id = {c.conversation_id: c for c in conversations}
         for b, conversation_id in enumerate(batch.conversation_ids):
             _write_predictions(by_id[conversation_id], output, batch, b, model.config.labels)
     return modalities

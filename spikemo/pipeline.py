@@ -33,9 +33,10 @@ import torch
 from spikemo.audio_features import AudioFeatureConfig, AudioFeatureExtractor
 from spikemo.batching import collate_conversations
 from spikemo.checkpoint import Checkpoint, load_checkpoint
-from spikemo.conversation import Conversation, Prediction, Utterance
+from spikemo.conversation import Conversation, Utterance
 from spikemo.errors import CheckpointError, InputError
 from spikemo.media import MediaConfig, iter_frames, load_audio, probe_video
+from spikemo.predict import write_predictions
 from spikemo.runtime import pick_device, torch_threads
 from spikemo.segmentation import SegmentationConfig, segment_words, to_utterances
 from spikemo.speakers import SpeakerConfig, attribute_speakers, label_segments, load_voice_encoder
@@ -227,16 +228,6 @@ class StageClock:
         return {**self.timings, "total": time.perf_counter() - self.started}
 
 
-def _prediction(probabilities: np.ndarray, labels: tuple[str, ...], dswa: dict[str, float],
-                rates: dict[str, list[float]]) -> Prediction:
-    return Prediction(
-        emotion=labels[int(np.argmax(probabilities))],
-        probabilities={label: round(float(p), 6) for label, p in zip(labels, probabilities)},
-        dswa_weights=dswa,
-        spike_rates=rates,
-    )
-
-
 class Analyzer:
     """Loads the checkpoint, its text encoder and the extractors once; analyses many videos.
 
@@ -411,16 +402,7 @@ class Analyzer:
         labels = tuple(model.config.labels)
         batch = collate_conversations([conversation], modalities, labels).to(self.device)
         output = model(batch.features, batch.speakers, batch.mask, return_traces=True)
-        probabilities = output.logits[0].float().softmax(-1).cpu().numpy()  # [L, C]
-        weights = {m: w[0].float().cpu().numpy() for m, w in output.dswa_weights.items()}  # m -> [L]
-        rates = {name: r[:, 0].float().cpu().numpy() for name, r in output.spike_rates.items()}  # -> [T, L]
-        for i, utterance in enumerate(conversation.utterances):
-            utterance.prediction = _prediction(
-                probabilities[i],
-                labels,
-                {m: float(w[i]) for m, w in weights.items()},
-                {name: r[:, i].tolist() for name, r in rates.items()},
-            )
+        write_predictions(conversation, output, 0, labels)
         return {
             name: s[:, 0].permute(1, 0, 2).contiguous().cpu().numpy()  # uint8 [T, L, h] -> [L, T, h]
             for name, s in output.spikes.items()

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 import torch
 
-from spikemo.batching import Batch, iterate_batches
+from spikemo.batching import iterate_batches
 from spikemo.conversation import Conversation, Prediction
 from spikemo.model import SpikEmoModel, SpikEmoOutput
 
@@ -41,13 +41,12 @@ def predict_conversations(
         batch = batch.to(device)
         output = model(batch.features, batch.speakers, batch.mask, return_traces=return_traces)
         for b, conversation_id in enumerate(batch.conversation_ids):
-            _write_predictions(by_id[conversation_id], output, batch, b, model.config.labels)
+            write_predictions(by_id[conversation_id], output, b, model.config.labels)
     return modalities
 
 
-def _write_predictions(
-    conversation: Conversation, output: SpikEmoOutput, batch: Batch, b: int, labels: Sequence[str]
-) -> None:
+def write_predictions(conversation: Conversation, output: SpikEmoOutput, b: int, labels: Sequence[str]) -> None:
+    """Set the Prediction of every utterance of `conversation`, which is row `b` of the model's batch."""
     probabilities = output.logits[b].float().softmax(-1).cpu()
     for i, utterance in enumerate(conversation.utterances):
         probs = probabilities[i].tolist()

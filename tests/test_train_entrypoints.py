@@ -62,3 +62,18 @@ def test_experiments_quick_writes_tables_and_resumes(tmp_path):
     assert "| audio | – | needs MELD's clips" in table5
     assert all("latency_ms" in r and r["dev"]["n_utterances"] > 0 for r in first)
     assert experiments.main(args) == []  # resumed: every run's JSON exists, nothing is trained again
+
+
+def test_frozen_encoder_baseline_scores_what_it_predicts(tmp_path):
+    import pandas as pd
+
+    from train import baseline
+
+    for split, dialogues in (("train", 40), ("dev", 10)):
+        table = pd.read_csv(train_meld.MELD_DIR / f"{split}_sent_emo.csv", dtype=str, keep_default_na=False)
+        table[table["Dialogue_ID"].astype(int) < dialogues].to_csv(tmp_path / f"{split}.csv", index=False)
+    result = baseline.main(["--train-csv", str(tmp_path / "train.csv"), "--dev-csv", str(tmp_path / "dev.csv")])
+    dev = result["dev"]
+    assert dev["n_utterances"] == sum(sum(row) for row in dev["confusion"]) > 50
+    assert result["encoder_config"]["context_turns"] == 0
+    assert 0 < dev["weighted_f1"] <= 100

@@ -1,0 +1,47 @@
+"""The reference point SpikEmo is measured against: a frozen text encoder, each utterance alone (no context,
+no speaker), mean-pooled, with a logistic-regression classifier trained on MELD train and scored on dev.
+
+    python -m train.baseline [--text-encoder ID_OR_FOLDER]   # prints one JSON object
+"""
+
+import argparse
+import dataclasses
+import json
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from spikemo.conversation import Conversation
+from spikemo.data.meld import read_meld_csv
+from spikemo.labels import MELD_LABELS
+from spikemo.metrics import classification_metrics
+from spikemo.text_encoder import TextEncoder, TextEncoderConfig, default_text_encoder_path
+from train.meld import MELD_DIR
+
+
+def utterance_features(encoder: TextEncoder, conversations: list[Conversation]) -> tuple[np.ndarray, list[str]]:
+    """[N, dim] features of every labelled utterance, and their gold labels."""
+    encoder.encode_conversations(conversations, progress=True)
+    utterances = [u for c in conversations for u in c.utterances if u.emotion is not None]
+    return np.stack([u.features["text"] for u in utterances]), [u.emotion for u in utterances]
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m train.baseline", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--text-encoder", default=default_text_encoder_path())
+    parser.add_argument("--train-csv", default=MELD_DIR / "train_sent_emo.csv")
+    parser.add_argument("--dev-csv", default=MELD_DIR / "dev_sent_emo.csv")
+    args = parser.parse_args(argv)
+    config = TextEncoderConfig(name_or_path=args.text_encoder, context_turns=0, include_speaker=False, pooling="mean")
+    encoder = TextEncoder.from_pretrained(args.text_encoder, config)
+    train_x, train_y = utterance_features(encoder, read_meld_csv(args.train_csv))
+    dev_x, dev_y = utterance_features(encoder, read_meld_csv(args.dev_csv))
+    classifier = LogisticRegression(max_iter=2000).fit(train_x, train_y)
+    metrics = classification_metrics(dev_y, list(classifier.predict(dev_x)), MELD_LABELS)
+    result = {"encoder": args.text_encoder, "encoder_config": dataclasses.asdict(config), "dev": metrics}
+    print(json.dumps({**result, "dev": {k: v for k, v in metrics.items() if k != "confusion"}}))
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -200,22 +200,27 @@ def summarise(records: list[dict], split: str) -> dict[str, dict]:
 
 
 def markdown_table(records: list[dict], names: Sequence[str], paper: dict, inert: dict[str, str], split: str) -> str:
+    """One row per configuration: seeds run, weighted F1 and per-class F1 (mean ± std), the median forward
+    latency of a 20-utterance dialogue (ms), and the paper's number."""
     grouped = summarise(records, split)
     labels = next((list(g["per_class"]) for g in grouped.values()), [])
-    header = f"| configuration | seeds | {split} weighted F1 | paper (MELD test) | " + " | ".join(labels) + " |"
-    lines = [header, "|" + "---|" * (4 + len(labels))]
+    header = (f"| configuration | seeds | {split} weighted F1 | paper (MELD test) | latency (ms) | "
+              + " | ".join(labels) + " |")
+    lines = [header, "|" + "---|" * (5 + len(labels))]
     for name in names:
         paper_value = paper.get(name)
         paper_text = f"{paper_value:.2f}" if paper_value is not None else "not reported"
         if name in inert:
-            lines.append(f"| {name} | – | {inert[name]} | {paper_text} |" + " |" * len(labels))
+            lines.append(f"| {name} | – | {inert[name]} | {paper_text} | |" + " |" * len(labels))
             continue
         entry = grouped.get(name)
         if entry is None:
-            lines.append(f"| {name} | 0 | not run yet | {paper_text} |" + " |" * len(labels))
+            lines.append(f"| {name} | 0 | not run yet | {paper_text} | |" + " |" * len(labels))
             continue
         per_class = " | ".join(mean_std(entry["per_class"][label]) for label in labels)
-        lines.append(f"| {name} | {len(entry['weighted_f1'])} | {mean_std(entry['weighted_f1'])} | {paper_text} | {per_class} |")
+        latency = statistics.median(entry["latency_ms"])
+        lines.append(f"| {name} | {len(entry['weighted_f1'])} | {mean_std(entry['weighted_f1'])} | {paper_text} | "
+                     f"{latency:.1f} | {per_class} |")
     return "\n".join(lines)
 
 

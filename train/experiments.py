@@ -181,8 +181,9 @@ def run_one(spec: RunSpec, dataset: Dataset, configs, patience: int | None) -> d
 def mean_std(values: Sequence[float]) -> str:
     if not values:
         return "–"
-    spread = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.2f} ± {spread:.2f}"
+    if len(values) == 1:  # one seed has no spread to show
+        return f"{values[0]:.2f}"
+    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
 
 
 def summarise(records: list[dict], split: str) -> dict[str, dict]:

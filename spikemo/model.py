@@ -128,11 +128,13 @@ class SpikEmoModel(nn.Module):
         mask: Tensor,
         return_traces: bool = False,
         time_steps: int | None = None,
+        skip_dswa: bool = False,
     ) -> SpikEmoOutput:
         """features: modality -> [B, L, D_m] float (a non-empty subset of config.modalities);
         speakers: [B, L] long local speaker index (clamped to max_speakers - 1; any value at padding);
         mask: [B, L] bool, True at real utterances, which come first in each row;
-        return_traces: also return spike rates and spikes; time_steps: override config.time_steps.
+        return_traces: also return spike rates and spikes; time_steps: override config.time_steps;
+        skip_dswa: pass the features by DSWA unchanged (what a trained model decides without it).
         """
         mask = mask.bool()
         self._check_inputs(features, speakers, mask)
@@ -146,7 +148,7 @@ class SpikEmoModel(nn.Module):
             x = self.projections[m](features[m].float().masked_fill(~keep, 0.0), speakers)
             if m in self.context:
                 x = self.context[m](x, speakers, mask)
-            if m in self.dswa:
+            if m in self.dswa and not skip_dswa:
                 x, weights[m], block_spikes = self.dswa[m](x, mask, time_steps)
                 if return_traces:
                     for i, s in enumerate(block_spikes):

@@ -25,10 +25,12 @@ def predict_conversations(
     batch_size: int = 16,
     device: str | torch.device = "cpu",
     return_traces: bool = False,
+    skip_dswa: bool = False,
 ) -> tuple[str, ...]:
     """Fill `utterance.prediction` for every utterance; returns the modalities the model used.
 
-    Spike rates per time step are recorded only with return_traces (they cost memory on big files).
+    Spike rates per time step are recorded only with return_traces (they cost memory on big files);
+    skip_dswa runs the model with its DSWA step left out (see SpikEmoModel.forward).
     """
     modalities = available_modalities(model, conversations)
     if not modalities:
@@ -39,7 +41,7 @@ def predict_conversations(
     by_id = {c.conversation_id: c for c in conversations}
     for batch in iterate_batches(conversations, batch_size, modalities, model.config.labels):
         batch = batch.to(device)
-        output = model(batch.features, batch.speakers, batch.mask, return_traces=return_traces)
+        output = model(batch.features, batch.speakers, batch.mask, return_traces=return_traces, skip_dswa=skip_dswa)
         for b, conversation_id in enumerate(batch.conversation_ids):
             write_predictions(by_id[conversation_id], output, b, model.config.labels)
     return modalities

@@ -165,6 +165,17 @@ def test_model_without_dswa_reports_no_weights():
     assert out.dswa_weights == {} and out.spike_rates == {} and len(model.dswa) == 0
 
 
+def test_skip_dswa_is_the_same_weights_without_the_dswa_step():
+    model = build()
+    without = SpikEmoModel(small_config(use_dswa=False)).eval()
+    without.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("dswa.")})
+    inputs = make_inputs([3, 5])
+    skipped = model(*inputs, skip_dswa=True)
+    assert torch.allclose(skipped.logits, without(*inputs).logits)
+    assert skipped.dswa_weights == {}
+    assert not torch.allclose(skipped.logits, model(*inputs).logits)
+
+
 def test_missing_modality_is_skipped_not_zero_filled():
     torch.manual_seed(0)
     fusion = MultiAttnFusion(MODALITIES, size=16, layers=2, heads=2, ffn=32, dropout=0.0).eval()

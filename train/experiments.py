@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from spikemo.bench import bench_model
-from spikemo.checkpoint import DEFAULT_CHECKPOINT, REPO_ROOT
+from spikemo.checkpoint import DEFAULT_CHECKPOINT, REPO_ROOT, repo_relative
 from spikemo.config import LossConfig, SpikEmoConfig, TrainConfig, meld_preset
 from spikemo.conversation import Conversation
 from spikemo.data.meld import read_meld_csv
@@ -83,8 +83,7 @@ def text_dataset(encoder_dir: Path, train_csv: Path, dev_csv: Path, test_csv: Pa
         train, dev, test = train[:16], dev[:8], (test[:8] if test else None)
     encoder = TextEncoder.from_pretrained(str(encoder_dir))
     encoder.encode_conversations(train + dev + (test or []), progress=True)
-    shown = encoder_dir.resolve().relative_to(REPO_ROOT) if encoder_dir.resolve().is_relative_to(REPO_ROOT) else encoder_dir
-    return Dataset(train, dev, test, ("text",), f"MELD transcripts, text features of `{shown}`")
+    return Dataset(train, dev, test, ("text",), f"MELD transcripts, text features of `{repo_relative(encoder_dir)}`")
 
 
 def store_dataset(store: Path, train_csv: Path, dev_csv: Path, test_csv: Path | None) -> Dataset:

@@ -1,0 +1,73 @@
+"""How much a trained model's DSWA step changes its decisions: predict with and without it, and compare.
+
+DSWA re-weights features as softmax(E) * F + F, and softmax(E) sums to 1 over a dialogue's utterances, so
+its multipliers stay close to 1 + 1/L. Whether that moves any decision is an empirical question about a
+trained model; this module answers it on labelled conversations.
+"""
+
+import statistics
+from collections.abc import Sequence
+
+import torch
+
+from spikemo.conversation import Conversation, Prediction
+from spikemo.metrics import classification_metrics
+from spikemo.model import SpikEmoModel
+from spikemo.predict import gold_and_predicted, predict_conversations
+
+
+def _predictions(conversations: Sequence[Conversation]) -> list[Prediction]:
+    return [u.prediction for c in conversations for u in c.utterances]
+
+
+def _scores(model: SpikEmoModel, conversations: Sequence[Conversation]) -> dict:
+    gold, predicted = gold_and_predicted(conversations)
+    metrics = classification_metrics(gold, predicted, model.config.labels)
+    return {k: metrics[k] for k in ("weighted_f1", "accuracy", "per_class_f1")}
+
+
+def total_variation(p: dict[str, float], q: dict[str, float]) -> float:
+    """Half the L1 distance between two label distributions: 0 when equal, 1 when disjoint."""
+    return 0.5 * sum(abs(p[label] - q[label]) for label in p)
+
+
+def weight_ratio(conversation: Conversation, modality: str) -> float:
+    """Largest over smallest DSWA utterance weight of one predicted conversation (1.0 means uniform)."""
+    weights = [u.prediction.dswa_weights[modality] for u in conversation.utterances]
+    return max(weights) / max(min(weights), 1e-12)
+
+
+def dswa_effect(
+    model: SpikEmoModel, conversations: list[Conversation], device: str | torch.device = "cpu"
+) -> dict:
+    """Predict `conversations` (which need gold emotions and features) with DSWA, then with it skipped.
+
+    Returns {"utterances", "changed" (predictions whose label differs), "changed_percent",
+    "mean_probability_shift_percent" (mean total-variation distance of the two distributions),
+    "with_dswa" / "without_dswa" ({"weighted_f1", "accuracy", "per_class_f1"}, percent),
+    "weight_ratio_median": {modality: median over dialogues of >= 2 turns of max/min DSWA weight}}.
+    The conversations keep the predictions made with DSWA.
+    """
+    if not model.config.use_dswa:
+        raise ValueError("this model has no DSWA step to leave out")
+    predict_conversations(model, conversations, device=device, skip_dswa=True)
+    without_predictions = _predictions(conversations)
+    without_scores = _scores(model, conversations)
+    predict_conversations(model, conversations, device=device)
+    with_predictions = _predictions(conversations)
+
+    changed = sum(a.emotion != b.emotion for a, b in zip(with_predictions, without_predictions))
+    shifts = [total_variation(a.probabilities, b.probabilities) for a, b in zip(with_predictions, without_predictions)]
+    modalities = list(with_predictions[0].dswa_weights) if with_predictions else []
+    multi_turn = [c for c in conversations if len(c.utterances) >= 2]
+    return {
+        "utterances": len(with_predictions),
+        "changed": changed,
+        "changed_percent": round(100 * changed / max(len(with_predictions), 1), 2),
+        "mean_probability_shift_percent": round(100 * statistics.fmean(shifts), 3) if shifts else 0.0,
+        "with_dswa": _scores(model, conversations),
+        "without_dswa": without_scores,
+        "weight_ratio_median": {
+            m: round(statistics.median(weight_ratio(c, m) for c in multi_turn), 3) for m in modalities if multi_turn
+        },
+    }

@@ -1,0 +1,89 @@
+"""What DSWA changes: the with/without comparison counts what it claims, and the report shows those counts."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from spikemo.checkpoint import load_checkpoint
+from spikemo.conversation import Conversation, Prediction, Utterance
+from spikemo.dswa_effect import dswa_effect, total_variation, weight_ratio
+from spikemo.labels import MELD_LABELS
+from spikemo.model import SpikEmoModel
+from spikemo.predict import predict_conversations
+from tests.helpers import make_test_checkpoint, tiny_config
+from train import dswa_effect as dswa_effect_cli
+from train.meld import MELD_DIR
+
+
+def labelled_conversations(count: int = 6, seed: int = 0) -> list[Conversation]:
+    """Conversations of 1 to 6 turns with random 384-d text features and random gold emotions."""
+    generator = np.random.default_rng(seed)
+    conversations = []
+    for c in range(count):
+        utterances = [
+            Utterance(speaker=f"S{i % 2}", text="...", emotion=str(generator.choice(MELD_LABELS)),
+                      features={"text": generator.normal(size=384).astype(np.float32) * 3})
+            for i in range(1 + c % 6)
+        ]
+        conversations.append(Conversation(f"c{c}", utterances))
+    return conversations
+
+
+def emotions(conversations: list[Conversation]) -> list[str]:
+    return [u.prediction.emotion for c in conversations for u in c.utterances]
+
+
+def test_counts_are_the_labels_that_differ_between_the_two_passes():
+    torch.manual_seed(0)
+    model = SpikEmoModel(tiny_config(("text",))).eval()
+    conversations = labelled_conversations()
+    effect = dswa_effect(model, conversations)
+
+    with_dswa = emotions(conversations)  # left on the conversations by dswa_effect
+    predict_conversations(model, conversations, skip_dswa=True)
+    without = emotions(conversations)
+    assert effect["utterances"] == len(with_dswa) == 21
+    assert effect["changed"] == sum(a != b for a, b in zip(with_dswa, without))
+    assert effect["changed_percent"] == pytest.approx(100 * effect["changed"] / 21, abs=0.01)
+    assert effect["mean_probability_shift_percent"] > 0  # DSWA moves the features, so the probabilities move
+    assert effect["weight_ratio_median"]["text"] >= 1.0
+
+
+def test_a_model_without_dswa_is_refused():
+    config = dataclasses.replace(tiny_config(("text",)), use_dswa=False)
+    with pytest.raises(ValueError, match="no DSWA"):
+        dswa_effect(SpikEmoModel(config), labelled_conversations())
+
+
+def test_total_variation_and_weight_ratio():
+    assert total_variation({"a": 0.5, "b": 0.5}, {"a": 0.5, "b": 0.5}) == 0
+    assert total_variation({"a": 1.0, "b": 0.0}, {"a": 0.0, "b": 1.0}) == 1
+    uniform = Conversation("u", [
+        Utterance("A", "x", prediction=Prediction("joy", {"joy": 1.0}, dswa_weights={"text": 0.25}))
+        for _ in range(4)
+    ])
+    assert weight_ratio(uniform, "text") == 1.0
+    uniform.utterances[0].prediction.dswa_weights["text"] = 0.5
+    assert weight_ratio(uniform, "text") == 2.0
+
+
+def test_cli_writes_the_report_it_measured(tmp_path):
+    checkpoint = make_test_checkpoint(tmp_path / "ckpt", ("text",))
+    dev = pd.read_csv(MELD_DIR / "dev_sent_emo.csv")
+    small_csv = tmp_path / "dev_small.csv"
+    dev[dev["Dialogue_ID"] < 5].to_csv(small_csv, index=False)
+
+    effect = dswa_effect_cli.main(["--checkpoint", str(checkpoint), "--csv", str(small_csv),
+                                   "--out-dir", str(tmp_path / "out")])
+    saved = json.loads((tmp_path / "out" / "dswa_effect.json").read_text())
+    assert saved["changed"] == effect["changed"] and saved["csv"] == "dev_small.csv"
+    assert saved["with_dswa"] == effect["with_dswa"]
+    assert effect["utterances"] == int((dev["Dialogue_ID"] < 5).sum())
+    report = (tmp_path / "out" / "dswa_effect.md").read_text()
+    assert f"{effect['changed']} of {effect['utterances']} utterances" in report
+    assert f"| with dswa | {effect['with_dswa']['weighted_f1']:.2f} |" in report
+    assert load_checkpoint(checkpoint).config.use_dswa

@@ -13,7 +13,6 @@ No speech: `transcribe` raises InputError("No speech found ..."), so callers sho
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.util
 import os
 import shutil
@@ -26,6 +25,7 @@ from faster_whisper import WhisperModel
 from faster_whisper.vad import VadOptions, get_speech_timestamps
 
 from spikemo.errors import CheckpointError, InputError
+from spikemo.files import sha256_of
 from spikemo.runtime import torch_threads
 
 SAMPLE_RATE = 16_000
@@ -99,16 +99,6 @@ class Transcription:
     @property
     def text(self) -> str:
         return " ".join(word.text for word in self.words)
-
-
-def sha256_of(paths: list[Path]) -> str:
-    """SHA-256 of the concatenation of `paths`, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    for path in paths:
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
 
 
 def _package_dir(module: str, extra: str) -> Path:

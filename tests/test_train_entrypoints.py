@@ -5,10 +5,12 @@ import json
 import pytest
 
 from spikemo.checkpoint import load_checkpoint
+from spikemo.errors import InputError
 from spikemo.evaluate import evaluate_csv
 from spikemo.text_encoder import default_text_encoder_path
 from train import experiments
 from train import meld as train_meld
+from train.cli import run_command
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +64,23 @@ def test_experiments_quick_writes_tables_and_resumes(tmp_path):
     assert "| audio | – | needs MELD's clips" in table5
     assert all("latency_ms" in r and r["dev"]["n_utterances"] > 0 for r in first)
     assert experiments.main(args) == []  # resumed: every run's JSON exists, nothing is trained again
+    assert all("quick subset" in r["source"] and "weights sha256" in r["source"] for r in first)
+
+    # Runs from another data source are never resumed into the same tables.
+    run = tmp_path / "runs" / "table4-full-seed0.json"
+    run.write_text(json.dumps({**json.loads(run.read_text()), "source": "feature store elsewhere"}))
+    with pytest.raises(InputError, match="give this data source its own --results-dir"):
+        experiments.main(args)
+
+
+def test_train_commands_end_a_library_error_in_one_line(capsys):
+    def fails():
+        raise InputError("the CSV has no Emotion column")
+
+    with pytest.raises(SystemExit) as exit_info:
+        run_command(fails)
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == "error: the CSV has no Emotion column\n"
 
 
 def test_frozen_encoder_baseline_scores_what_it_predicts(tmp_path):

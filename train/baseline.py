@@ -16,6 +16,7 @@ from spikemo.data.meld import read_meld_csv
 from spikemo.labels import MELD_LABELS
 from spikemo.metrics import classification_metrics
 from spikemo.text_encoder import TextEncoder, TextEncoderConfig, default_text_encoder_path
+from train.cli import run_command
 from train.meld import MELD_DIR
 
 
@@ -44,4 +45,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

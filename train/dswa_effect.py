@@ -15,6 +15,7 @@ from spikemo.data.meld import read_meld_csv
 from spikemo.dswa_effect import dswa_effect
 from spikemo.errors import InputError
 from spikemo.text_encoder import TextEncoder
+from train.cli import run_command
 
 RESULTS_DIR = REPO_ROOT / "train" / "results"
 
@@ -76,4 +77,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

@@ -27,10 +27,13 @@ from spikemo.config import LossConfig, SpikEmoConfig, TrainConfig, meld_preset
 from spikemo.conversation import Conversation
 from spikemo.data.meld import read_meld_csv
 from spikemo.data.multiemo import read_multiemo_pickle
+from spikemo.errors import InputError
 from spikemo.feature_store import load_feature_store
+from spikemo.files import sha256_of
 from spikemo.labels import MODALITIES
 from spikemo.text_encoder import TextEncoder
 from spikemo.training import evaluate_model, train_spikemo
+from train.cli import run_command
 
 MELD_DIR = REPO_ROOT / "data" / "meld"
 RESULTS_DIR = REPO_ROOT / "train" / "results"
@@ -83,7 +86,11 @@ def text_dataset(encoder_dir: Path, train_csv: Path, dev_csv: Path, test_csv: Pa
         train, dev, test = train[:16], dev[:8], (test[:8] if test else None)
     encoder = TextEncoder.from_pretrained(str(encoder_dir))
     encoder.encode_conversations(train + dev + (test or []), progress=True)
-    return Dataset(train, dev, test, ("text",), f"MELD transcripts, text features of `{repo_relative(encoder_dir)}`")
+    # The weights' checksum names the features: a retrained encoder at the same path is another data source.
+    weights = sha256_of(sorted(Path(encoder_dir).glob("*.safetensors")))[:12]
+    subset = ", quick subset" if quick else ""
+    return Dataset(train, dev, test, ("text",), f"MELD transcripts{subset}, text features of "
+                   f"`{repo_relative(encoder_dir)}` (weights sha256 {weights})")
 
 
 def store_dataset(store: Path, train_csv: Path, dev_csv: Path, test_csv: Path | None) -> Dataset:
@@ -251,6 +258,14 @@ def load_records(results_dir: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted((results_dir / "runs").glob("*.json"))]
 
 
+def check_same_source(records: list[dict], source: str, results_dir: Path) -> None:
+    """Resuming mixes runs into one table, so every run already in results_dir must come from `source`."""
+    others = sorted({r["source"] for r in records} - {source})
+    if others:
+        raise InputError(f"{results_dir} holds runs made from {others[0]}, and this command uses {source}; "
+                         "give this data source its own --results-dir")
+
+
 def write_reports(results_dir: Path, requested: Sequence[str], specs: list[RunSpec], inert: dict[str, str],
                   modalities: Sequence[str], source: str) -> None:
     """Rebuild every markdown table and the plot from the run JSONs in results_dir/runs."""
@@ -342,6 +357,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     runs_dir = args.results_dir / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
     done = []
+    check_same_source(load_records(args.results_dir), dataset.source, args.results_dir)
     for spec in specs:
         path = runs_dir / f"{spec.run_id}.json"
         if spec.name in inert or path.exists():
@@ -356,4 +372,4 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

@@ -26,6 +26,7 @@ from spikemo.text_encoder import (
 )
 from spikemo.evaluate import evaluate_csv
 from spikemo.training import train_spikemo
+from train.cli import run_command
 from train.model_card import render_model_card
 
 MELD_DIR = REPO_ROOT / "data" / "meld"
@@ -134,4 +135,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

@@ -8,7 +8,6 @@ bad input raises `gr.Error` with a message meant for the user, and the app keeps
 from __future__ import annotations
 
 import atexit
-import hashlib
 import json
 import logging
 import os
@@ -32,8 +31,10 @@ from spikemo import plots
 from spikemo.checkpoint import DEFAULT_CHECKPOINT, REPO_ROOT
 from spikemo.runtime import pick_device
 from spikemo.conversation import Conversation
+from spikemo.dswa_effect import predict_without_dswa
 from spikemo.errors import SpikEmoError
 from spikemo.evaluate import score_csv
+from spikemo.files import sha256_of
 from spikemo.lif_demo import (
     INPUT_SHAPES,
     SWEEP_TIME_STEPS,
@@ -275,20 +276,13 @@ class ScoredFile:
     metrics: dict
     labels: tuple[str, ...]
     seconds: float
+    without_dswa: dict[str, list[str]] = field(default_factory=dict)  # dialogue id -> label per turn
 
     def conversation(self, dialogue_id: str) -> Conversation:
         for c in self.conversations:
             if c.conversation_id == dialogue_id:
                 return c
         raise gr.Error(f"Dialogue {dialogue_id} is not in {self.name}.")
-
-
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def dialogue_choices(scored: ScoredFile) -> list[tuple[str, str]]:
@@ -301,8 +295,10 @@ def dialogue_choices(scored: ScoredFile) -> list[tuple[str, str]]:
     return choices
 
 
-def error_rows(conversations: list[Conversation], errors_only: bool, sort: str) -> pd.DataFrame:
-    """Gold vs predicted per turn, filtered and sorted as asked."""
+def error_rows(conversations: list[Conversation], errors_only: bool, sort: str,
+               without_dswa: dict[str, list[str]] | None = None) -> pd.DataFrame:
+    """Gold vs predicted per turn, filtered and sorted as asked; with `without_dswa` (dialogue id -> label per
+    turn) also what the model predicts with its DSWA step skipped."""
     rows = []
     for c in conversations:
         for i, u in enumerate(c.utterances):
@@ -312,10 +308,13 @@ def error_rows(conversations: list[Conversation], errors_only: bool, sort: str) 
                 continue
             rows.append({"dialogue": c.conversation_id, "turn": i + 1, "speaker": u.speaker, "text": u.text,
                          "gold": u.emotion or "", "predicted": p.emotion,
+                         "without DSWA": without_dswa[c.conversation_id][i] if without_dswa else "",
                          "confidence": round(p.probabilities[p.emotion], 3),
                          "correct": "" if correct is None else ("yes" if correct else "NO")})
-    table = pd.DataFrame(rows, columns=["dialogue", "turn", "gold", "predicted", "confidence", "correct", "speaker",
-                                        "text"])
+    columns = ["dialogue", "turn", "gold", "predicted", "confidence", "correct", "speaker", "text"]
+    if without_dswa:
+        columns.insert(4, "without DSWA")
+    table = pd.DataFrame(rows, columns=columns)
     if sort == SORT_ORDERS[1]:
         table = table.sort_values("confidence", ascending=False, kind="stable")
     elif sort == SORT_ORDERS[2]:
@@ -340,6 +339,12 @@ def scored_summary(scored: ScoredFile) -> str:
         f"**Text only:** a MELD-format CSV holds transcripts, not video clips, so the model saw "
         f"{' + '.join(used)} and nothing else." if tuple(used) == ("text",) else f"Modalities used: {', '.join(used)}.",
     ]
+    if scored.without_dswa:
+        changed = sum(u.prediction.emotion != label for c in scored.conversations
+                      for u, label in zip(c.utterances, scored.without_dswa[c.conversation_id]))
+        total = sum(len(c) for c in scored.conversations)
+        lines.append(f"**What DSWA decides:** with its DSWA step skipped, the same model predicts another emotion for "
+                     f"{changed} of {total} turns (column *without DSWA*).")
     return "\n\n".join(lines)
 
 
@@ -373,10 +378,17 @@ def run_analysis(checkpoint_dir: Path, config: PipelineConfig, device: str | Non
 
 @gpu_task
 def run_score(checkpoint_dir: Path, config: PipelineConfig, device: str | None,
-              csv_path: Path) -> tuple[list[Conversation], dict, tuple[str, ...]]:
+              csv_path: Path) -> tuple[list[Conversation], dict, tuple[str, ...], dict[str, list[str]]]:
+    """The scored conversations, their metrics, the labels, and each dialogue's labels with DSWA skipped."""
     checkpoint = get_analyzer(checkpoint_dir, config, device).checkpoint
-    conversations, metrics = score_csv(csv_path, checkpoint, pick_device(device), progress=True)
-    return conversations, metrics, tuple(checkpoint.config.labels)
+    torch_device = pick_device(device)
+    conversations, metrics = score_csv(csv_path, checkpoint, torch_device, progress=True)
+    without_dswa = {}
+    if checkpoint.config.use_dswa:
+        for conversation, predictions in zip(conversations, predict_without_dswa(checkpoint.model, conversations,
+                                                                                 torch_device)):
+            without_dswa[conversation.conversation_id] = [p.emotion for p in predictions]
+    return conversations, metrics, tuple(checkpoint.config.labels), without_dswa
 
 
 @gpu_task
@@ -582,7 +594,7 @@ class SpikEmoApp:
         if not path.is_file():
             raise gr.Error(f"'{path.name}' was not found.", title="No such file")
         with user_errors("score the CSV"):
-            key = f"{file_digest(path)}:{self.config.checkpoint_dir.resolve()}"
+            key = f"{sha256_of([path])}:{self.config.checkpoint_dir.resolve()}"
             scored = self._cached_score(key, path, progress)
         return ScoreResult(
             key=key,
@@ -599,8 +611,8 @@ class SpikEmoApp:
                 return self._scored[key]
         progress(0.0, desc=f"scoring {path.name}")
         started = time.perf_counter()
-        conversations, metrics, labels = run_score(*self.model_args(), path)
-        scored = ScoredFile(path.name, conversations, metrics, labels, time.perf_counter() - started)
+        conversations, metrics, labels, without_dswa = run_score(*self.model_args(), path)
+        scored = ScoredFile(path.name, conversations, metrics, labels, time.perf_counter() - started, without_dswa)
         with self._scored_lock:
             self._scored[key] = scored
             while len(self._scored) > self.config.scored_cache_size:
@@ -621,11 +633,13 @@ class SpikEmoApp:
             raise gr.Error("Pick a dialogue.", title="No dialogue")
         conversation = scored.conversation(str(dialogue_id))
         utterances = conversation.utterances
+        strips = {"gold": [u.emotion for u in utterances], "predicted": [u.prediction.emotion for u in utterances]}
+        if scored.without_dswa:
+            strips["without DSWA"] = scored.without_dswa[conversation.conversation_id]
         return DialogueView(
-            table=highlight_errors(error_rows([conversation], errors_only, sort)),
+            table=highlight_errors(error_rows([conversation], errors_only, sort, scored.without_dswa)),
             strips=plots.plot_label_strips(
-                {"gold": [u.emotion for u in utterances], "predicted": [u.prediction.emotion for u in utterances]},
-                scored.labels, title=f"Dialogue {conversation.conversation_id}: gold vs predicted (hatched: error)"),
+                strips, scored.labels, title=f"Dialogue {conversation.conversation_id}: gold vs predicted (hatched: error)"),
             heatmap=plots.plot_dswa_heatmap(conversation),
             probabilities=plots.plot_turn_probabilities(conversation, scored.labels),
         )
@@ -633,7 +647,7 @@ class SpikEmoApp:
     def file_errors(self, key: str | None, errors_only: bool, sort: str):
         """The whole file's turns (or only its errors), sorted as asked; the first 200 rows."""
         scored = self.scored(key)
-        return highlight_errors(error_rows(scored.conversations, errors_only, sort).head(200))
+        return highlight_errors(error_rows(scored.conversations, errors_only, sort, scored.without_dswa).head(200))
 
     # -- tab 3: learn
 

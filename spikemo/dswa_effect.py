@@ -13,17 +13,26 @@ import torch
 from spikemo.conversation import Conversation, Prediction
 from spikemo.metrics import classification_metrics
 from spikemo.model import SpikEmoModel
-from spikemo.predict import gold_and_predicted, predict_conversations
+from spikemo.predict import predict_conversations
 
 
-def _predictions(conversations: Sequence[Conversation]) -> list[Prediction]:
-    return [u.prediction for c in conversations for u in c.utterances]
-
-
-def _scores(model: SpikEmoModel, conversations: Sequence[Conversation]) -> dict:
-    gold, predicted = gold_and_predicted(conversations)
-    metrics = classification_metrics(gold, predicted, model.config.labels)
+def _scores(gold: list[str], predicted: list[str], labels: Sequence[str]) -> dict:
+    metrics = classification_metrics(gold, predicted, labels)
     return {k: metrics[k] for k in ("weighted_f1", "accuracy", "per_class_f1")}
+
+
+def predict_without_dswa(
+    model: SpikEmoModel, conversations: Sequence[Conversation], device: str | torch.device = "cpu"
+) -> list[list[Prediction]]:
+    """Each utterance's prediction with the model's DSWA step skipped, per conversation; the conversations keep
+    whatever predictions they had."""
+    kept = [[u.prediction for u in c.utterances] for c in conversations]
+    predict_conversations(model, conversations, device=device, skip_dswa=True)
+    without = [[u.prediction for u in c.utterances] for c in conversations]
+    for conversation, predictions in zip(conversations, kept):
+        for utterance, prediction in zip(conversation.utterances, predictions):
+            utterance.prediction = prediction
+    return without
 
 
 def total_variation(p: dict[str, float], q: dict[str, float]) -> float:
@@ -50,23 +59,24 @@ def dswa_effect(
     """
     if not model.config.use_dswa:
         raise ValueError("this model has no DSWA step to leave out")
-    predict_conversations(model, conversations, device=device, skip_dswa=True)
-    without_predictions = _predictions(conversations)
-    without_scores = _scores(model, conversations)
     predict_conversations(model, conversations, device=device)
-    with_predictions = _predictions(conversations)
+    without_dswa = predict_without_dswa(model, conversations, device)
+    pairs = [(u, w) for c, ws in zip(conversations, without_dswa) for u, w in zip(c.utterances, ws)]
+    labelled = [(u.emotion, u.prediction.emotion, w.emotion) for u, w in pairs if u.emotion is not None]
+    gold = [g for g, _, _ in labelled]
+    labels = model.config.labels
 
-    changed = sum(a.emotion != b.emotion for a, b in zip(with_predictions, without_predictions))
-    shifts = [total_variation(a.probabilities, b.probabilities) for a, b in zip(with_predictions, without_predictions)]
-    modalities = list(with_predictions[0].dswa_weights) if with_predictions else []
+    changed = sum(u.prediction.emotion != w.emotion for u, w in pairs)
+    shifts = [total_variation(u.prediction.probabilities, w.probabilities) for u, w in pairs]
+    modalities = list(pairs[0][0].prediction.dswa_weights) if pairs else []
     multi_turn = [c for c in conversations if len(c.utterances) >= 2]
     return {
-        "utterances": len(with_predictions),
+        "utterances": len(pairs),
         "changed": changed,
-        "changed_percent": round(100 * changed / max(len(with_predictions), 1), 2),
+        "changed_percent": round(100 * changed / max(len(pairs), 1), 2),
         "mean_probability_shift_percent": round(100 * statistics.fmean(shifts), 3) if shifts else 0.0,
-        "with_dswa": _scores(model, conversations),
-        "without_dswa": without_scores,
+        "with_dswa": _scores(gold, [p for _, p, _ in labelled], labels),
+        "without_dswa": _scores(gold, [w for _, _, w in labelled], labels),
         "weight_ratio_median": {
             m: round(statistics.median(weight_ratio(c, m) for c in multi_turn), 3) for m in modalities if multi_turn
         },

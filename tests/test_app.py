@@ -23,6 +23,8 @@ from demo.callbacks import (  # noqa: E402
     modality_statement,
 )
 from demo.ui import build_demo  # noqa: E402
+from spikemo.checkpoint import load_checkpoint  # noqa: E402
+from spikemo.dswa_effect import predict_without_dswa  # noqa: E402
 from spikemo.labels import MELD_LABELS  # noqa: E402
 from spikemo.metrics import classification_metrics  # noqa: E402
 from spikemo.predict import gold_and_predicted  # noqa: E402
@@ -168,7 +170,7 @@ def test_modality_statements(tmp_path):
     assert "text (the words) + visual (the face)" in summary and "The voice is extracted" in summary
 
 
-def test_inspect_errors_on_a_small_csv(app, small_csv):
+def test_inspect_errors_on_a_small_csv(app, small_csv, checkpoint_dir):
     scored = app.score(None, str(small_csv))
     cached = app.scored(scored.key)
     gold, predicted = gold_and_predicted(cached.conversations)
@@ -192,6 +194,14 @@ def test_inspect_errors_on_a_small_csv(app, small_csv):
     assert (errors["correct"] == "NO").all()
     assert list(errors["confidence"]) == sorted(errors["confidence"], reverse=True)
     assert len(errors) == sum(g != p for g, p in zip(gold, predicted))
+
+    # What DSWA decides: the same checkpoint with its DSWA step skipped, turn by turn
+    without = predict_without_dswa(load_checkpoint(checkpoint_dir).model, cached.conversations)
+    assert list(rows["without DSWA"]) == [p.emotion for p in without[cached.conversations.index(conversation)]]
+    changed = sum(u.prediction.emotion != w.emotion for c, ws in zip(cached.conversations, without)
+                  for u, w in zip(c.utterances, ws))
+    assert f"another emotion for {changed} of {len(gold)} turns" in scored.summary
+    assert [t.get_text() for t in view.strips.axes[0].get_yticklabels()] == ["gold", "predicted", "without DSWA"]
 
 
 def test_inspect_errors_refuses_bad_files(app, tmp_path):

@@ -10,7 +10,7 @@ import torch
 
 from spikemo.checkpoint import load_checkpoint
 from spikemo.conversation import Conversation, Prediction, Utterance
-from spikemo.dswa_effect import dswa_effect, total_variation, weight_ratio
+from spikemo.dswa_effect import dswa_effect, predict_without_dswa, total_variation, weight_ratio
 from spikemo.labels import MELD_LABELS
 from spikemo.model import SpikEmoModel
 from spikemo.predict import predict_conversations
@@ -51,6 +51,19 @@ def test_counts_are_the_labels_that_differ_between_the_two_passes():
     assert effect["changed_percent"] == pytest.approx(100 * effect["changed"] / 21, abs=0.01)
     assert effect["mean_probability_shift_percent"] > 0  # DSWA moves the features, so the probabilities move
     assert effect["weight_ratio_median"]["text"] >= 1.0
+
+
+def test_predictions_without_dswa_leave_the_conversations_predictions_alone():
+    torch.manual_seed(1)
+    model = SpikEmoModel(tiny_config(("text",))).eval()
+    conversations = labelled_conversations()
+    predict_conversations(model, conversations)
+    before = [u.prediction for c in conversations for u in c.utterances]
+    without = predict_without_dswa(model, conversations)
+    assert [u.prediction for c in conversations for u in c.utterances] == before
+    assert [len(p) for p in without] == [len(c) for c in conversations]
+    assert all(p.dswa_weights == {} for ps in without for p in ps)  # DSWA did not run
+    assert any(a.probabilities != b.probabilities for a, b in zip(before, (p for ps in without for p in ps)))
 
 
 def test_a_model_without_dswa_is_refused():

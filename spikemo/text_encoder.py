@@ -391,3 +391,26 @@ def finetune_text_encoder(encoder: TextEncoder, train: list[Conversation], dev: 
     model.eval()
     return {"epochs": history, "best_epoch": best_epoch, "best_dev_weighted_f1": best_f1,
             "train_utterances": len(train_items)}
+
+
+def encode_cross_fitted(base: str, train: list[Conversation], dev: list[Conversation], labels: tuple[str, ...],
+                        config: TextFinetuneConfig, folds: int, progress: bool = True) -> list[dict]:
+    """Give every train utterance text features from an encoder that was not fine-tuned on its dialogue.
+
+    The train dialogues are dealt into `folds` groups (seeded); for each group a fresh copy of the `base`
+    encoder is fine-tuned on the other groups (dev picks its epoch) and encodes that group. A model trained
+    on these features sees train inputs as noisy as the dev and test ones, instead of features of the very
+    dialogues the encoder was fitted to. Returns each fold's `finetune_text_encoder` report.
+    """
+    if folds < 2 or folds > len(train):
+        raise InputError(f"cross-fitting needs 2 to {len(train)} folds, not {folds}")
+    order = list(range(len(train)))
+    random.Random(config.seed).shuffle(order)
+    reports = []
+    for fold in range(folds):
+        held_out = set(order[fold::folds])
+        encoder = TextEncoder.from_pretrained(base, TextEncoderConfig(name_or_path=base))
+        rest = [c for i, c in enumerate(train) if i not in held_out]
+        reports.append(finetune_text_encoder(encoder, rest, dev, labels, config, progress))
+        encoder.encode_conversations([c for i, c in enumerate(train) if i in held_out], progress=progress)
+    return reports

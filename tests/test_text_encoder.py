@@ -15,6 +15,7 @@ from spikemo.text_encoder import (
     TextFinetuneConfig,
     build_text_input,
     default_text_encoder_path,
+    encode_cross_fitted,
     finetune_text_encoder,
 )
 
@@ -138,6 +139,39 @@ def test_finetune_quick_mode_runs_the_real_loop():
     assert not torch.equal(before["encoder.layer.0.attention.self.query.weight"],
                            after["encoder.layer.0.attention.self.query.weight"])
     assert not encoder.model.training
+
+
+def test_cross_fitted_features_come_from_encoders_that_never_saw_their_dialogue(monkeypatch):
+    trained_on = []
+
+    def record_finetune(encoder, train, dev, labels, config, progress=True):  # stands in for the slow real loop
+        trained_on.append({c.conversation_id for c in train})
+        encoder.model.get_input_embeddings().weight.data.add_(float(len(trained_on)))  # a distinct encoder per fold
+        return {"best_epoch": 1}
+
+    monkeypatch.setattr("spikemo.text_encoder.finetune_text_encoder", record_finetune)
+    train, dev = _meld_like(7, 0), _meld_like(2, 1)
+    reports = encode_cross_fitted(default_text_encoder_path(), train, dev, MELD_LABELS, TextFinetuneConfig(), 3,
+                                  progress=False)
+    assert reports == [{"best_epoch": 1}] * 3
+    everything = {c.conversation_id for c in train}
+    held_out = [everything - seen for seen in trained_on]
+    assert sorted(len(h) for h in held_out) == [2, 2, 3] and set().union(*held_out) == everything
+    for fold, dialogues in enumerate(held_out):
+        for other in held_out[fold + 1:]:
+            assert not dialogues & other
+    assert not any("text" in u.features for c in dev for u in c.utterances)
+    by_id = {c.conversation_id: c for c in train}
+    for fold, dialogues in enumerate(held_out):  # each dialogue's features are its own fold's encoder's
+        expected = TextEncoder.from_pretrained(default_text_encoder_path())
+        expected.model.get_input_embeddings().weight.data.add_(float(fold + 1))
+        copies = [Conversation(d, [Utterance(u.speaker, u.text) for u in by_id[d].utterances]) for d in dialogues]
+        expected.encode_conversations(copies)
+        for copy in copies:
+            for mine, theirs in zip(by_id[copy.conversation_id].utterances, copy.utterances):
+                np.testing.assert_allclose(mine.features["text"], theirs.features["text"], rtol=1e-5, atol=1e-6)
+    with pytest.raises(InputError, match="2 to 7 folds"):
+        encode_cross_fitted(default_text_encoder_path(), train, dev, MELD_LABELS, TextFinetuneConfig(), 1)
 
 
 def test_finetune_rejects_unknown_labels():

@@ -43,6 +43,15 @@ def test_model_card_numbers_are_what_evaluate_measures(quick_checkpoint):
         assert f"| {label} | {f1:.2f} |" in card
 
 
+def test_train_meld_quick_with_cross_fitted_features(tmp_path):
+    metadata = train_meld.main(["--quick", "--cross-fit", "2", "--out", str(tmp_path / "cross")])
+    assert len(metadata["metrics"]["stage1"]["cross_fit"]) == 2
+    assert all(report["train_utterances"] > 0 for report in metadata["metrics"]["stage1"]["cross_fit"])
+    assert metadata["training_data"]["cross_fit_folds"] == 2
+    assert "cross-fitted train features (2 encoders" in (tmp_path / "cross" / "README.md").read_text()
+    assert load_checkpoint(tmp_path / "cross").config.modalities == ("text",)
+
+
 def test_experiments_quick_writes_tables_and_resumes(tmp_path):
     args = [
         "--quick", "--text-encoder", default_text_encoder_path(), "--results-dir", str(tmp_path),

@@ -45,7 +45,9 @@ def render_markdown(effect: dict, checkpoint: str, csv: str) -> str:
         "# What DSWA changes in the trained model",
         "",
         f"Checkpoint `{checkpoint}` on `{csv}`, made by `python -m train.dswa_effect`. The same trained model "
-        "predicts every utterance twice: as trained, and with its DSWA step skipped (features pass unchanged).",
+        "predicts every utterance twice: as trained, and with its DSWA step skipped (features pass unchanged). "
+        "DSWA multiplies each utterance's features by 1 + w, where w is a softmax over the dialogue's "
+        "utterances (per channel), so the weights of a dialogue sum to 1.",
         "",
         f"- Predictions that change: {effect['changed']} of {effect['utterances']} utterances "
         f"({effect['changed_percent']:.2f} %).",

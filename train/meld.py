@@ -22,6 +22,7 @@ from spikemo.text_encoder import (
     TextEncoderConfig,
     TextFinetuneConfig,
     default_text_encoder_path,
+    encode_cross_fitted,
     finetune_text_encoder,
 )
 from spikemo.evaluate import evaluate_csv
@@ -46,6 +47,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--text-encoder", default=default_text_encoder_path(),
                         help="transformers id or folder to fine-tune (default: offline all-MiniLM-L6-v2)")
     parser.add_argument("--text-epochs", type=int, help="stage 1 epochs (default: TextFinetuneConfig's)")
+    parser.add_argument("--cross-fit", type=int, default=0, metavar="K",
+                        help="stage 2 trains on train features from K encoders each fine-tuned without that "
+                             "dialogue's fold (K more stage-1 runs; default 0: the shipped encoder's own features)")
     # Stage 2 defaults are those of the shipped checkpoint; the paper's schedule is --epochs 50 --batch-size 64
     # (17 optimiser steps an epoch on MELD), which is too slow for a 2-core CPU.
     parser.add_argument("--epochs", type=int, default=20, help="stage 2 epochs")
@@ -77,7 +81,12 @@ def main(argv: list[str] | None = None) -> dict:
     stage1 = finetune_text_encoder(encoder, train, dev, model_config.labels, finetune_config)
     stage1_seconds = time.perf_counter() - started
 
-    encoder.encode_conversations(train + dev, progress=True)
+    if args.cross_fit:
+        stage1["cross_fit"] = encode_cross_fitted(args.text_encoder, train, dev, model_config.labels,
+                                                  finetune_config, args.cross_fit)
+        encoder.encode_conversations(dev, progress=True)
+    else:
+        encoder.encode_conversations(train + dev, progress=True)
     model_config = dataclasses.replace(
         model_config,
         modalities=("text",),
@@ -107,6 +116,7 @@ def main(argv: list[str] | None = None) -> dict:
             "train_dialogues": len(train),
             "dev_dialogues": len(dev),
             "quick": args.quick,
+            "cross_fit_folds": args.cross_fit,
         },
         "text_encoder_base": describe_text_encoder(args.text_encoder),
         "loss": loss_config.to_dict(),

@@ -8,6 +8,10 @@ def render_model_card(metadata: dict) -> str:
     rows = "\n".join(f"| {label} | {f1:.2f} |" for label, f1 in dev["per_class_f1"].items())
     stage1 = metadata["metrics"]["stage1"]
     timings = metadata["timings"]
+    folds = data.get("cross_fit_folds", 0)
+    stage2_features = (f"cross-fitted train features ({folds} encoders, each fine-tuned without one fold of the "
+                       "train dialogues, encode that fold) and this encoder's dev features" if folds
+                       else "that encoder's features")
     quick = "\n**Quick mode: a tiny subset, for tests only. Not a usable model.**\n" if data["quick"] else ""
     return f"""---
 license: gpl-3.0
@@ -26,7 +30,7 @@ voice cues next to this model's prediction, but they are not part of it.
 - Text encoder: {metadata["text_encoder_base"]}, fine-tuned on MELD train with dialogue context (stage 1,
   best epoch by dev weighted F1: {stage1["best_epoch"]}, dev weighted F1 of its own linear head
   {100 * stage1["best_dev_weighted_f1"]:.2f}); saved in `text_encoder/`.
-- SpikEmo (stage 2) on that encoder's features: best epoch {metadata["metrics"]["stage2_best_epoch"]} chosen
+- SpikEmo (stage 2) on {stage2_features}: best epoch {metadata["metrics"]["stage2_best_epoch"]} chosen
   on dev. Training data: {data["train_csv"]} ({data["train_dialogues"]} dialogues); selection: {data["dev_csv"]}
   ({data["dev_dialogues"]} dialogues). The test split was never seen.
 - Labels (paper order): {", ".join(metadata["labels"])}

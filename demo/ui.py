@@ -38,7 +38,8 @@ table (or move the turn slider) to see that turn's probabilities, DSWA weight an
 
 TAB_INSPECT_TEXT = """Score the checkpoint on a MELD-format CSV (from the data folder, or upload your own with
 Utterance, Speaker, Dialogue_ID, Utterance_ID and Emotion columns). The first scoring of a file takes a while on
-a CPU; it is then cached for this checkpoint."""
+a CPU; it is then cached for this checkpoint. The *without DSWA* column is what the same model predicts with its
+DSWA step skipped: where it differs from *predicted*, DSWA made the decision."""
 
 
 def build_demo(config: AppConfig | None = None) -> gr.Blocks:
@@ -97,8 +98,8 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                 data_file = gr.Dropdown(files, value=next((f for f in files if "dev" in f), None),
                                         label=f"CSV in {app.config.data_dir}")
                 upload = gr.File(label="...or upload a MELD-format CSV", file_types=[".csv"])
-                score_button = gr.Button("Score", variant="primary")
-            score_summary = gr.Markdown()
+                score_button = gr.Button("Score", variant="primary", elem_id="score-button")
+            score_summary = gr.Markdown(elem_id="score-summary")
             with gr.Row():
                 per_class = gr.Plot(label="Per-class F1", show_label=False)
                 confusion = gr.Plot(label="Confusion matrix", show_label=False)
@@ -106,7 +107,7 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                 errors_only = gr.Checkbox(value=True, label="Errors only")
                 sort = gr.Dropdown(list(SORT_ORDERS), value=SORT_ORDERS[1], label="Sort")
             file_errors = gr.Dataframe(label="Across the file (first 200 rows)", interactive=False, wrap=True,
-                                       max_height=320)
+                                       max_height=320, elem_id="file-errors")
             dialogue = gr.Dropdown(label="Dialogue", choices=[])
             dialogue_table = gr.Dataframe(label="Gold vs predicted (errors shaded)", interactive=False, wrap=True)
             dialogue_strips = gr.Plot(label="Gold vs predicted", show_label=False)

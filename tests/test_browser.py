@@ -1,5 +1,6 @@
 """A real browser on the running app: headless Debian Chromium (driven by Playwright) uploads the bundled
-example through the page, clicks Analyse and waits for the results; the page is saved as a screenshot.
+example through the page, clicks Analyse and waits for the results (the page is saved as a screenshot), then
+scores the dev CSV on the Inspect errors tab.
 
 The app runs as `python app.py` in a subprocess. It serves the shipped checkpoint when that exists (then the
 screenshot goes to docs/screenshot.png), else a random-init test checkpoint (screenshot kept in tmp_path).
@@ -99,6 +100,12 @@ def analyse_in_browser(url: str, video: Path, screenshot: Path) -> dict:
             }
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(screenshot), full_page=True)
+            page.get_by_role("tab", name="Inspect errors").click()
+            page.locator("#score-button").click()  # the data folder's dev CSV is preselected
+            page.locator("#score-summary").get_by_text("What DSWA decides").wait_for(timeout=RESULT_TIMEOUT_MS)
+            page.locator("#file-errors [role=row]").nth(1).wait_for(timeout=60_000)
+            found["score_summary"] = page.locator("#score-summary").inner_text()
+            found["error_header"] = page.locator("#file-errors [role=row]").first.inner_text()
             page.get_by_role("tab", name="Learn how the spikes work").click()
             page.locator("#lif-plot img").wait_for(timeout=60_000)  # drawn by the LIF demo on page load
             found["lif"] = page.locator("#lif-plot img").first.evaluate("img => img.naturalWidth")
@@ -126,6 +133,8 @@ def test_browser_uploads_the_example_and_sees_results(tmp_path):
     assert "0:0" in found["first_row"]  # the row shows the turn's time
     assert shot.stat().st_size > 50_000
     assert found["lif"] > 100
+    assert "weighted F1" in found["score_summary"] and "dev_sent_emo.csv" in found["score_summary"]
+    assert "without DSWA" in found["error_header"] and "predicted" in found["error_header"]
     target = os.environ.get("SPIKEMO_SCREENSHOT") or (SCREENSHOT if shipped else None)
     if target:
         Path(target).parent.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,7 @@ from spikemo.synthetic import SyntheticConfig, make_conversation
 from spikemo.text_encoder import TextEncoder, default_text_encoder_path
 from spikemo.training import train_spikemo
 from tests.helpers import tiny_config
+from train import experiments
 from train import extract_features as extract_cli
 
 # (dialogue, utterance) -> clip: "ok" (a generated one-turn clip), "corrupt" (random bytes) or "missing".
@@ -149,3 +150,20 @@ def test_shard_specs():
     for bad in ("4/4", "x", "1/0", "-1/2"):
         with pytest.raises(InputError):
             Shard.parse(bad)
+
+
+def test_experiments_run_on_feature_stores(store, meld_like, tmp_path):
+    folder, _, _, _ = store
+    _, csv = meld_like
+    args = ["--quick", "--train-store", str(folder), "--dev-store", str(folder), "--train-csv", str(csv),
+            "--dev-csv", str(csv), "--results-dir", str(tmp_path), "--seeds", "0", "--experiments", "table4",
+            "table5"]
+    records = experiments.main(args)
+    # With three modalities nothing is inert and no row needs clips; the full subset is table4's full run.
+    assert {r["name"] for r in records} == {"full", "no_dice", "no_corr", "no_dice_no_corr", "no_dswa", "text",
+                                            "audio", "visual", "text+audio", "text+visual", "audio+visual"}
+    assert [tuple(r["model"]["modalities"]) for r in records if r["name"] == "audio"] == [("audio",)]
+    assert all("feature stores train" in r["source"] for r in records)
+    table4, table5 = (tmp_path / "table4.md").read_text(), (tmp_path / "table5.md").read_text()
+    assert "not run" not in table4 and "| no_corr | 1 |" in table4
+    assert "needs MELD's clips" not in table5 and "| text+audio+visual | 1 |" in table5

@@ -127,3 +127,22 @@ def test_label_out_of_range_is_an_input_error(tmp_path):
     path.write_bytes(pickle.dumps(tuple(content)))
     with pytest.raises(InputError, match="label 7 out of range"):
         read_multiemo_pickle(path)
+
+
+def test_experiments_run_on_a_multiemo_file(tmp_path):
+    from train import experiments
+
+    rng = np.random.default_rng(3)
+    def dialogue(cid: str) -> Conversation:
+        return _conversation(cid, ["Ross", "Rachel", "Ross"], list(rng.choice(MELD_LABELS, size=3)), rng)
+
+    path = tmp_path / "meld_features.pkl"
+    write_multiemo_pickle({"train": [dialogue(str(i)) for i in range(12)],
+                           "test": [dialogue(str(100 + i)) for i in range(3)]}, path, "meld")
+    records = experiments.main(["--quick", "--multiemo", str(path), "--results-dir", str(tmp_path / "results"),
+                                "--seeds", "0", "--experiments", "table5"])
+    assert sorted(r["name"] for r in records) == sorted(["text", "audio", "visual", "text+audio", "text+visual",
+                                                         "audio+visual", "text+audio+visual"])
+    assert all(r["test"]["n_utterances"] == 9 and r["dev"]["n_utterances"] == 3 for r in records)  # 1 dev dialogue
+    table5 = (tmp_path / "results" / "table5.md").read_text()
+    assert "needs MELD's clips" not in table5 and "test weighted F1" in table5

@@ -2,7 +2,7 @@
 modality subsets (Table V), each configuration over several seeds, selected on dev, beside the paper's numbers.
 
     python -m train.experiments                      # MELD transcripts, text features of the shipped encoder
-    python -m train.experiments --feature-store DIR  # features from raw MELD clips (train.extract_features)
+    python -m train.experiments --train-store DIR --dev-store DIR   # features of MELD's clips, one store per split
     python -m train.experiments --multiemo FILE.pkl  # the paper's MultiEMO-format feature files (trusted files only)
     python -m train.experiments --quick              # the real loop on a tiny subset (what the tests run)
 
@@ -93,12 +93,13 @@ def text_dataset(encoder_dir: Path, train_csv: Path, dev_csv: Path, test_csv: Pa
                    f"`{repo_relative(encoder_dir)}` (weights sha256 {weights})")
 
 
-def store_dataset(store: Path, train_csv: Path, dev_csv: Path, test_csv: Path | None) -> Dataset:
-    """Features extracted from MELD's raw clips by `python -m train.extract_features`."""
-    train, dev = load_feature_store(store, train_csv), load_feature_store(store, dev_csv)
-    test = load_feature_store(store, test_csv) if test_csv else None
-    modalities = tuple(m for m in MODALITIES if m in train[0].utterances[0].features)
-    return Dataset(train, dev, test, modalities, f"feature store {store}")
+def store_dataset(stores: dict[str, Path], csvs: dict[str, Path]) -> Dataset:
+    """Features extracted from MELD's raw clips by `python -m train.extract_features`, one store per split
+    (dialogue ids repeat across splits); `stores` and `csvs` map "train", "dev" and optionally "test"."""
+    splits = {split: load_feature_store(store, csvs[split]) for split, store in stores.items()}
+    modalities = tuple(m for m in MODALITIES if m in splits["train"][0].utterances[0].features)
+    named = ", ".join(f"{split} `{repo_relative(store)}`" for split, store in stores.items())
+    return Dataset(splits["train"], splits["dev"], splits.get("test"), modalities, f"feature stores {named}")
 
 
 def multiemo_dataset(path: Path, dev_fraction: float = 0.1) -> Dataset:
@@ -300,7 +301,8 @@ def _paper_table5() -> dict[str, float]:
 def _inert_or_missing(experiment: str, names: list[str], inert: dict[str, str], modalities: Sequence[str]) -> dict:
     marks = {n: inert[n] for n in names if n in inert}
     if experiment == "table5":
-        command = "python -m train.extract_features ... then python -m train.experiments --feature-store DIR"
+        command = ("python -m train.extract_features --clips CLIPS --csv CSV --store STORE, once per split, then "
+                   "python -m train.experiments --train-store TRAIN_STORE --dev-store DEV_STORE")
         for name in names:
             if any(m not in modalities for m in name.split("+")):
                 marks[name] = f"needs MELD's clips: `{command}`"
@@ -309,9 +311,10 @@ def _inert_or_missing(experiment: str, names: list[str], inert: dict[str, str], 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m train.experiments", description=__doc__.split("\n\n")[0])
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--feature-store", type=Path, help="features from raw clips (train.extract_features)")
-    source.add_argument("--multiemo", type=Path, help="MultiEMO-format feature pickle (only from a trusted source)")
+    parser.add_argument("--train-store", type=Path, help="feature store of the train clips (train.extract_features)")
+    parser.add_argument("--dev-store", type=Path, help="feature store of the dev clips")
+    parser.add_argument("--test-store", type=Path, help="feature store of the test clips (reported, never selected on)")
+    parser.add_argument("--multiemo", type=Path, help="MultiEMO-format feature pickle (only from a trusted source)")
     parser.add_argument("--text-encoder", type=Path, default=DEFAULT_CHECKPOINT / "text_encoder",
                         help="text-only runs: the fine-tuned encoder that makes the features")
     parser.add_argument("--train-csv", type=Path, default=MELD_DIR / "train_sent_emo.csv")
@@ -327,15 +330,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--quick", action="store_true", help="tiny subset and model, to check the loop")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if (args.train_store is None) != (args.dev_store is None) or (args.test_store and not args.train_store):
+        parser.error("feature stores come as --train-store and --dev-store (and optionally --test-store)")
+    if args.train_store and args.multiemo:
+        parser.error("use feature stores or --multiemo, not both")
+    if args.test_store and not args.test_csv:
+        parser.error("--test-store needs the test split's --test-csv")
+    return args
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.feature_store:
-        dataset = store_dataset(args.feature_store, args.train_csv, args.dev_csv, args.test_csv)
+    if args.train_store:
+        stores = {"train": args.train_store, "dev": args.dev_store}
+        if args.test_store:
+            stores["test"] = args.test_store
+        dataset = store_dataset(stores, {"train": args.train_csv, "dev": args.dev_csv, "test": args.test_csv})
     elif args.multiemo:
         dataset = multiemo_dataset(args.multiemo)
     else:

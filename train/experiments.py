@@ -243,6 +243,7 @@ def figure4_plot(records: list[dict], path: Path) -> None:
     axis.errorbar(steps, [statistics.mean(v) for v in f1],
                   yerr=[statistics.stdev(v) if len(v) > 1 else 0 for v in f1], marker="o", capsize=3)
     axis.set_xscale("log", base=2)
+    axis.set_xticks(steps, [str(t) for t in steps])
     axis.set_xlabel("time steps T")
     axis.set_ylabel("dev weighted F1 (%)")
     if all(latency):
@@ -285,7 +286,9 @@ def write_reports(results_dir: Path, requested: Sequence[str], specs: list[RunSp
         if experiment not in requested:
             continue
         names = row_names[experiment]
-        sections = [f"# {experiment}\n\nData: {source}. Mean ± std over seeds; each run selected on dev.\n"]
+        sections = [f"# {experiment}\n\nData: {source}. Mean ± std over seeds; each run selected on dev. "
+                    "Latency: median over the runs of one forward pass on a 20-utterance dialogue, timed at the end "
+                    "of each run on the machine that trained it (other jobs may have shared its cores).\n"]
         for split in ("dev", "test"):
             if split == "dev" or any(split in r for r in by_experiment[experiment]):
                 sections.append(markdown_table(by_experiment[experiment], names, paper, _inert_or_missing(

@@ -136,6 +136,17 @@ def user_errors(action: str) -> Iterator[None]:
 # ----------------------------------------------------------------------------------------------- presentation
 
 
+def without_dswa_sentence(sweep: TimeStepSweep) -> str:
+    """What the model predicts with DSWA skipped, against its predictions at the largest T."""
+    differ = [(i, label) for i, (label, with_dswa) in enumerate(zip(sweep.without_dswa, sweep.predictions[-1]))
+              if label != with_dswa]
+    if not differ:
+        return ("With the DSWA step skipped, every turn keeps its prediction: here DSWA shifts probabilities, "
+                "not decisions.")
+    turns = ", ".join(f"turn {i + 1} would be {label}" for i, label in differ)
+    return f"With the DSWA step skipped, {turns}: DSWA decides those."
+
+
 def format_time(seconds: float | None) -> str:
     if seconds is None:
         return ""
@@ -638,8 +649,8 @@ class SpikEmoApp:
             strips["without DSWA"] = scored.without_dswa[conversation.conversation_id]
         return DialogueView(
             table=highlight_errors(error_rows([conversation], errors_only, sort, scored.without_dswa)),
-            strips=plots.plot_label_strips(
-                strips, scored.labels, title=f"Dialogue {conversation.conversation_id}: gold vs predicted (hatched: error)"),
+            strips=plots.plot_label_strips(strips, scored.labels, title=f"Dialogue {conversation.conversation_id}: "
+                                           "gold vs predicted (hatched: error)"),
             heatmap=plots.plot_dswa_heatmap(conversation),
             probabilities=plots.plot_turn_probabilities(conversation, scored.labels),
         )
@@ -647,7 +658,8 @@ class SpikEmoApp:
     def file_errors(self, key: str | None, errors_only: bool, sort: str):
         """The whole file's turns (or only its errors), sorted as asked; the first 200 rows."""
         scored = self.scored(key)
-        return highlight_errors(error_rows(scored.conversations, errors_only, sort, scored.without_dswa).head(200))
+        table = error_rows(scored.conversations, errors_only, sort, scored.without_dswa)
+        return highlight_errors(table.head(200))
 
     # -- tab 3: learn
 
@@ -699,6 +711,6 @@ class SpikEmoApp:
                    if len({row[i] for row in sweep.predictions}) > 1]
         text = (f"{len(analysis.conversation)} turns of `{example.name}`, {modality} stream. Predictions at "
                 f"T={sweep.time_steps[-1]}: " + ", ".join(sweep.predictions[-1]) + ". ")
-        text += (f"The predicted emotion changes with T for turn(s) {', '.join(str(i + 1) for i in changes)}."
-                 if changes else "No turn's predicted emotion changes with T.")
-        return plots.plot_time_step_sweep(sweep, modality), text
+        text += (f"The predicted emotion changes with T for turn(s) {', '.join(str(i + 1) for i in changes)}. "
+                 if changes else "No turn's predicted emotion changes with T. ")
+        return plots.plot_time_step_sweep(sweep, modality), text + without_dswa_sentence(sweep)

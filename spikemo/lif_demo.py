@@ -132,6 +132,7 @@ class TimeStepSweep:
     time_steps: tuple[int, ...]
     weights: dict[str, np.ndarray]
     predictions: list[list[str]]  # [len(time_steps)][L] predicted emotion per utterance at each T
+    without_dswa: list[str]  # [L] predicted emotion per utterance with the DSWA step skipped
 
 
 @torch.inference_mode()
@@ -141,7 +142,8 @@ def dswa_weights_by_time_steps(
     time_steps: Sequence[int] = SWEEP_TIME_STEPS,
     device: str | torch.device = "cpu",
 ) -> TimeStepSweep:
-    """Run `model` on one conversation (features filled) at each T; collect DSWA weights and predictions."""
+    """Run `model` on one conversation (features filled) at each T; collect DSWA weights and predictions, and
+    the predictions with DSWA skipped (the baseline the weights move away from)."""
     if not model.config.use_dswa:
         raise InputError("this checkpoint was trained without DSWA, so it has no spike-attention weights")
     modalities = available_modalities(model, [conversation])
@@ -156,4 +158,7 @@ def dswa_weights_by_time_steps(
         for m in modalities:
             weights[m].append(output.dswa_weights[m][0].float().cpu().numpy())
         predictions.append([model.config.labels[i] for i in output.logits[0].argmax(-1).tolist()])
-    return TimeStepSweep(tuple(int(t) for t in time_steps), {m: np.stack(w) for m, w in weights.items()}, predictions)
+    skipped = model(batch.features, batch.speakers, batch.mask, skip_dswa=True)
+    without_dswa = [model.config.labels[i] for i in skipped.logits[0].argmax(-1).tolist()]
+    return TimeStepSweep(tuple(int(t) for t in time_steps), {m: np.stack(w) for m, w in weights.items()}, predictions,
+                         without_dswa)

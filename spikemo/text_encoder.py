@@ -250,7 +250,8 @@ class TextFinetuneConfig:
     Defaults fit the CPU budget (stage 1 within ~25 minutes on 2 shared cores for MELD's 9989 train
     utterances): measured with one torch thread on an overloaded shared 2-core machine, the 2 epochs took
     419 s + 578 s (dev weighted F1 0.537, then 0.574) and encoding train+dev 100-190 s; 1 epoch alone reached
-    0.552. Use 1 thread when other jobs share the cores (2 threads were 7x slower there), 2 on idle cores. warmup: fraction of the optimiser steps with a linear learning-rate ramp (then linear decay).
+    0.552. Use 1 thread when other jobs share the cores (2 threads were 7x slower there), 2 on idle cores.
+    warmup: fraction of the optimiser steps with a linear learning-rate ramp (then linear decay).
     freeze_embeddings: keep the word-embedding table fixed (half of MiniLM's weights; faster steps, less
     over-fitting of rare words). class_weighting: inverse-frequency CE weights (helps rare classes, usually
     costs weighted F1). num_threads: torch CPU threads (None leaves torch's choice).

@@ -21,11 +21,13 @@ from demo.callbacks import (  # noqa: E402
     checkpoint_summary,
     error_rows,
     modality_statement,
+    without_dswa_sentence,
 )
 from demo.ui import build_demo  # noqa: E402
 from spikemo.checkpoint import load_checkpoint  # noqa: E402
 from spikemo.dswa_effect import predict_without_dswa  # noqa: E402
 from spikemo.labels import MELD_LABELS  # noqa: E402
+from spikemo.lif_demo import TimeStepSweep  # noqa: E402
 from spikemo.metrics import classification_metrics  # noqa: E402
 from spikemo.predict import gold_and_predicted  # noqa: E402
 from tests.helpers import make_test_checkpoint  # noqa: E402
@@ -161,6 +163,15 @@ def test_missing_checkpoint_is_reported_and_the_lif_demo_still_works(tmp_path, e
     assert isinstance(figure, Figure) and "16 times in 32 steps" in reading
 
 
+def test_without_dswa_sentence_names_the_turns_dswa_decides():
+    at_each_t = [["joy", "anger", "fear"], ["joy", "anger", "neutral"]]
+    sweep = TimeStepSweep((2, 64), {}, at_each_t, ["joy", "sadness", "fear"])
+    assert without_dswa_sentence(sweep) == (
+        "With the DSWA step skipped, turn 2 would be sadness, turn 3 would be fear: DSWA decides those.")
+    same = TimeStepSweep((64,), {}, [["joy"]], ["joy"])
+    assert "every turn keeps its prediction" in without_dswa_sentence(same)
+
+
 def test_modality_statements(tmp_path):
     everything = modality_statement(("text", "audio", "visual"))
     assert "cue only" not in everything
@@ -230,7 +241,7 @@ def test_time_step_sweep_on_the_example(app, example):
     image = figure.axes[0].get_images()[0].get_array()
     assert image.shape == (6, len(example.script["turns"]))  # T = 2, 4, 8, 16, 32, 64
     np.testing.assert_allclose(image.sum(axis=1), len(example.script["turns"]), rtol=1e-4)
-    assert "Predictions at T=64" in text
+    assert "Predictions at T=64" in text and "With the DSWA step skipped" in text
     with pytest.raises(gr.Error, match="bundled examples"):
         app.time_step_sweep("nope", "text")
 

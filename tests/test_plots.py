@@ -11,6 +11,7 @@ from matplotlib.patches import Rectangle
 from spikemo import plots
 from spikemo.config import SpikEmoConfig
 from spikemo.conversation import Conversation, Prediction, Utterance
+from spikemo.dswa_effect import predict_without_dswa
 from spikemo.errors import InputError
 from spikemo.labels import MELD_LABELS
 from spikemo.lif_demo import LIFDemoConfig, dswa_weights_by_time_steps, input_current, simulate_lif
@@ -178,7 +179,8 @@ def _featured_conversation(length: int = 6) -> Conversation:
 
 
 def test_dswa_sweep_over_time_steps():
-    sweep = dswa_weights_by_time_steps(_tiny_model(), _featured_conversation(), time_steps=(2, 8, 32))
+    model, conversation = _tiny_model(), _featured_conversation()
+    sweep = dswa_weights_by_time_steps(model, conversation, time_steps=(2, 8, 32))
     assert sweep.time_steps == (2, 8, 32)
     assert set(sweep.weights) == {"text", "audio"}
     for weights in sweep.weights.values():
@@ -186,6 +188,7 @@ def test_dswa_sweep_over_time_steps():
         np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-5)
     assert not np.allclose(sweep.weights["text"][0], sweep.weights["text"][2])  # T changes the weights
     assert len(sweep.predictions) == 3 and all(len(p) == 6 for p in sweep.predictions)
+    assert sweep.without_dswa == [p.emotion for p in predict_without_dswa(model, [conversation])[0]]
     figure = plots.plot_time_step_sweep(sweep, "text")
     assert figure.axes[0].get_images()[0].get_array().shape == (3, 6)
 

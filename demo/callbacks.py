@@ -62,7 +62,7 @@ except ImportError:
 
 TRANSCRIPT_SUFFIXES = (".srt", ".vtt", ".csv")
 SPEECH_MODELS = ("tiny.en", "base")
-SORT_ORDERS = ("turn order", "most confident first", "least confident first")
+SORT_ORDERS = ("turn order", "most confident first", "least confident first", "turns DSWA decides first")
 MODALITY_NAMES = {"text": "text (the words)", "audio": "audio (the voice)", "visual": "visual (the face)"}
 
 
@@ -330,6 +330,9 @@ def error_rows(conversations: list[Conversation], errors_only: bool, sort: str,
         table = table.sort_values("confidence", ascending=False, kind="stable")
     elif sort == SORT_ORDERS[2]:
         table = table.sort_values("confidence", ascending=True, kind="stable")
+    elif sort == SORT_ORDERS[3] and without_dswa:
+        decided = table["predicted"] != table["without DSWA"]
+        table = table.loc[decided.sort_values(ascending=False, kind="stable").index]
     return table.reset_index(drop=True)
 
 

@@ -25,6 +25,8 @@ from demo.callbacks import (  # noqa: E402
 )
 from demo.ui import build_demo  # noqa: E402
 from spikemo.checkpoint import load_checkpoint  # noqa: E402
+from spikemo.conversation import Prediction  # noqa: E402
+from spikemo.data.meld import read_meld_csv  # noqa: E402
 from spikemo.dswa_effect import predict_without_dswa  # noqa: E402
 from spikemo.labels import MELD_LABELS  # noqa: E402
 from spikemo.lif_demo import TimeStepSweep  # noqa: E402
@@ -234,6 +236,24 @@ def test_error_rows_filter_and_sort(app, small_csv):
     everything = error_rows(scored.conversations, False, SORT_ORDERS[2])
     assert len(everything) == sum(len(c) for c in scored.conversations)
     assert list(everything["confidence"]) == sorted(everything["confidence"])
+
+
+def test_turns_dswa_decides_come_first(small_csv):
+    conversations = read_meld_csv(small_csv)
+    for conversation in conversations:
+        for utterance in conversation.utterances:
+            utterance.prediction = Prediction("joy", {"joy": 0.9, "anger": 0.1})
+    first = conversations[0].conversation_id
+    without = {c.conversation_id: ["joy"] * len(c) for c in conversations}
+    without[first][-1] = "anger"
+    without[conversations[-1].conversation_id][0] = "anger"
+    table = error_rows(conversations, False, SORT_ORDERS[3], without)
+    assert list(table["without DSWA"][:2]) == ["anger", "anger"] and set(table["without DSWA"][2:]) == {"joy"}
+    assert table["dialogue"][0] == first and table["turn"][0] == len(conversations[0])  # file order kept
+    rest = [(c.conversation_id, i + 1) for c in conversations for i in range(len(c))]
+    rest.remove((first, len(conversations[0])))
+    rest.remove((conversations[-1].conversation_id, 1))
+    assert list(zip(table["dialogue"][2:], table["turn"][2:])) == rest
 
 
 def test_time_step_sweep_on_the_example(app, example):

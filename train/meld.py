@@ -2,6 +2,7 @@
 stage 2 trains SpikEmo on that encoder's features; the dev split selects every model.
 
     python -m train.meld                       # full run, writes assets/checkpoints/spikemo-meld-text
+    python -m train.meld --cross-fit 2         # stage 2 on train features from encoders that never saw them
     python -m train.meld --quick --out /tmp/x  # the real loop on a tiny subset (what the tests run)
 """
 

@@ -20,7 +20,6 @@ manifest: `summarize_store` reads their metadata.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -36,6 +35,7 @@ from spikemo.audio_features import AudioFeatureConfig, AudioFeatureExtractor
 from spikemo.conversation import Conversation
 from spikemo.data.meld import read_meld_csv
 from spikemo.errors import InputError, SpikEmoError
+from spikemo.files import sha256_of
 from spikemo.labels import MODALITIES
 from spikemo.media import MediaConfig, load_audio, probe_video
 from spikemo.pipeline import visual_features_for_span
@@ -120,11 +120,7 @@ def text_encoder_fingerprint(name_or_path: str | Path) -> str:
     weights = Path(name_or_path) / "model.safetensors"
     if not weights.is_file():
         return str(name_or_path)
-    digest = hashlib.sha256()
-    with open(weights, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return f"sha256:{digest.hexdigest()}"
+    return f"sha256:{sha256_of([weights])}"
 
 
 @dataclass

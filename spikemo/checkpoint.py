@@ -20,12 +20,13 @@ CHECKPOINT_VERSION = 1
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CHECKPOINT = REPO_ROOT / "assets" / "checkpoints" / "spikemo-meld-text"
 
+TEXT_ENCODER_FOLDER = "text_encoder"
+
 
 def repo_relative(path: str | Path) -> str:
     """`path` relative to the repository when it lies inside it (for reports that travel), else as given."""
     resolved = Path(path).resolve()
     return str(resolved.relative_to(REPO_ROOT)) if resolved.is_relative_to(REPO_ROOT) else str(path)
-TEXT_ENCODER_FOLDER = "text_encoder"
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """How much a trained model's DSWA step changes its decisions: predict with and without it, and compare.
 
 DSWA re-weights features as softmax(E) * F + F, and softmax(E) sums to 1 over a dialogue's utterances, so
-its multipliers stay close to 1 + 1/L. Whether that moves any decision is an empirical question about a
+its multipliers average 1 + 1/L. Whether that moves any decision is an empirical question about a
 trained model; this module answers it on labelled conversations.
 """
 

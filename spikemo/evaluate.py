@@ -14,14 +14,21 @@ from spikemo.predict import gold_and_predicted, predict_conversations
 from spikemo.text_encoder import TextEncoder
 
 
-def predict_transcripts(
+def encode_transcripts(
     conversations: list[Conversation], checkpoint: Checkpoint, device: torch.device, progress: bool = False
-) -> tuple[str, ...]:
-    """Text features from the checkpoint's own encoder, then SpikEmo; returns the modalities used."""
+) -> None:
+    """Fill every utterance's text features with the checkpoint's own text encoder."""
     if checkpoint.text_encoder_dir is None:
         raise InputError("this checkpoint has no text encoder, so it cannot score a transcript on its own")
     encoder = TextEncoder.from_pretrained(str(checkpoint.text_encoder_dir), device=device)
     encoder.encode_conversations(conversations, progress=progress)
+
+
+def predict_transcripts(
+    conversations: list[Conversation], checkpoint: Checkpoint, device: torch.device, progress: bool = False
+) -> tuple[str, ...]:
+    """Text features from the checkpoint's own encoder, then SpikEmo; returns the modalities used."""
+    encode_transcripts(conversations, checkpoint, device, progress)
     return predict_conversations(checkpoint.model, conversations, device=device)
 
 

@@ -13,8 +13,7 @@ import torch
 from spikemo.checkpoint import DEFAULT_CHECKPOINT, REPO_ROOT, load_checkpoint, repo_relative
 from spikemo.data.meld import read_meld_csv
 from spikemo.dswa_effect import dswa_effect
-from spikemo.errors import InputError
-from spikemo.text_encoder import TextEncoder
+from spikemo.evaluate import encode_transcripts
 from train.cli import run_command
 
 RESULTS_DIR = REPO_ROOT / "train" / "results"
@@ -39,7 +38,8 @@ def render_markdown(effect: dict, checkpoint: str, csv: str) -> str:
     for name in ("with_dswa", "without_dswa"):
         scores = effect[name]
         per_class = " | ".join(f"{scores['per_class_f1'][label]:.2f}" for label in labels)
-        rows.append(f"| {name.replace('_', ' ')} | {scores['weighted_f1']:.2f} | {scores['accuracy']:.2f} | {per_class} |")
+        rows.append(f"| {name.replace('_', ' ')} | {scores['weighted_f1']:.2f} | {scores['accuracy']:.2f} | "
+                    f"{per_class} |")
     ratios = ", ".join(f"{m} {r:.3f}" for m, r in effect["weight_ratio_median"].items())
     return "\n".join([
         "# What DSWA changes in the trained model",
@@ -51,7 +51,8 @@ def render_markdown(effect: dict, checkpoint: str, csv: str) -> str:
         "",
         f"- Predictions that change: {effect['changed']} of {effect['utterances']} utterances "
         f"({effect['changed_percent']:.2f} %).",
-        f"- Mean shift of the predicted distribution (total variation): {effect['mean_probability_shift_percent']:.3f} %.",
+        "- Mean shift of the predicted distribution (total variation): "
+        f"{effect['mean_probability_shift_percent']:.3f} %.",
         f"- Median over dialogues of the largest / smallest DSWA utterance weight: {ratios} (1 would be uniform).",
         "",
         *rows,
@@ -64,10 +65,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     checkpoint = load_checkpoint(args.checkpoint)
-    if checkpoint.text_encoder_dir is None:
-        raise InputError("this checkpoint has no text encoder, so it cannot score a transcript on its own")
     conversations = read_meld_csv(args.csv)
-    TextEncoder.from_pretrained(str(checkpoint.text_encoder_dir)).encode_conversations(conversations, progress=True)
+    encode_transcripts(conversations, checkpoint, torch.device("cpu"), progress=True)
     effect = dswa_effect(checkpoint.model, conversations)
     checkpoint_name = repo_relative(args.checkpoint)
     args.out_dir.mkdir(parents=True, exist_ok=True)

@@ -199,8 +199,9 @@ def summarise(records: list[dict], split: str) -> dict[str, dict]:
     for record in records:
         if split not in record:
             continue
-        entry = grouped.setdefault(record["name"], {"weighted_f1": [], "per_class": {}, "latency_ms": []})
+        entry = grouped.setdefault(record["name"], {"weighted_f1": [], "per_class": {}, "latency_ms": [], "seeds": []})
         entry["weighted_f1"].append(record[split]["weighted_f1"])
+        entry["seeds"].append(f"{record['seed']}: {record[split]['weighted_f1']:.2f} (epoch {record['best_epoch']})")
         for label, f1 in record[split]["per_class_f1"].items():
             entry["per_class"].setdefault(label, []).append(f1)
         entry["latency_ms"].append(record["latency_ms"])
@@ -209,26 +210,26 @@ def summarise(records: list[dict], split: str) -> dict[str, dict]:
 
 def markdown_table(records: list[dict], names: Sequence[str], paper: dict, inert: dict[str, str], split: str) -> str:
     """One row per configuration: seeds run, weighted F1 and per-class F1 (mean ± std), the median forward
-    latency of a 20-utterance dialogue (ms), and the paper's number."""
+    latency of a 20-utterance dialogue (ms), the paper's number, and each seed's score with its best epoch."""
     grouped = summarise(records, split)
     labels = next((list(g["per_class"]) for g in grouped.values()), [])
     header = (f"| configuration | seeds | {split} weighted F1 | paper (MELD test) | latency (ms) | "
-              + " | ".join(labels) + " |")
-    lines = [header, "|" + "---|" * (5 + len(labels))]
+              + " | ".join(labels) + " | per seed: F1 (best epoch) |")
+    lines = [header, "|" + "---|" * (6 + len(labels))]
     for name in names:
         paper_value = paper.get(name)
         paper_text = f"{paper_value:.2f}" if paper_value is not None else "not reported"
         if name in inert:
-            lines.append(f"| {name} | – | {inert[name]} | {paper_text} | |" + " |" * len(labels))
+            lines.append(f"| {name} | – | {inert[name]} | {paper_text} | |" + " |" * (len(labels) + 1))
             continue
         entry = grouped.get(name)
         if entry is None:
-            lines.append(f"| {name} | 0 | not run yet | {paper_text} | |" + " |" * len(labels))
+            lines.append(f"| {name} | 0 | not run yet | {paper_text} | |" + " |" * (len(labels) + 1))
             continue
         per_class = " | ".join(mean_std(entry["per_class"][label]) for label in labels)
         latency = statistics.median(entry["latency_ms"])
         lines.append(f"| {name} | {len(entry['weighted_f1'])} | {mean_std(entry['weighted_f1'])} | {paper_text} | "
-                     f"{latency:.1f} | {per_class} |")
+                     f"{latency:.1f} | {per_class} | {'; '.join(entry['seeds'])} |")
     return "\n".join(lines)
 
 
@@ -286,9 +287,12 @@ def write_reports(results_dir: Path, requested: Sequence[str], specs: list[RunSp
         if experiment not in requested:
             continue
         names = row_names[experiment]
+        hours = sum(e["seconds"] for r in by_experiment[experiment] for e in r["history"]) / 3600
         sections = [f"# {experiment}\n\nData: {source}. Mean ± std over seeds; each run selected on dev. "
                     "Latency: median over the runs of one forward pass on a 20-utterance dialogue, timed at the end "
-                    "of each run on the machine that trained it (other jobs may have shared its cores).\n"]
+                    "of each run on the machine that trained it (other jobs may have shared its cores). "
+                    f"Training time of these {len(by_experiment[experiment])} runs: {hours:.1f} h (sum of their "
+                    "epoch times).\n"]
         for split in ("dev", "test"):
             if split == "dev" or any(split in r for r in by_experiment[experiment]):
                 sections.append(markdown_table(by_experiment[experiment], names, paper, _inert_or_missing(
@@ -329,7 +333,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--time-steps", type=int, nargs="+", default=list(TIME_STEPS))
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--patience", type=int, default=3, help="stop a run after this many epochs without a better dev score")
+    parser.add_argument("--patience", type=int, default=3,
+                        help="stop a run after this many epochs without a better dev score")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--quick", action="store_true", help="tiny subset and model, to check the loop")

@@ -27,15 +27,18 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from spikemo import plots
-from spikemo.checkpoint import DEFAULT_CHECKPOINT, REPO_ROOT
-from spikemo.runtime import pick_device
-from spikemo.conversation import Conversation
-from spikemo.dswa_effect import predict_without_dswa
+from spikemo.data.conversation import Conversation
 from spikemo.errors import SpikEmoError
-from spikemo.evaluate import score_csv
-from spikemo.files import sha256_of
-from spikemo.lif_demo import (
+from spikemo.integrity import sha256_of
+from spikemo.paths import DEFAULT_CHECKPOINT, REPO_ROOT
+from spikemo.runtime import pick_device
+from spikemo.training.dswa_ablation import predict_without_dswa
+from spikemo.training.evaluate import score_csv
+from spikemo.video.analysis import Analysis
+from spikemo.video.analyzer import Analyzer, PipelineConfig
+from spikemo.video.media import MediaConfig
+from spikemo.viz import plots
+from spikemo.viz.lif_teaching import (
     INPUT_SHAPES,
     SWEEP_TIME_STEPS,
     LIFDemoConfig,
@@ -43,8 +46,6 @@ from spikemo.lif_demo import (
     dswa_weights_by_time_steps,
     simulate_lif,
 )
-from spikemo.media import MediaConfig
-from spikemo.pipeline import Analysis, Analyzer, PipelineConfig
 
 logger = logging.getLogger(__name__)
 

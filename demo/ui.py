@@ -7,7 +7,7 @@ import threading
 import gradio as gr
 
 from demo.callbacks import SORT_ORDERS, SPEECH_MODELS, AppConfig, SpikEmoApp
-from spikemo.lif_demo import INPUT_SHAPES
+from spikemo.viz.lif_teaching import INPUT_SHAPES
 
 INTRO = """# SpikEmo: emotions in conversations, with spiking temporal attention
 Upload a video of a conversation: SpikEmo finds who speaks when, transcribes the words, and predicts an emotion

@@ -23,7 +23,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from gradio_client import Client, handle_file  # noqa: E402
 
-from spikemo.checkpoint import DEFAULT_CHECKPOINT  # noqa: E402
+from spikemo.paths import DEFAULT_CHECKPOINT  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "assets" / "examples"

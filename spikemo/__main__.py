@@ -9,16 +9,16 @@ from spikemo.errors import SpikEmoError
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from spikemo.evaluate import evaluate_csv
+    from spikemo.training.evaluate import evaluate_csv
 
     result = evaluate_csv(args.csv, args.checkpoint, device=args.device, progress=True)
     print(json.dumps(result if args.confusion else {k: v for k, v in result.items() if k != "confusion"}))
 
 
 def _analyze(args: argparse.Namespace) -> None:
+    from spikemo.data.transcript import load_transcript
     from spikemo.errors import InputError
-    from spikemo.media import probe_video
-    from spikemo.transcript import load_transcript
+    from spikemo.video.media import probe_video
 
     # Bad files fail here, in a second, before the models load.
     if args.out is not None and args.out.suffix.lower() not in (".json", ".csv"):
@@ -27,8 +27,8 @@ def _analyze(args: argparse.Namespace) -> None:
     if args.transcript is not None:
         load_transcript(args.transcript, video_duration=info.duration)
 
-    from spikemo.pipeline import Analyzer, PipelineConfig
-    from spikemo.speech import SpeechConfig
+    from spikemo.video.analyzer import Analyzer, PipelineConfig
+    from spikemo.video.speech import SpeechConfig
 
     def progress(fraction: float, message: str) -> None:
         print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
@@ -54,8 +54,8 @@ def _bench(args: argparse.Namespace) -> None:
     if args.target == "pipeline":
         _bench_pipeline(args)
         return
-    from spikemo.bench import bench_model, bench_training, format_bench
-    from spikemo.checkpoint import load_checkpoint
+    from spikemo.bench.model import bench_model, bench_training, format_bench
+    from spikemo.model.checkpoint import load_checkpoint
     from spikemo.runtime import pick_device
 
     checkpoint = load_checkpoint(args.checkpoint)
@@ -67,7 +67,7 @@ def _bench(args: argparse.Namespace) -> None:
 
 
 def _bench_pipeline(args: argparse.Namespace) -> None:
-    from spikemo.bench_pipeline import bench_pipeline, format_pipeline_bench
+    from spikemo.bench.pipeline import bench_pipeline, format_pipeline_bench
 
     result = bench_pipeline(args.duration, args.repeats, args.checkpoint)
     print(format_pipeline_bench(result))
@@ -76,7 +76,7 @@ def _bench_pipeline(args: argparse.Namespace) -> None:
 
 
 def _loss_config(checkpoint):
-    from spikemo.config import LossConfig
+    from spikemo.model.configuration import LossConfig
 
     return LossConfig.from_dict(checkpoint.metadata["loss"]) if "loss" in checkpoint.metadata else LossConfig()
 

@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spikemo.media import load_audio
-from spikemo.speech import Transcription, transcribe
-from spikemo.synthetic import SyntheticConfig, SyntheticConversation, make_conversation
+from spikemo.bench.synthetic import SyntheticConfig, SyntheticConversation, make_conversation
+from spikemo.video.media import load_audio
+from spikemo.video.speech import Transcription, transcribe
 
 
 @pytest.fixture(scope="session")

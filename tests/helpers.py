@@ -6,10 +6,10 @@ from pathlib import Path
 
 import torch
 
-from spikemo.checkpoint import save_checkpoint
-from spikemo.config import DEFAULT_INPUT_DIMS, SpikEmoConfig
-from spikemo.model import SpikEmoModel
-from spikemo.text_encoder import TextEncoder, default_text_encoder_path
+from spikemo.model.checkpoint import save_checkpoint
+from spikemo.model.configuration import DEFAULT_INPUT_DIMS, SpikEmoConfig
+from spikemo.model.modeling import SpikEmoModel
+from spikemo.text.encoder import TextEncoder, default_text_encoder_path
 
 
 def tiny_config(modalities: tuple[str, ...]) -> SpikEmoConfig:

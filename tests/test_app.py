@@ -24,14 +24,14 @@ from demo.callbacks import (  # noqa: E402
     without_dswa_sentence,
 )
 from demo.ui import build_demo  # noqa: E402
-from spikemo.checkpoint import load_checkpoint  # noqa: E402
-from spikemo.conversation import Prediction  # noqa: E402
+from spikemo.data.conversation import Prediction  # noqa: E402
+from spikemo.data.labels import MELD_LABELS  # noqa: E402
 from spikemo.data.meld import read_meld_csv  # noqa: E402
-from spikemo.dswa_effect import predict_without_dswa  # noqa: E402
-from spikemo.labels import MELD_LABELS  # noqa: E402
-from spikemo.lif_demo import TimeStepSweep  # noqa: E402
-from spikemo.metrics import classification_metrics  # noqa: E402
-from spikemo.predict import gold_and_predicted  # noqa: E402
+from spikemo.model.checkpoint import load_checkpoint  # noqa: E402
+from spikemo.training.dswa_ablation import predict_without_dswa  # noqa: E402
+from spikemo.training.metrics import classification_metrics  # noqa: E402
+from spikemo.training.predict import gold_and_predicted  # noqa: E402
+from spikemo.viz.lif_teaching import TimeStepSweep  # noqa: E402
 from tests.helpers import make_test_checkpoint  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from spikemo.audio_features import COMPARE_DIM, VOICE_CUE_UNITS, AudioFeatureExtractor
 from spikemo.errors import InputError
+from spikemo.video.audio_features import COMPARE_DIM, VOICE_CUE_UNITS, AudioFeatureExtractor
 
 SR = 16000
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from spikemo.checkpoint import DEFAULT_CHECKPOINT
+from spikemo.paths import DEFAULT_CHECKPOINT
 from tests.helpers import make_test_checkpoint
 
 REPO = Path(__file__).resolve().parent.parent

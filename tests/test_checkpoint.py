@@ -6,9 +6,9 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from spikemo.checkpoint import load_checkpoint, save_checkpoint
 from spikemo.errors import CheckpointError
-from spikemo.model import SpikEmoModel
+from spikemo.model.checkpoint import load_checkpoint, save_checkpoint
+from spikemo.model.modeling import SpikEmoModel
 from tests.helpers import tiny_config
 
 CONFIG = dataclasses.replace(tiny_config(("text", "audio")), input_dims={"text": 8, "audio": 6}, time_steps=3)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from spikemo.__main__ import _bench, build_parser, main
-from spikemo.synthetic import SyntheticConfig, make_conversation
+from spikemo.bench.synthetic import SyntheticConfig, make_conversation
 from tests.helpers import make_test_checkpoint
 
 REPO = Path(__file__).resolve().parent.parent

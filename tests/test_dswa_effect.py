@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 import torch
 
-from spikemo.checkpoint import load_checkpoint
-from spikemo.conversation import Conversation, Prediction, Utterance
-from spikemo.dswa_effect import dswa_effect, predict_without_dswa, total_variation, weight_ratio
-from spikemo.labels import MELD_LABELS
-from spikemo.model import SpikEmoModel
-from spikemo.predict import predict_conversations
+from spikemo.data.conversation import Conversation, Prediction, Utterance
+from spikemo.data.labels import MELD_LABELS
+from spikemo.model.checkpoint import load_checkpoint
+from spikemo.model.modeling import SpikEmoModel
+from spikemo.training.dswa_ablation import dswa_effect, predict_without_dswa, total_variation, weight_ratio
+from spikemo.training.predict import predict_conversations
 from tests.helpers import make_test_checkpoint, tiny_config
 from train import dswa_effect as dswa_effect_cli
 from train.meld import MELD_DIR

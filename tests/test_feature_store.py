@@ -1,25 +1,25 @@
-"""Feature-store extraction over MELD-layout clips made with spikemo.synthetic: sharding, resuming, a corrupt
+"""Feature-store extraction over MELD-layout clips made with spikemo.bench.synthetic: sharding, resuming, a corrupt
 and a missing clip, loading back, and a few training steps of a three-modality SpikEmo on the result."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from spikemo.audio_features import AudioFeatureExtractor
-from spikemo.config import LossConfig, TrainConfig
-from spikemo.errors import InputError
-from spikemo.feature_store import (
+from spikemo.bench.synthetic import SyntheticConfig, make_conversation
+from spikemo.data.feature_store import (
     Shard,
-    extract_features,
     feature_path,
     load_feature_store,
     read_dialogue_features,
     summarize_store,
 )
-from spikemo.media import load_audio
-from spikemo.synthetic import SyntheticConfig, make_conversation
-from spikemo.text_encoder import TextEncoder, default_text_encoder_path
-from spikemo.training import train_spikemo
+from spikemo.errors import InputError
+from spikemo.model.configuration import LossConfig, TrainConfig
+from spikemo.text.encoder import TextEncoder, default_text_encoder_path
+from spikemo.training.trainer import train_spikemo
+from spikemo.video.audio_features import AudioFeatureExtractor
+from spikemo.video.clip_features import extract_features
+from spikemo.video.media import load_audio
 from tests.helpers import tiny_config
 from train import experiments
 from train import extract_features as extract_cli

@@ -7,9 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from spikemo.config import LossConfig, SpikEmoConfig
-from spikemo.losses import SpikEmoLoss, self_adjusting_dice_loss, soft_hgr_loss
-from spikemo.model import SpikEmoModel
+from spikemo.model.configuration import LossConfig, SpikEmoConfig
+from spikemo.model.losses import SpikEmoLoss, self_adjusting_dice_loss, soft_hgr_loss
+from spikemo.model.modeling import SpikEmoModel
 
 
 def logits_with_gold_probability(p: float) -> torch.Tensor:

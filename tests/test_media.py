@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from skimage import data as skimage_data
 
+from spikemo.bench.synthetic import SyntheticConfig, make_conversation
 from spikemo.errors import InputError
-from spikemo.media import MediaConfig, iter_frames, load_audio, probe_video
-from spikemo.synthetic import SyntheticConfig, make_conversation
+from spikemo.video.media import MediaConfig, iter_frames, load_audio, probe_video
 
 
 def test_probe_reports_the_generated_video(conversation):

@@ -5,7 +5,6 @@ import pytest
 
 from spikemo.data.meld import clean_text, parse_timestamp, read_meld_csv
 from spikemo.errors import InputError, SpikEmoError
-
 from train.meld import MELD_DIR
 
 HEADER = "Sr No.,Utterance,Speaker,Emotion,Sentiment,Dialogue_ID,Utterance_ID,Season,Episode,StartTime,EndTime"
@@ -40,7 +39,7 @@ def test_real_meld_split(split, dialogues, rows, gapped, counts):
     assert sum(1 for c in conversations if [u.utterance_id for u in c.utterances] != list(range(len(c)))) == gapped
     assert not any("\u2019" in u.text or "\u2018" in u.text or "\u00e2\u20ac" in u.text for u in utterances)
     assert all(u.start is not None and u.end is not None and u.end >= u.start for u in utterances)
-    assert 1 <= min(map(len, conversations)) and max(map(len, conversations)) <= 24
+    assert min(map(len, conversations)) >= 1 and max(map(len, conversations)) <= 24
 
 
 def test_real_train_details():

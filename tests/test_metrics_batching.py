@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 import torch
 
-from spikemo.batching import collate_conversations, iterate_batches
-from spikemo.conversation import Conversation, Utterance
+from spikemo.data.batching import collate_conversations, iterate_batches
+from spikemo.data.conversation import Conversation, Utterance
+from spikemo.data.labels import MELD_LABELS
 from spikemo.errors import InputError
-from spikemo.labels import MELD_LABELS
-from spikemo.metrics import classification_metrics
+from spikemo.training.metrics import classification_metrics
 
 
 def _conversation(cid: str, speakers: list[str], emotions: list[str | None], dim: int = 3) -> Conversation:

@@ -7,12 +7,13 @@ import pytest
 import torch
 from spikingjelly.activation_based import functional, neuron, surrogate
 
-from spikemo.config import LossConfig, SpikEmoConfig, TrainConfig, iemocap_preset, meld_preset
-from spikemo.context import DialogueContextEncoder, reverse_within_lengths
-from spikemo.fusion import MultiAttnFusion
-from spikemo.labels import IEMOCAP_LABELS, MELD_LABELS, MODALITIES
-from spikemo.model import SpikEmoModel
-from spikemo.spiking import DSWA, LIFNeuron, NormLIF, lif_neuron
+from spikemo.data.labels import IEMOCAP_LABELS, MELD_LABELS, MODALITIES
+from spikemo.model.configuration import LossConfig, SpikEmoConfig, TrainConfig, iemocap_preset, meld_preset
+from spikemo.model.dialogue_rnn import DialogueContextEncoder, reverse_within_lengths
+from spikemo.model.dswa import DSWA, NormLIF
+from spikemo.model.fusion import MultiAttnFusion
+from spikemo.model.modeling import SpikEmoModel
+from spikemo.model.neuron import LIFNeuron, lif_neuron
 
 DIMS = {"text": 12, "audio": 20, "visual": 6}
 SUBSETS = [s for r in (1, 2, 3) for s in itertools.combinations(MODALITIES, r)]

@@ -4,10 +4,10 @@ import pickle
 import numpy as np
 import pytest
 
-from spikemo.conversation import Conversation, Utterance
+from spikemo.data.conversation import Conversation, Utterance
+from spikemo.data.labels import IEMOCAP_LABELS, MELD_LABELS
 from spikemo.data.multiemo import read_multiemo_pickle, write_multiemo_pickle
 from spikemo.errors import InputError
-from spikemo.labels import IEMOCAP_LABELS, MELD_LABELS
 
 DIMS = {"text": 6, "audio": 5, "visual": 4}
 

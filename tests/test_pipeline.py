@@ -11,13 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import spikemo.pipeline as pipeline
+import spikemo.video.visual_features as visual_features
+from spikemo.bench.synthetic import SyntheticConfig, SyntheticConversation, make_conversation
 from spikemo.errors import InputError
-from spikemo.media import MediaConfig
-from spikemo.pipeline import STAGES, Analyzer, PipelineConfig, audio_span, visual_features_for_span
-from spikemo.speakers import attribution_accuracy
-from spikemo.synthetic import SyntheticConfig, SyntheticConversation, make_conversation
-from spikemo.visual_features import VisualFeatureConfig, VisualFeatureExtractor
+from spikemo.video.analyzer import STAGES, Analyzer, PipelineConfig, audio_span
+from spikemo.video.media import MediaConfig
+from spikemo.video.speakers import attribution_accuracy
+from spikemo.video.visual_features import VisualFeatureConfig, VisualFeatureExtractor, visual_features_for_span
 from tests.helpers import make_test_checkpoint
 
 NORMALISE = jiwer.Compose(
@@ -227,14 +227,14 @@ def test_audio_span_bounds():
 
 def test_a_long_span_decodes_at_most_max_frames(conversation, monkeypatch):
     decoded = []
-    real_iter_frames = pipeline.iter_frames
+    real_iter_frames = visual_features.iter_frames
 
     def counting_iter_frames(*args, **kwargs):
         for item in real_iter_frames(*args, **kwargs):
             decoded.append(item[0])
             yield item
 
-    monkeypatch.setattr(pipeline, "iter_frames", counting_iter_frames)
+    monkeypatch.setattr(visual_features, "iter_frames", counting_iter_frames)
     with VisualFeatureExtractor(VisualFeatureConfig(max_frames=4)) as extractor:
         visual = visual_features_for_span(extractor, conversation.path, 0.0, conversation.duration, 2.0)
     assert visual.face_found

@@ -1,4 +1,4 @@
-"""spikemo.plots figures and spikemo.lif_demo (the LIF teaching simulation and the DSWA sweep over T)."""
+"""spikemo.viz.plots figures and spikemo.viz.lif_teaching (the LIF teaching simulation and the DSWA sweep over T)."""
 
 import math
 
@@ -8,14 +8,14 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from spikemo import plots
-from spikemo.config import SpikEmoConfig
-from spikemo.conversation import Conversation, Prediction, Utterance
-from spikemo.dswa_effect import predict_without_dswa
+from spikemo.data.conversation import Conversation, Prediction, Utterance
+from spikemo.data.labels import MELD_LABELS
 from spikemo.errors import InputError
-from spikemo.labels import MELD_LABELS
-from spikemo.lif_demo import LIFDemoConfig, dswa_weights_by_time_steps, input_current, simulate_lif
-from spikemo.model import SpikEmoModel
+from spikemo.model.configuration import SpikEmoConfig
+from spikemo.model.modeling import SpikEmoModel
+from spikemo.training.dswa_ablation import predict_without_dswa
+from spikemo.viz import plots
+from spikemo.viz.lif_teaching import LIFDemoConfig, dswa_weights_by_time_steps, input_current, simulate_lif
 
 
 def _prediction(emotion: str, dswa: dict[str, float] | None = None) -> Prediction:

@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from spikemo.media import load_audio
-from spikemo.segmentation import segment_words
-from spikemo.speakers import (
+from spikemo.bench.synthetic import SyntheticConfig, make_conversation
+from spikemo.video.media import load_audio
+from spikemo.video.segmentation import segment_words
+from spikemo.video.speakers import (
     attribute_speakers,
     attribution_accuracy,
     cluster_speakers,
@@ -13,8 +14,7 @@ from spikemo.speakers import (
     label_segments,
     order_of_appearance,
 )
-from spikemo.speech import transcribe
-from spikemo.synthetic import SyntheticConfig, make_conversation
+from spikemo.video.speech import transcribe
 
 
 def test_two_voices_are_told_apart_with_the_count_hint(conversation, conversation_audio, recognised):

@@ -3,12 +3,13 @@
 import jiwer
 import pytest
 
-import spikemo.speech as speech
+import spikemo.video.speech as speech
+from spikemo.bench.synthetic import SyntheticConfig, make_conversation
 from spikemo.errors import CheckpointError, InputError
-from spikemo.media import load_audio
-from spikemo.segmentation import (
-    SegmentationConfig,
+from spikemo.video.media import load_audio
+from spikemo.video.segmentation import (
     Segment,
+    SegmentationConfig,
     apply_speakers,
     merge_fragments,
     segment_words,
@@ -17,8 +18,7 @@ from spikemo.segmentation import (
     split_long,
     to_utterances,
 )
-from spikemo.speech import SpeechConfig, SpeechRegion, Word, detect_speech, load_whisper, transcribe
-from spikemo.synthetic import SyntheticConfig, make_conversation
+from spikemo.video.speech import SpeechConfig, SpeechRegion, Word, detect_speech, load_whisper, transcribe
 
 NORMALISE = jiwer.Compose(
     [jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(), jiwer.Strip(),

@@ -6,18 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from spikemo.conversation import Conversation, Utterance
+from spikemo.data.conversation import Conversation, Utterance
+from spikemo.data.labels import MELD_LABELS
 from spikemo.errors import CheckpointError, InputError, SpikEmoError
-from spikemo.labels import MELD_LABELS
-from spikemo.text_encoder import (
-    TextEncoder,
-    TextEncoderConfig,
-    TextFinetuneConfig,
-    build_text_input,
-    default_text_encoder_path,
-    encode_cross_fitted,
-    finetune_text_encoder,
-)
+from spikemo.text.encoder import TextEncoder, TextEncoderConfig, build_text_input, default_text_encoder_path
+from spikemo.text.finetune import TextFinetuneConfig, encode_cross_fitted, finetune_text_encoder
 
 DIALOGUE = Conversation("7", [
     Utterance("Ross", "Hi.", emotion="neutral"),
@@ -149,7 +142,7 @@ def test_cross_fitted_features_come_from_encoders_that_never_saw_their_dialogue(
         encoder.model.get_input_embeddings().weight.data.add_(float(len(trained_on)))  # a distinct encoder per fold
         return {"best_epoch": 1}
 
-    monkeypatch.setattr("spikemo.text_encoder.finetune_text_encoder", record_finetune)
+    monkeypatch.setattr("spikemo.text.finetune.finetune_text_encoder", record_finetune)
     train, dev = _meld_like(7, 0), _meld_like(2, 1)
     reports = encode_cross_fitted(default_text_encoder_path(), train, dev, MELD_LABELS, TextFinetuneConfig(), 3,
                                   progress=False)

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from spikemo.checkpoint import load_checkpoint
 from spikemo.errors import InputError
-from spikemo.evaluate import evaluate_csv
-from spikemo.text_encoder import default_text_encoder_path
+from spikemo.model.checkpoint import load_checkpoint
+from spikemo.text.encoder import default_text_encoder_path
+from spikemo.training.evaluate import evaluate_csv
 from train import experiments
 from train import meld as train_meld
 from train.cli import run_command

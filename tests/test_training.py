@@ -5,10 +5,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from spikemo.config import LossConfig, SpikEmoConfig, TrainConfig
-from spikemo.conversation import Conversation, Utterance
-from spikemo.labels import MELD_LABELS, MODALITIES
-from spikemo.training import evaluate_model, train_spikemo
+from spikemo.data.conversation import Conversation, Utterance
+from spikemo.data.labels import MELD_LABELS, MODALITIES
+from spikemo.model.configuration import LossConfig, SpikEmoConfig, TrainConfig
+from spikemo.training.trainer import evaluate_model, train_spikemo
 from tests.helpers import tiny_config
 
 DIMS = {"text": 12, "audio": 20, "visual": 10}

@@ -2,8 +2,8 @@
 
 import pytest
 
+from spikemo.data.transcript import UNKNOWN_SPEAKER, load_transcript, parse_timestamp, parse_transcript
 from spikemo.errors import InputError
-from spikemo.transcript import UNKNOWN_SPEAKER, load_transcript, parse_timestamp, parse_transcript
 
 SRT = """1
 00:00:01,000 --> 00:00:02,500

@@ -9,8 +9,9 @@ import torch
 from safetensors.numpy import load_file
 from skimage import data
 
+from spikemo.data.labels import MELD_LABELS
 from spikemo.errors import CheckpointError, InputError
-from spikemo.expression import (
+from spikemo.video.expression import (
     EXPRESSION_META_PATH,
     EXPRESSION_WEIGHTS_PATH,
     FER_LABELS,
@@ -18,9 +19,8 @@ from spikemo.expression import (
     fer_to_meld_order,
     max_pool_same,
 )
-from spikemo.faces import FACE_MODEL_PATH, FaceDetector, FaceDetectorConfig
-from spikemo.labels import MELD_LABELS
-from spikemo.visual_features import (
+from spikemo.video.faces import FACE_MODEL_PATH, FaceDetector, FaceDetectorConfig
+from spikemo.video.visual_features import (
     VISUAL_DIM,
     VISUAL_FEATURE_NAMES,
     VisualFeatureConfig,
@@ -182,7 +182,8 @@ def test_utterance_without_any_face_is_zeros(extractor):
     result = extractor.extract([(0.0, blank()), (0.5, noise_frame())])
     assert not result.face_found
     assert np.array_equal(result.vector, np.zeros(16, dtype=np.float32))
-    assert expression_cues(result.vector) == {"face_expression": None, "face_expression_prob": 0.0, "face_presence": 0.0}
+    no_face = {"face_expression": None, "face_expression_prob": 0.0, "face_presence": 0.0}
+    assert expression_cues(result.vector) == no_face
     empty = extractor.extract([])
     assert not empty.face_found and empty.num_frames == 0 and not empty.vector.any()
 

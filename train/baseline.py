@@ -11,11 +11,11 @@ import json
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from spikemo.conversation import Conversation
+from spikemo.data.conversation import Conversation
+from spikemo.data.labels import MELD_LABELS
 from spikemo.data.meld import read_meld_csv
-from spikemo.labels import MELD_LABELS
-from spikemo.metrics import classification_metrics
-from spikemo.text_encoder import TextEncoder, TextEncoderConfig, default_text_encoder_path
+from spikemo.text.encoder import TextEncoder, TextEncoderConfig, default_text_encoder_path
+from spikemo.training.metrics import classification_metrics
 from train.cli import run_command
 from train.meld import MELD_DIR
 

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import torch
 
-from spikemo.checkpoint import DEFAULT_CHECKPOINT, REPO_ROOT, load_checkpoint, repo_relative
 from spikemo.data.meld import read_meld_csv
-from spikemo.dswa_effect import dswa_effect
-from spikemo.evaluate import encode_transcripts
+from spikemo.model.checkpoint import load_checkpoint
+from spikemo.paths import DEFAULT_CHECKPOINT, REPO_ROOT, repo_relative
+from spikemo.training.dswa_ablation import dswa_effect
+from spikemo.training.evaluate import encode_transcripts
 from train.cli import run_command
 
 RESULTS_DIR = REPO_ROOT / "train" / "results"

@@ -21,18 +21,18 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import torch
 
-from spikemo.bench import bench_model
-from spikemo.checkpoint import DEFAULT_CHECKPOINT, REPO_ROOT, repo_relative
-from spikemo.config import LossConfig, SpikEmoConfig, TrainConfig, meld_preset
-from spikemo.conversation import Conversation
+from spikemo.bench.model import bench_model
+from spikemo.data.conversation import Conversation
+from spikemo.data.feature_store import load_feature_store
+from spikemo.data.labels import MODALITIES
 from spikemo.data.meld import read_meld_csv
 from spikemo.data.multiemo import read_multiemo_pickle
 from spikemo.errors import InputError
-from spikemo.feature_store import load_feature_store
-from spikemo.files import sha256_of
-from spikemo.labels import MODALITIES
-from spikemo.text_encoder import TextEncoder
-from spikemo.training import evaluate_model, train_spikemo
+from spikemo.integrity import sha256_of
+from spikemo.model.configuration import LossConfig, SpikEmoConfig, TrainConfig, meld_preset
+from spikemo.paths import DEFAULT_CHECKPOINT, REPO_ROOT, repo_relative
+from spikemo.text.encoder import TextEncoder
+from spikemo.training.trainer import evaluate_model, train_spikemo
 from train.cli import run_command
 
 MELD_DIR = REPO_ROOT / "data" / "meld"
@@ -113,7 +113,9 @@ def multiemo_dataset(path: Path, dev_fraction: float = 0.1) -> Dataset:
 
 
 def table4_specs(seeds: Sequence[int]) -> list[RunSpec]:
-    return [RunSpec("table4", name, s, m, l) for name, (m, l) in ABLATIONS.items() for s in seeds]
+    return [
+        RunSpec("table4", name, seed, model, loss) for name, (model, loss) in ABLATIONS.items() for seed in seeds
+    ]
 
 
 def figure4_specs(seeds: Sequence[int], time_steps: Sequence[int]) -> list[RunSpec]:

@@ -1,4 +1,4 @@
-"""Extract per-utterance features of MELD's raw clips into a feature store (spikemo.feature_store).
+"""Extract per-utterance features of MELD's raw clips into a feature store (spikemo.data.feature_store).
 
     python -m train.extract_features --clips MELD.Raw/train_splits --csv train_sent_emo.csv --store features/train
     python -m train.extract_features ... --shard 0/4     # one of four processes or machines (0-based)
@@ -16,11 +16,13 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from spikemo.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
+from spikemo.data.feature_store import Shard, summarize_store
+from spikemo.data.labels import MODALITIES
 from spikemo.errors import CheckpointError, SpikEmoError
-from spikemo.feature_store import ExtractionConfig, Shard, extract_features, summarize_store
-from spikemo.labels import MODALITIES
-from spikemo.text_encoder import TextEncoder, default_text_encoder_path
+from spikemo.model.checkpoint import load_checkpoint
+from spikemo.paths import DEFAULT_CHECKPOINT
+from spikemo.text.encoder import TextEncoder, default_text_encoder_path
+from spikemo.video.clip_features import ExtractionConfig, extract_features
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -15,19 +15,14 @@ from pathlib import Path
 
 import torch
 
-from spikemo.checkpoint import DEFAULT_CHECKPOINT, REPO_ROOT, save_checkpoint, update_checkpoint_metadata
-from spikemo.config import meld_preset
 from spikemo.data.meld import read_meld_csv
-from spikemo.text_encoder import (
-    TextEncoder,
-    TextEncoderConfig,
-    TextFinetuneConfig,
-    default_text_encoder_path,
-    encode_cross_fitted,
-    finetune_text_encoder,
-)
-from spikemo.evaluate import evaluate_csv
-from spikemo.training import train_spikemo
+from spikemo.model.checkpoint import save_checkpoint, update_checkpoint_metadata
+from spikemo.model.configuration import meld_preset
+from spikemo.paths import DEFAULT_CHECKPOINT, REPO_ROOT
+from spikemo.text.encoder import TextEncoder, TextEncoderConfig, default_text_encoder_path
+from spikemo.text.finetune import TextFinetuneConfig, encode_cross_fitted, finetune_text_encoder
+from spikemo.training.evaluate import evaluate_csv
+from spikemo.training.trainer import train_spikemo
 from train.cli import run_command
 from train.model_card import render_model_card
 

@@ -1,6 +1,8 @@
-"""Readers that turn datasets on disk into `Conversation`s."""
+"""The data shape that flows through SpikEmo, and the readers that produce it.
 
-from spikemo.data.meld import read_meld_csv
-from spikemo.data.multiemo import read_multiemo_pickle, write_multiemo_pickle
+A `Conversation` of ordered `Utterance`s (conversation.py) with emotion labels (labels.py) is what every
+reader returns: MELD CSVs (meld.py), MultiEMO pickles (multiemo.py), user transcripts (transcript.py) and
+feature stores (feature_store.py); batching.py pads conversations into model tensors.
 
-__all__ = ["read_meld_csv", "read_multiemo_pickle", "write_multiemo_pickle"]
+May import: spikemo.errors, spikemo.integrity, spikemo.paths.
+"""

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from spikemo.conversation import Conversation, Utterance
+from spikemo.data.conversation import Conversation, Utterance
+from spikemo.data.labels import MELD_LABELS
 from spikemo.errors import InputError
-from spikemo.labels import MELD_LABELS
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("Utterance", "Speaker", "Dialogue_ID", "Utterance_ID")
 

@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from spikemo.conversation import Conversation, Utterance
+from spikemo.data.conversation import Conversation, Utterance
+from spikemo.data.labels import IEMOCAP_LABELS, MELD_LABELS, MODALITIES
 from spikemo.errors import InputError
-from spikemo.labels import IEMOCAP_LABELS, MELD_LABELS, MODALITIES
 
 DATASET_LABELS: dict[str, tuple[str, ...]] = {"meld": MELD_LABELS, "iemocap": IEMOCAP_LABELS}
 SPLITS: tuple[str, ...] = ("train", "test")

@@ -1,0 +1,81 @@
+"""Checkpoints are folders: model.safetensors + config.json + README.md (model card) [+ text_encoder/].
+
+A checkpoint is a saved SpikEmoModel (SpikEmoModel.save_pretrained) plus what serving needs beside it: the
+training metadata in config.json, the model card, and the fine-tuned text encoder. No pickle anywhere:
+weights are safetensors, everything else is JSON. Loading validates the folder and refuses a mismatch
+with a message that says what is wrong.
+"""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from spikemo.errors import CheckpointError
+from spikemo.model.configuration import SpikEmoConfig
+from spikemo.model.modeling import CONFIG_NAME, SpikEmoModel, read_pretrained_config
+from spikemo.paths import DEFAULT_CHECKPOINT
+
+TEXT_ENCODER_FOLDER = "text_encoder"
+MODEL_CARD_NAME = "README.md"
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: the model (eval mode, float32) and everything config.json says about it."""
+
+    model: SpikEmoModel
+    metadata: dict
+    directory: Path
+
+    @property
+    def config(self) -> SpikEmoConfig:
+        return self.model.config
+
+    @property
+    def text_encoder_dir(self) -> Path | None:
+        """The fine-tuned text encoder saved beside the model, if the checkpoint has one."""
+        folder = self.metadata.get("text_encoder")
+        return self.directory / folder if folder else None
+
+
+def save_checkpoint(
+    directory: str | Path,
+    model: SpikEmoModel,
+    metadata: dict,
+    model_card: str,
+    text_encoder=None,
+    dtype: torch.dtype = torch.float16,
+) -> Path:
+    """Write the model (stored as `dtype`), config.json (metadata + model config) and the model card.
+
+    text_encoder: an object with save_pretrained(directory, dtype) (spikemo.text.encoder.TextEncoder) or None.
+    """
+    directory = Path(directory)
+    folder = TEXT_ENCODER_FOLDER if text_encoder is not None else None
+    model.save_pretrained(directory, {**metadata, "text_encoder": folder}, dtype=dtype)
+    if text_encoder is not None:
+        text_encoder.save_pretrained(directory / TEXT_ENCODER_FOLDER, dtype=dtype)
+    (directory / MODEL_CARD_NAME).write_text(model_card)
+    return directory
+
+
+def update_checkpoint_metadata(directory: str | Path, updates: dict, model_card: str) -> None:
+    """Merge `updates` into an existing checkpoint's config.json and rewrite its model card."""
+    directory = Path(directory)
+    config = read_pretrained_config(directory)
+    config.update(updates)
+    (directory / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
+    (directory / MODEL_CARD_NAME).write_text(model_card)
+
+
+def load_checkpoint(directory: str | Path | None = None, device: str | torch.device = "cpu") -> Checkpoint:
+    """Load and validate a checkpoint folder (default: the shipped MELD checkpoint)."""
+    directory = Path(directory) if directory is not None else DEFAULT_CHECKPOINT
+    metadata = read_pretrained_config(directory)
+    model = SpikEmoModel.from_pretrained(directory)
+    folder = metadata.get("text_encoder")
+    if folder and not (directory / folder).is_dir():
+        raise CheckpointError(f"{directory} names a text encoder folder '{folder}' that is not there")
+    return Checkpoint(model=model.to(device), metadata=metadata, directory=directory)

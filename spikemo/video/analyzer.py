@@ -1,0 +1,289 @@
+"""The video pipeline: video -> utterances -> text/audio/visual features -> SpikEmo -> an Analysis.
+
+Stages (each timed, each reported to an optional progress callback):
+  media         probe the file, decode its audio to 16 kHz mono (spikemo.video.media)
+  speech        Whisper words with VAD regions (spikemo.video.speech), skipped when a transcript is given
+  segmentation  words -> utterance segments at pauses (spikemo.video.segmentation)
+  speakers      voice clustering per segment piece (spikemo.video.speakers); with a transcript only for cues
+                that name no speaker
+  text          the checkpoint's text encoder over the dialogue, with context (spikemo.text.encoder)
+  audio         openSMILE ComParE_2016 functionals + readable voice cues per utterance
+  visual        faces and expressions on frames sampled inside each utterance, one utterance at a time,
+                so a long video never holds its frames in memory
+  model         SpikEmo with traces: probabilities, DSWA weights, spike rates and spike rasters
+
+All three modalities are always extracted (the app shows face and voice cues even for a text-only
+checkpoint); the model gets only the modalities its checkpoint was trained on. Nothing is written to disk:
+audio and frames stream through ffmpeg pipes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from spikemo.data.batching import collate_conversations
+from spikemo.data.conversation import Conversation, Utterance
+from spikemo.data.transcript import UNKNOWN_SPEAKER, load_transcript
+from spikemo.errors import CheckpointError, InputError
+from spikemo.model.checkpoint import Checkpoint, load_checkpoint
+from spikemo.runtime import pick_device, torch_threads
+from spikemo.text.encoder import TextEncoder, default_text_encoder_path
+from spikemo.training.predict import write_predictions
+from spikemo.video.analysis import Analysis, UtteranceCues
+from spikemo.video.audio_features import AudioFeatureConfig, AudioFeatureExtractor
+from spikemo.video.media import MediaConfig, load_audio, probe_video
+from spikemo.video.segmentation import SegmentationConfig, segment_words, to_utterances
+from spikemo.video.speakers import SpeakerConfig, attribute_speakers, label_segments, load_voice_encoder
+from spikemo.video.speech import SpeechConfig, load_whisper, transcribe
+from spikemo.video.visual_features import (
+    UtteranceVisual,
+    VisualFeatureConfig,
+    VisualFeatureExtractor,
+    expression_cues,
+    visual_features_for_span,
+)
+
+STAGES: tuple[str, ...] = ("media", "speech", "segmentation", "speakers", "text", "audio", "visual", "model")
+ProgressCallback = Callable[[float, str], None]
+StageFn = Callable[[str, float, str], AbstractContextManager[None]]
+
+
+@dataclass
+class PipelineConfig:
+    """Settings of every stage. frames_per_second: frames sampled inside each utterance for the visual
+    features (fewer on long utterances: at most visual.max_frames are decoded per utterance).
+    feature_threads: torch intra-op threads while the expression CNN runs; its batches are tiny, and on a
+    busy machine extra threads spin-wait instead of helping (restored afterwards)."""
+
+    media: MediaConfig = field(default_factory=MediaConfig)
+    speech: SpeechConfig = field(default_factory=SpeechConfig)
+    segmentation: SegmentationConfig = field(default_factory=SegmentationConfig)
+    speakers: SpeakerConfig = field(default_factory=SpeakerConfig)
+    audio: AudioFeatureConfig = field(default_factory=AudioFeatureConfig)
+    visual: VisualFeatureConfig = field(default_factory=VisualFeatureConfig)
+    frames_per_second: float = 2.0
+    feature_threads: int = 1
+
+
+def audio_span(audio: np.ndarray, start: float, end: float, sample_rate: int) -> np.ndarray:
+    """The samples of [start, end) seconds of mono audio [n_samples] (at least one: a word Whisper timed with
+    zero length still has a place); InputError when the span starts after the audio ends."""
+    first = max(0, int(round(start * sample_rate)))
+    last = min(audio.size, max(first + 1, int(round(end * sample_rate))))
+    if last <= first:
+        raise InputError(
+            f"the utterance at {start:.2f}-{end:.2f} s lies outside the audio track "
+            f"(which lasts {audio.size / sample_rate:.2f} s)"
+        )
+    return audio[first:last]
+
+
+class StageClock:
+    """Seconds per pipeline stage (every name in STAGES, 0 until run), and a progress report as each starts."""
+
+    def __init__(self, progress: ProgressCallback | None = None) -> None:
+        self.progress = progress
+        self.timings = {name: 0.0 for name in STAGES}
+        self.started = time.perf_counter()
+
+    @contextmanager
+    def stage(self, name: str, fraction: float, message: str) -> Iterator[None]:
+        if self.progress is not None:
+            self.progress(fraction, message)
+        begin = time.perf_counter()
+        yield
+        self.timings[name] += time.perf_counter() - begin
+
+    def finish(self) -> dict[str, float]:
+        """The timings with "total" (seconds since the clock started); reports 1.0."""
+        if self.progress is not None:
+            self.progress(1.0, "done")
+        return {**self.timings, "total": time.perf_counter() - self.started}
+
+
+class Analyzer:
+    """Loads the checkpoint, its text encoder and the extractors once; analyses many videos.
+
+    Owns a MediaPipe face detector: call close() (or use `with Analyzer(...) as analyzer:`) when done.
+    """
+
+    def __init__(
+        self,
+        checkpoint_dir: str | Path | None = None,
+        config: PipelineConfig | None = None,
+        device: str | None = None,
+    ) -> None:
+        self.config = config or PipelineConfig()
+        self.device = pick_device(device)
+        self.checkpoint: Checkpoint = load_checkpoint(checkpoint_dir, device=self.device)
+        encoder_dir = self.checkpoint.text_encoder_dir or default_text_encoder_path()
+        self.text_encoder = TextEncoder.from_pretrained(str(encoder_dir), device=str(self.device))
+        self.audio_extractor = AudioFeatureExtractor(self.config.audio)
+        self.visual_extractor = VisualFeatureExtractor(self.config.visual)
+        self.feature_dims = {
+            "text": self.text_encoder.dim,
+            "audio": self.audio_extractor.dim,
+            "visual": self.visual_extractor.dim,
+        }
+        model_config = self.checkpoint.config
+        for modality in model_config.modalities:
+            if model_config.input_dims[modality] != self.feature_dims[modality]:
+                raise CheckpointError(
+                    f"the checkpoint expects {model_config.input_dims[modality]}-d {modality} features, "
+                    f"but this pipeline's {modality} extractor gives {self.feature_dims[modality]}-d "
+                    f"(text encoder: {encoder_dir})"
+                )
+        # Loaded now so the first video does not pay for them (both are cached per process).
+        load_whisper(self.config.speech)
+        load_voice_encoder()
+
+    def close(self) -> None:
+        self.visual_extractor.close()
+
+    def __enter__(self) -> Analyzer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def analyze(
+        self,
+        video_path: str | Path,
+        transcript_path: str | Path | None = None,
+        num_speakers: int | None = None,
+        speech_model: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Analysis:
+        """Analyse one video; raises spikemo.errors.InputError on bad input.
+
+        transcript_path: an .srt/.vtt/MELD .csv transcript used as given instead of speech recognition
+            (cues without a speaker get one by voice). num_speakers: hint for voice clustering.
+        speech_model: overrides config.speech.model ("tiny.en", "base", a model name or folder).
+        progress(fraction 0..1, stage description) is called as each stage starts, and with 1.0 at the end.
+        """
+        if num_speakers is not None and num_speakers < 1:
+            raise InputError(f"the number of speakers must be at least 1, got {num_speakers}")
+        clock = StageClock(progress)
+        stage = clock.stage
+        warnings: list[str] = []
+
+        video_path = Path(video_path)
+        media = self.config.media
+        with stage("media", 0.0, "reading the video and its audio track"):
+            info = probe_video(video_path, media)
+            audio = load_audio(video_path, media)
+
+        if transcript_path is not None:
+            utterances = self._transcript_utterances(
+                transcript_path, info.duration, audio, num_speakers, stage, warnings
+            )
+        else:
+            utterances = self._recognised_utterances(audio, num_speakers, speech_model, stage)
+
+        conversation = Conversation(video_path.stem, utterances)
+        with stage("text", 0.45, f"text features of {len(utterances)} utterances"):
+            self.text_encoder.encode_conversations([conversation])
+
+        voices = []
+        with stage("audio", 0.55, "voice features (openSMILE)"):
+            for utterance in utterances:
+                samples = audio_span(audio, utterance.start, utterance.end, media.sample_rate)
+                utterance.features["audio"] = self.audio_extractor.extract(samples, media.sample_rate)
+                voices.append(self.audio_extractor.voice_cues(samples, media.sample_rate))
+
+        visuals = []
+        with stage("visual", 0.7, "faces and expressions"), torch_threads(self.config.feature_threads):
+            for utterance in utterances:
+                visual = visual_features_for_span(
+                    self.visual_extractor, video_path, utterance.start, utterance.end,
+                    self.config.frames_per_second, media,
+                )
+                utterance.features["visual"] = visual.vector
+                visuals.append(visual)
+        warnings += self._face_warnings(visuals)
+
+        trained = tuple(self.checkpoint.config.modalities)
+        used = tuple(m for m in trained if all(m in u.features for u in utterances))
+        unused = [m for m in ("text", "audio", "visual") if m not in trained]
+        if unused:
+            warnings.append(
+                f"the checkpoint was trained on {' + '.join(trained)} only: {' and '.join(unused)} features were "
+                "extracted and shown as cues but not used by the model"
+            )
+        with stage("model", 0.9, "SpikEmo"):
+            spikes = self._predict(conversation, used)
+
+        cues = [
+            UtteranceCues(voice=voice, **expression_cues(visual.vector))
+            for visual, voice in zip(visuals, voices)
+        ]
+        timings = clock.finish()
+        return Analysis(
+            video_name=video_path.name,
+            duration=info.duration,
+            conversation=conversation,
+            cues=cues,
+            spikes=spikes,
+            labels=tuple(self.checkpoint.config.labels),
+            modalities_trained=trained,
+            modalities_used=used,
+            warnings=warnings,
+            timings=timings,
+        )
+
+    def _recognised_utterances(self, audio: np.ndarray, num_speakers: int | None, speech_model: str | None,
+                               stage: StageFn) -> list[Utterance]:
+        speech = self.config.speech if speech_model is None else replace(self.config.speech, model=speech_model)
+        with stage("speech", 0.1, f"speech recognition (Whisper {speech.model})"):
+            transcription = transcribe(audio, speech)
+        with stage("segmentation", 0.3, "splitting the words into utterances"):
+            segments = segment_words(transcription.words, transcription.regions, self.config.segmentation)
+        with stage("speakers", 0.35, "telling the speakers apart by voice"):
+            segments = label_segments(audio, segments, num_speakers, self.config.speakers, self.config.segmentation)
+        return to_utterances(segments)
+
+    def _transcript_utterances(self, transcript_path: str | Path, duration: float, audio: np.ndarray,
+                               num_speakers: int | None, stage: StageFn, warnings: list[str]) -> list[Utterance]:
+        with stage("segmentation", 0.1, "reading the transcript"):
+            utterances = load_transcript(transcript_path, video_duration=duration)
+        warnings.append("transcript supplied: no speech recognition")
+        unnamed = [u for u in utterances if u.speaker == UNKNOWN_SPEAKER]
+        if unnamed:
+            with stage("speakers", 0.3, "telling the speakers apart by voice"):
+                for utterance in unnamed:  # fail on a cue outside the audio before any clustering
+                    audio_span(audio, utterance.start, utterance.end, self.config.media.sample_rate)
+                spans = [(u.start, u.end) for u in unnamed]
+                labels = attribute_speakers(audio, spans, num_speakers, self.config.speakers)
+            for utterance, label in zip(unnamed, labels):
+                utterance.speaker = label
+            warnings.append(f"{len(unnamed)} transcript cue(s) name no speaker: speakers attributed by voice")
+        return utterances
+
+    @staticmethod
+    def _face_warnings(visuals: list[UtteranceVisual]) -> list[str]:
+        without = sum(not visual.face_found for visual in visuals)
+        if without == len(visuals):
+            return ["no face found in any frame: visual features are zeros"]
+        if without:
+            return [f"{without} of {len(visuals)} utterances show no face: their visual features are zeros"]
+        return []
+
+    @torch.inference_mode()
+    def _predict(self, conversation: Conversation, modalities: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """Fill each utterance's Prediction; returns the spike rasters, layer -> uint8 [L, T, h]."""
+        model = self.checkpoint.model
+        labels = tuple(model.config.labels)
+        batch = collate_conversations([conversation], modalities, labels).to(self.device)
+        output = model(batch.features, batch.speakers, batch.mask, return_traces=True)
+        write_predictions(conversation, output, 0, labels)
+        return {
+            name: s[:, 0].permute(1, 0, 2).contiguous().cpu().numpy()  # uint8 [T, L, h] -> [L, T, h]
+            for name, s in output.spikes.items()
+        }

@@ -1,0 +1,358 @@
+"""Matplotlib figures of SpikEmo's inputs, outputs and internal traces (for the app and notebooks).
+
+Every function returns a new `matplotlib.figure.Figure` built without pyplot, so figures carry no global
+state and can be made from several threads. Emotions keep one colour everywhere (`emotion_colors`).
+"""
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.colors import TwoSlopeNorm
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch, Rectangle
+from matplotlib.ticker import MaxNLocator
+
+from spikemo.data.conversation import Conversation
+from spikemo.data.labels import MELD_LABELS
+from spikemo.viz.lif_teaching import LIFTrace, TimeStepSweep
+
+# Colour-blind friendly (Okabe-Ito based) colours for MELD's emotions; other label sets use tab10.
+MELD_COLORS: dict[str, str] = {
+    "neutral": "#9e9e9e",
+    "surprise": "#e69f00",
+    "fear": "#8e44ad",
+    "sadness": "#0072b2",
+    "joy": "#f0c419",
+    "disgust": "#009e73",
+    "anger": "#d55e00",
+}
+MISSING_COLOR = "#ffffff"
+SPIKE_COLOR = "#1f1f1f"
+
+
+def emotion_colors(labels: Sequence[str] = MELD_LABELS) -> dict[str, str]:
+    """label -> colour: MELD's fixed palette where it applies, tab10 for any other label."""
+    palette = colormaps["tab10"]
+    return {label: MELD_COLORS.get(label, palette(i % 10)) for i, label in enumerate(labels)}
+
+
+def _legend_handles(labels: Sequence[str]) -> list[Patch]:
+    colors = emotion_colors(labels)
+    return [Patch(facecolor=colors[label], edgecolor="black", linewidth=0.4, label=label) for label in labels]
+
+
+def _empty(message: str, size: tuple[float, float] = (8, 2)) -> Figure:
+    figure = Figure(figsize=size, layout="constrained")
+    axes = figure.add_subplot()
+    axes.text(0.5, 0.5, message, ha="center", va="center", fontsize=11, color="#555555", wrap=True)
+    axes.set_axis_off()
+    return figure
+
+
+def speakers_in_order(conversation: Conversation) -> list[str]:
+    """Speakers by first appearance."""
+    return list(dict.fromkeys(u.speaker for u in conversation.utterances))
+
+
+def plot_emotion_timeline(
+    conversation: Conversation,
+    duration: float | None = None,
+    labels: Sequence[str] = MELD_LABELS,
+    selected: int | None = None,
+) -> Figure:
+    """One lane per speaker; each utterance a bar over its time, coloured by the predicted emotion.
+
+    Bar opacity follows the prediction's confidence. Utterances without times are placed by turn index.
+    `selected` (utterance index) is outlined.
+    """
+    if not conversation.utterances:
+        return _empty("No utterances were found.")
+    speakers = speakers_in_order(conversation)
+    colors = emotion_colors(labels)
+    timed = all(u.start is not None and u.end is not None for u in conversation.utterances)
+    figure = Figure(figsize=(10, 0.7 * len(speakers) + 1.4), layout="constrained")
+    axes = figure.add_subplot()
+    for index, utterance in enumerate(conversation.utterances):
+        start, end = (utterance.start, utterance.end) if timed else (index, index + 0.9)
+        prediction = utterance.prediction
+        color = colors.get(prediction.emotion, MISSING_COLOR) if prediction else MISSING_COLOR
+        alpha = 0.35 + 0.65 * max(prediction.probabilities.values()) if prediction else 1.0
+        lane = speakers.index(utterance.speaker)
+        axes.barh(
+            lane, end - start, left=start, height=0.7, color=color, alpha=alpha,
+            edgecolor="black", linewidth=2.0 if index == selected else 0.4,
+        )
+        axes.text((start + end) / 2, lane, str(index + 1), ha="center", va="center", fontsize=8)
+    axes.set_yticks(range(len(speakers)), [s or "(unknown)" for s in speakers])
+    axes.invert_yaxis()
+    axes.set_xlabel("time in the video (s)" if timed else "turn")
+    if timed and duration:
+        axes.set_xlim(0, duration)
+    axes.set_title("Predicted emotion per turn (opacity = confidence, number = turn)")
+    predicted = {u.prediction.emotion for u in conversation.utterances if u.prediction}
+    used = [label for label in labels if label in predicted]
+    axes.legend(handles=_legend_handles(used), loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    return figure
+
+
+def plot_probabilities(
+    probabilities: Mapping[str, float], gold: str | None = None, title: str = "Emotion probabilities"
+) -> Figure:
+    """Horizontal bars of one utterance's class probabilities (label order kept); the gold label is marked."""
+    labels = list(probabilities)
+    colors = emotion_colors(labels)
+    figure = Figure(figsize=(5, 0.35 * len(labels) + 1.0), layout="constrained")
+    axes = figure.add_subplot()
+    values = [probabilities[label] for label in labels]
+    axes.barh(range(len(labels)), values, color=[colors[label] for label in labels], edgecolor="black", linewidth=0.4)
+    names = [f"{label} (gold)" if label == gold else label for label in labels]
+    axes.set_yticks(range(len(labels)), names)
+    axes.invert_yaxis()
+    axes.set_xlim(0, 1)
+    for i, value in enumerate(values):
+        axes.text(min(value + 0.01, 0.9), i, f"{value:.2f}", va="center", fontsize=8)
+    axes.set_xlabel("probability")
+    axes.set_title(title)
+    return figure
+
+
+def plot_turn_probabilities(conversation: Conversation, labels: Sequence[str] = MELD_LABELS) -> Figure:
+    """Stacked bars: each turn's class probabilities (one bar per turn, one colour per emotion)."""
+    predicted = [u for u in conversation.utterances if u.prediction]
+    if not predicted:
+        return _empty("No predictions yet.")
+    colors = emotion_colors(labels)
+    length = len(conversation.utterances)
+    figure = Figure(figsize=(max(6.0, 0.45 * length + 2.5), 3.2), layout="constrained")
+    axes = figure.add_subplot()
+    bottom = np.zeros(length)
+    for label in labels:
+        values = np.array([u.prediction.probabilities.get(label, 0.0) if u.prediction else 0.0
+                           for u in conversation.utterances])
+        axes.bar(range(length), values, bottom=bottom, color=colors[label], edgecolor="white", linewidth=0.3,
+                 label=label)
+        bottom += values
+    step = max(1, length // 20)
+    axes.set_xticks(range(0, length, step), [str(i + 1) for i in range(0, length, step)])
+    axes.set_xlabel("turn")
+    axes.set_ylabel("probability")
+    axes.set_ylim(0, 1)
+    axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    axes.set_title("Emotion probabilities per turn")
+    return figure
+
+
+def dswa_matrix(conversation: Conversation) -> tuple[list[str], np.ndarray]:
+    """(modalities, [M, L] DSWA weights) from the utterances' predictions; NaN where a weight is missing."""
+    modalities = list(
+        dict.fromkeys(m for u in conversation.utterances if u.prediction for m in u.prediction.dswa_weights)
+    )
+    matrix = np.full((len(modalities), len(conversation.utterances)), np.nan)
+    for j, utterance in enumerate(conversation.utterances):
+        if utterance.prediction:
+            for i, m in enumerate(modalities):
+                matrix[i, j] = utterance.prediction.dswa_weights.get(m, np.nan)
+    return modalities, matrix
+
+
+def plot_dswa_heatmap(conversation: Conversation, selected: int | None = None) -> Figure:
+    """DSWA spike-attention weights, modalities x turns, shown relative to a uniform 1/L (1 = average)."""
+    modalities, matrix = dswa_matrix(conversation)
+    if not modalities:
+        return _empty("This checkpoint has no DSWA weights (trained without DSWA).")
+    length = matrix.shape[1]
+    relative = matrix * length
+    figure = Figure(figsize=(max(6.0, 0.45 * length + 2.5), 0.6 * len(modalities) + 1.6), layout="constrained")
+    axes = figure.add_subplot()
+    spread = max(float(np.nanmax(np.abs(relative - 1.0))), 1e-3)
+    image = axes.imshow(
+        relative, aspect="auto", cmap="RdBu_r", norm=TwoSlopeNorm(vcenter=1.0, vmin=1 - spread, vmax=1 + spread)
+    )
+    axes.set_yticks(range(len(modalities)), modalities)
+    step = max(1, length // 20)
+    axes.set_xticks(range(0, length, step), [str(i + 1) for i in range(0, length, step)])
+    axes.set_xlabel("turn")
+    if selected is not None and 0 <= selected < length:
+        axes.axvline(selected - 0.5, color="black", linewidth=1.5)
+        axes.axvline(selected + 0.5, color="black", linewidth=1.5)
+    figure.colorbar(image, ax=axes, label="weight x turns (1 = uniform)")
+    axes.set_title("DSWA spike-attention weight of each turn")
+    return figure
+
+
+def plot_spike_raster(spikes: np.ndarray, title: str = "Output spikes", max_neurons: int = 128) -> Figure:
+    """Raster of spikes [T, h] (1 = spike): time steps on x, neurons on y (the first max_neurons shown)."""
+    spikes = np.asarray(spikes)
+    if spikes.ndim != 2:
+        raise ValueError(f"spikes must be [T, neurons], got shape {spikes.shape}")
+    shown = spikes[:, :max_neurons]
+    figure = Figure(figsize=(6, 3.2), layout="constrained")
+    axes = figure.add_subplot()
+    steps, neurons = np.nonzero(shown)
+    axes.scatter(steps, neurons, marker="|", s=30, color=SPIKE_COLOR, linewidths=1.0)
+    axes.set_xlim(-0.5, shown.shape[0] - 0.5)
+    axes.set_ylim(-0.5, shown.shape[1] - 0.5)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_xlabel("time step t")
+    axes.set_ylabel("neuron")
+    axes.set_title(f"{title} ({int(shown.sum())} spikes, rate {shown.mean():.2f})")
+    return figure
+
+
+def plot_spike_rates(rates: Mapping[str, Sequence[float]], highlight: str | None = None) -> Figure:
+    """Mean firing rate at each time step, one curve per layer ("text/layer0", ...); `highlight` drawn bold."""
+    if not rates:
+        return _empty("No spike rates recorded.")
+    figure = Figure(figsize=(6, 3.2), layout="constrained")
+    axes = figure.add_subplot()
+    for name, values in rates.items():
+        bold = name == highlight
+        axes.plot(range(len(values)), values, marker="o" if bold else None, markersize=3,
+                  linewidth=2.2 if bold else 1.0, alpha=1.0 if bold or highlight is None else 0.5, label=name)
+    axes.set_ylim(0, 1)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_xlabel("time step t")
+    axes.set_ylabel("fraction of neurons spiking")
+    axes.legend(fontsize=8, frameon=False)
+    axes.set_title("Spike rate over time steps")
+    return figure
+
+
+def plot_label_strips(
+    rows: Mapping[str, Sequence[str | None]], labels: Sequence[str] = MELD_LABELS, title: str = ""
+) -> Figure:
+    """Rows of per-turn labels (e.g. model / face / gold) as coloured cells; None (unknown) stays white.
+
+    Cells where a row differs from the first row are hatched, so disagreements stand out.
+    """
+    names = list(rows)
+    if not names or not any(rows.values()):
+        return _empty("Nothing to compare.")
+    length = max(len(values) for values in rows.values())
+    colors = emotion_colors(labels)
+    figure = Figure(figsize=(max(6.0, 0.45 * length + 2.5), 0.55 * len(names) + 1.5), layout="constrained")
+    axes = figure.add_subplot()
+    reference = rows[names[0]]
+    for i, name in enumerate(names):
+        for j, label in enumerate(rows[name]):
+            differs = i > 0 and label is not None and j < len(reference) and label != reference[j]
+            color = colors.get(label, MISSING_COLOR) if label else MISSING_COLOR
+            axes.add_patch(Rectangle((j, i), 1, 1, facecolor=color, edgecolor="black", linewidth=0.4,
+                                     hatch="///" if differs else None))
+    axes.set_xlim(0, length)
+    axes.set_ylim(len(names), 0)
+    axes.set_yticks([i + 0.5 for i in range(len(names))], names)
+    step = max(1, length // 20)
+    axes.set_xticks([j + 0.5 for j in range(0, length, step)], [str(j + 1) for j in range(0, length, step)])
+    axes.set_xlabel("turn")
+    used = [label for label in labels if any(label in values for values in rows.values())]
+    axes.legend(handles=_legend_handles(used), loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    axes.set_title(title or f"Per-turn labels (hatched: differs from {names[0]})")
+    return figure
+
+
+def plot_confusion(confusion: Sequence[Sequence[int]], labels: Sequence[str]) -> Figure:
+    """Confusion matrix (rows gold, columns predicted), cells coloured by row share and labelled by count."""
+    counts = np.asarray(confusion, dtype=float)
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    figure = Figure(figsize=(6.2, 5.2), layout="constrained")
+    axes = figure.add_subplot()
+    image = axes.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    for i in range(counts.shape[0]):
+        for j in range(counts.shape[1]):
+            axes.text(j, i, f"{int(counts[i, j])}", ha="center", va="center", fontsize=8,
+                      color="white" if shares[i, j] > 0.6 else "black")
+    axes.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    axes.set_yticks(range(len(labels)), labels)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("gold")
+    figure.colorbar(image, ax=axes, label="share of the gold row")
+    axes.set_title("Confusion matrix")
+    return figure
+
+
+def plot_per_class_f1(per_class_f1: Mapping[str, float], weighted_f1: float | None = None) -> Figure:
+    """Bars of per-class F1 (percent), with the weighted F1 as a dashed line."""
+    labels = list(per_class_f1)
+    colors = emotion_colors(labels)
+    figure = Figure(figsize=(6.2, 3.4), layout="constrained")
+    axes = figure.add_subplot()
+    values = [per_class_f1[label] for label in labels]
+    axes.bar(range(len(labels)), values, color=[colors[label] for label in labels], edgecolor="black", linewidth=0.4)
+    for i, value in enumerate(values):
+        axes.text(i, value + 1, f"{value:.1f}", ha="center", fontsize=8)
+    if weighted_f1 is not None:
+        axes.axhline(weighted_f1, color="black", linestyle="--", linewidth=1, label=f"weighted F1 {weighted_f1:.1f}")
+        axes.legend(fontsize=8, frameon=False)
+    axes.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+    axes.set_ylim(0, 100)
+    axes.set_ylabel("F1 (%)")
+    axes.set_title("Per-class F1")
+    return figure
+
+
+def plot_lif_trace(trace: LIFTrace) -> Figure:
+    """Four panels: input current; membrane potential with threshold and spikes; spikes; surrogate gradient.
+
+    The last panel also draws the ATan surrogate's curve against H - threshold, beside the true derivative of
+    the spike step (zero everywhere except at the threshold, which is why training needs a surrogate).
+    """
+    config = trace.config
+    steps = np.arange(config.time_steps)
+    figure = Figure(figsize=(11, 7.5), layout="constrained")
+    grid = figure.add_gridspec(4, 2, width_ratios=(3, 1.3))
+    current = figure.add_subplot(grid[0, 0])
+    current.step(steps, trace.current, where="mid", color="#444444")
+    current.set_ylabel("input X[t]")
+    current.set_title(f"LIF neuron: tau={config.tau:g}, threshold={config.threshold:g}, T={config.time_steps}, "
+                      f"{trace.spike_count} spikes (rate {trace.firing_rate:.2f})")
+    membrane = figure.add_subplot(grid[1, 0], sharex=current)
+    membrane.plot(steps, trace.charged, marker="o", markersize=3, label="H[t] charged (before the test)")
+    membrane.plot(steps, trace.membrane, linestyle=":", color="#777777", label="V[t] after reset")
+    membrane.axhline(config.threshold, color="#d55e00", linestyle="--", label="threshold")
+    fired = trace.spikes > 0
+    membrane.scatter(steps[fired], trace.charged[fired], color="#d55e00", zorder=3, s=25, label="spike")
+    membrane.set_ylabel("membrane")
+    membrane.legend(fontsize=7, loc="lower right", ncols=2, framealpha=0.8)
+    spikes = figure.add_subplot(grid[2, 0], sharex=current)
+    spikes.vlines(steps[fired], 0, 1, color=SPIKE_COLOR, linewidth=2)
+    spikes.set_ylim(0, 1.1)
+    spikes.set_yticks([])
+    spikes.set_ylabel("spikes S[t]")
+    gradient = figure.add_subplot(grid[3, 0], sharex=current)
+    gradient.bar(steps, trace.surrogate_gradient, color="#0072b2", alpha=0.7, label="surrogate dS/dH at H[t]")
+    gradient.plot(steps, trace.input_gradient, color="#009e73", marker=".", label="d(spike count)/dX[t] (BPTT)")
+    gradient.set_xlabel("time step t")
+    gradient.set_ylabel("gradient")
+    gradient.legend(fontsize=7, loc="lower right", framealpha=0.8)
+    shape = figure.add_subplot(grid[1:, 1])
+    x = np.linspace(-2, 2, 401)
+    alpha = config.surrogate_alpha
+    shape.plot(x, np.arctan(np.pi / 2 * alpha * x) / np.pi + 0.5, label="ATan surrogate g(x)")
+    shape.plot(x, alpha / 2 / (1 + (np.pi / 2 * alpha * x) ** 2), label="g'(x) used in backward")
+    shape.step(x, (x >= 0).astype(float), where="post", color="black", linestyle="--", label="spike step (forward)")
+    shape.set_xlabel("x = H - threshold")
+    shape.legend(fontsize=7, frameon=False, loc="upper left")
+    shape.set_title("Forward step, backward surrogate", fontsize=9)
+    return figure
+
+
+def plot_time_step_sweep(sweep: TimeStepSweep, modality: str) -> Figure:
+    """DSWA weight of each turn (x) at each number of time steps T (y), relative to uniform (1 = 1/L)."""
+    if modality not in sweep.weights:
+        return _empty(f"No {modality} DSWA weights in this sweep (modalities: {', '.join(sweep.weights)}).")
+    weights = sweep.weights[modality]
+    relative = weights * weights.shape[1]
+    figure = Figure(figsize=(max(6.0, 0.45 * weights.shape[1] + 2.5), 0.45 * len(sweep.time_steps) + 1.8),
+                    layout="constrained")
+    axes = figure.add_subplot()
+    spread = max(float(np.abs(relative - 1.0).max()), 1e-3)
+    image = axes.imshow(relative, aspect="auto", cmap="RdBu_r",
+                        norm=TwoSlopeNorm(vcenter=1.0, vmin=1 - spread, vmax=1 + spread))
+    axes.set_yticks(range(len(sweep.time_steps)), [f"T={t}" for t in sweep.time_steps])
+    axes.set_xticks(range(weights.shape[1]), [str(j + 1) for j in range(weights.shape[1])])
+    axes.set_xlabel("turn")
+    figure.colorbar(image, ax=axes, label="weight x turns (1 = uniform)")
+    axes.set_title(f"{modality} DSWA weights as the number of time steps T grows")
+    return figure

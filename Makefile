@@ -4,17 +4,19 @@ VENV := .venv
 PY := $(VENV)/bin/python
 NO_DEPS := spikingjelly|resemblyzer
 
-.PHONY: setup app test bench clean
+.PHONY: setup app test test-quick lint bench screenshot clean
 
 setup: $(VENV)/.installed
 
-# Re-runs only when a requirements file changes; pip skips what is already installed.
+# Re-runs only when a requirements file changes; pip skips what is already installed. The --no-deps packages go
+# in last: pip checks conflicts only when it resolves dependencies, so installing them first made the next
+# step print a red ERROR about their unmet (and deliberately unmet) pins.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
-	$(PY) -m pip install -q --disable-pip-version-check --no-deps $$(grep -E '^($(NO_DEPS))==' requirements.txt)
 	grep -v -E '^($(NO_DEPS))==' requirements.txt > $(VENV)/requirements-with-deps.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r $(VENV)/requirements-with-deps.txt -r requirements-dev.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps $$(grep -E '^($(NO_DEPS))==' requirements.txt)
 	touch $@
 
 app: setup
@@ -23,8 +25,19 @@ app: setup
 test: setup
 	$(PY) -m pytest -q
 
+# The quick loop while editing: everything but the tests that run real models on generated media or train.
+test-quick: setup
+	$(PY) -m pytest -q -m "not slow"
+
+lint: setup
+	$(PY) -m ruff check .
+
 bench: setup
 	$(PY) -m spikemo bench model
+
+# The README's screenshot, made on demand (the tests never write into the tree).
+screenshot: setup
+	$(PY) scripts/make_screenshot.py
 
 clean:
 	rm -rf $(VENV)

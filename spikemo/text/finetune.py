@@ -24,27 +24,22 @@ from spikemo.text.encoder import EncodedUtterance, TextEncoder, TextEncoderConfi
 class TextFinetuneConfig:
     """Fine-tuning of the text encoder + a linear head with cross-entropy on the emotion labels.
 
-    Defaults fit the CPU budget (stage 1 within ~25 minutes on 2 shared cores for MELD's 9989 train
-    utterances): measured with one torch thread on an overloaded shared 2-core machine, the 2 epochs took
-    419 s + 578 s (dev weighted F1 0.537, then 0.574) and encoding train+dev 100-190 s; 1 epoch alone reached
-    0.552. Use 1 thread when other jobs share the cores (2 threads were 7x slower there), 2 on idle cores.
-    warmup: fraction of the optimiser steps with a linear learning-rate ramp (then linear decay).
-    freeze_embeddings: keep the word-embedding table fixed (half of MiniLM's weights; faster steps, less
-    over-fitting of rare words). class_weighting: inverse-frequency CE weights (helps rare classes, usually
-    costs weighted F1). num_threads: torch CPU threads (None leaves torch's choice).
+    The defaults fit a CPU budget: two epochs of MiniLM over MELD's train split in minutes, not hours (the
+    README's "Training" line gives the measured time). On a machine whose cores other jobs share, use one
+    thread: torch's extra threads spin-wait for a busy core.
     """
 
-    epochs: int = 2
-    batch_size: int = 32
-    learning_rate: float = 1e-4
-    weight_decay: float = 0.01
-    warmup: float = 0.1
-    seed: int = 0
-    max_train_utterances: int | None = None
-    class_weighting: bool = False
-    freeze_embeddings: bool = True
-    dropout: float = 0.1
-    num_threads: int | None = None
+    epochs: int = 2  # the second epoch still gained on dev; a third did not (train/results/README.md)
+    batch_size: int = 32  # utterances per optimiser step
+    learning_rate: float = 1e-4  # AdamW peak learning rate
+    weight_decay: float = 0.01  # AdamW weight decay (not on biases and LayerNorm weights)
+    warmup: float = 0.1  # fraction of the steps with a linear learning-rate ramp (then linear decay)
+    seed: int = 0  # shuffling, dropout and the head's initialisation
+    max_train_utterances: int | None = None  # a random subset of the train utterances (quick runs, tests)
+    class_weighting: bool = False  # inverse-frequency CE weights: help rare classes, usually cost weighted F1
+    freeze_embeddings: bool = True  # keep the word-embedding table fixed: faster steps, less over-fitting
+    dropout: float = 0.1  # before the linear head
+    num_threads: int | None = None  # torch CPU threads (None leaves torch's choice)
 
 
 def _labelled(encoder: TextEncoder, conversations: list[Conversation],

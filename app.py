@@ -6,11 +6,8 @@ The checkpoint folder may also come from $SPIKEMO_CHECKPOINT (default: the shipp
 """
 
 import argparse
-import os
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-
-from demo import AppConfig, build_demo, launch  # noqa: E402
+from demo import AppConfig, build_demo, launch
 
 
 def parse_args() -> argparse.Namespace:

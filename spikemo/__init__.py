@@ -3,8 +3,9 @@
 The library, by concern; each layer imports only the layers above it in this list (tests/test_layout.py
 checks it), and nothing here imports Gradio:
 
-  errors, runtime, paths, integrity   the user-facing error type, torch devices and threads, file locations,
-                                      checksums
+  errors, runtime, paths, integrity, serialization
+             the user-facing error type, torch devices and threads, file locations, checksums, and the
+             JSON round trip of config dataclasses
   data/      the conversation shape, emotion labels, batching, and the readers (MELD, MultiEMO,
              transcripts, feature stores)
   model/     the SpikEmo network: configuration, LIF neuron, DSWA, DialogueRNN, fusion, losses, checkpoints

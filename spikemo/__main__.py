@@ -5,7 +5,7 @@ import json
 import sys
 from pathlib import Path
 
-from spikemo.errors import SpikEmoError
+from spikemo.errors import run_command
 
 
 def _evaluate(args: argparse.Namespace) -> None:
@@ -127,12 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        args.run(args)
-    except SpikEmoError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return run_command(lambda: args.run(args))
 
 
 if __name__ == "__main__":

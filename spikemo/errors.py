@@ -1,5 +1,8 @@
 """SpikEmo's exceptions: one base class, so callers (CLI, app) can catch everything with a readable message."""
 
+import sys
+from collections.abc import Callable
+
 
 class SpikEmoError(Exception):
     """Base class: the message is meant for the user, so it says what went wrong and what to do."""
@@ -11,3 +14,17 @@ class InputError(SpikEmoError):
 
 class CheckpointError(SpikEmoError):
     """A model checkpoint or model folder that is missing, unreadable or incompatible."""
+
+
+def run_command(command: Callable[[], object]) -> int:
+    """Run a command-line command and return its exit status: 0, or 2 after a SpikEmoError.
+
+    The error is printed as one line, `error: <message>`, on stderr: its message already says what to do, so
+    every command (python -m spikemo, train.*, scripts) ends this way rather than with a traceback.
+    """
+    try:
+        command()
+    except SpikEmoError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0

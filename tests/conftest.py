@@ -1,5 +1,9 @@
-"""Shared fixtures: one generated two-speaker conversation per test session, and its recognised speech."""
+"""Shared fixtures: one generated two-speaker conversation per test session, and its recognised speech.
 
+Gradio's analytics are switched off before any test imports Gradio (it would wait on DNS without internet).
+"""
+
+import os
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +12,8 @@ import pytest
 from spikemo.bench.synthetic import SyntheticConfig, SyntheticConversation, make_conversation
 from spikemo.video.media import load_audio
 from spikemo.video.speech import Transcription, transcribe
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
 @pytest.fixture(scope="session")

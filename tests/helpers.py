@@ -3,20 +3,23 @@ offline base text encoder (all-MiniLM-L6-v2, 384-d), so the whole serving path r
 checkpoint. Its predictions mean nothing; the tests check shapes, plumbing and invariants."""
 
 from pathlib import Path
+from typing import Any
 
 import torch
 
+from spikemo.data.labels import MODALITIES
 from spikemo.model.checkpoint import save_checkpoint
 from spikemo.model.configuration import DEFAULT_INPUT_DIMS, SpikEmoConfig
 from spikemo.model.modeling import SpikEmoModel
 from spikemo.text.encoder import TextEncoder, default_text_encoder_path
 
 
-def tiny_config(modalities: tuple[str, ...]) -> SpikEmoConfig:
-    """A small SpikEmo over `modalities` with the shipped extractors' input sizes (text 384, audio 6373, visual 16)."""
-    return SpikEmoConfig(
-        modalities=modalities,
-        input_dims=dict(DEFAULT_INPUT_DIMS),
+def tiny_config(modalities: tuple[str, ...] = MODALITIES, **overrides: Any) -> SpikEmoConfig:
+    """A small SpikEmo over `modalities`, fast enough for any test: h=16, T=4, one Spikformer block, one fusion
+    layer, a context encoder for audio and visual where present, and the shipped extractors' input sizes
+    (text 384, audio 6373, visual 16). `overrides`: any other SpikEmoConfig field, e.g. input_dims."""
+    values = dict(
+        input_dims=DEFAULT_INPUT_DIMS,
         hidden_size=16,
         time_steps=4,
         spikformer_layers=1,
@@ -26,6 +29,7 @@ def tiny_config(modalities: tuple[str, ...]) -> SpikEmoConfig:
         fusion_ffn=32,
         context_modalities=tuple(m for m in ("audio", "visual") if m in modalities),
     )
+    return SpikEmoConfig(modalities=modalities, **{**values, **overrides})
 
 
 def make_test_checkpoint(folder: Path, modalities: tuple[str, ...], seed: int = 0) -> Path:

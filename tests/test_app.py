@@ -1,38 +1,34 @@
-"""The app's callbacks called directly (real pipeline, random-init test checkpoint), and the running app
+"""The app's tab handlers called directly (real pipeline, random-init test checkpoint), and the running app
 through gradio_client on a bundled example."""
 
 import json
-import os
 import socket
 from pathlib import Path
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+import gradio as gr
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
 
-import gradio as gr  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from demo import AppConfig, build_demo
+from demo.app import checkpoint_status
+from demo.state import AppState
+from demo.tabs.analyse import AnalyseTab, modality_statement
+from demo.tabs.inspect import InspectTab, SortOrder, error_rows
+from demo.tabs.learn import InputShape, LearnTab, without_dswa_sentence
+from spikemo.data.conversation import Prediction
+from spikemo.data.labels import MELD_LABELS
+from spikemo.data.meld import read_meld_csv
+from spikemo.model.checkpoint import load_checkpoint
+from spikemo.model.modeling import SpikEmoModel
+from spikemo.training.dswa_ablation import predict_without_dswa
+from spikemo.training.metrics import classification_metrics
+from spikemo.training.predict import gold_and_predicted
+from spikemo.viz.lif_teaching import INPUT_SHAPES, TimeStepSweep
+from tests.helpers import make_test_checkpoint, tiny_config
 
-from demo.callbacks import (  # noqa: E402
-    SORT_ORDERS,
-    AppConfig,
-    SpikEmoApp,
-    checkpoint_summary,
-    error_rows,
-    modality_statement,
-    without_dswa_sentence,
-)
-from demo.ui import build_demo  # noqa: E402
-from spikemo.data.conversation import Prediction  # noqa: E402
-from spikemo.data.labels import MELD_LABELS  # noqa: E402
-from spikemo.data.meld import read_meld_csv  # noqa: E402
-from spikemo.model.checkpoint import load_checkpoint  # noqa: E402
-from spikemo.training.dswa_ablation import predict_without_dswa  # noqa: E402
-from spikemo.training.metrics import classification_metrics  # noqa: E402
-from spikemo.training.predict import gold_and_predicted  # noqa: E402
-from spikemo.viz.lif_teaching import TimeStepSweep  # noqa: E402
-from tests.helpers import make_test_checkpoint  # noqa: E402
+pytestmark = pytest.mark.slow  # real models on generated media, or training (see pyproject.toml)
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "assets" / "examples"
@@ -46,18 +42,33 @@ def checkpoint_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def app(checkpoint_dir) -> SpikEmoApp:
-    return SpikEmoApp(AppConfig(checkpoint_dir=checkpoint_dir))
+def state(checkpoint_dir) -> AppState:
+    return AppState(AppConfig(checkpoint_dir=checkpoint_dir))
 
 
 @pytest.fixture(scope="module")
-def example(app):
-    return next(e for e in app.examples if e.name == EXAMPLE)
+def analyse_tab(state) -> AnalyseTab:
+    return AnalyseTab(state)
 
 
 @pytest.fixture(scope="module")
-def result(app, example):
-    return app.analyse(str(example.video), str(example.transcript), None, "tiny.en")
+def inspect_tab(state) -> InspectTab:
+    return InspectTab(state)
+
+
+@pytest.fixture(scope="module")
+def learn_tab(state) -> LearnTab:
+    return LearnTab(state)
+
+
+@pytest.fixture(scope="module")
+def example(state):
+    return state.example(EXAMPLE)
+
+
+@pytest.fixture(scope="module")
+def result(analyse_tab, example):
+    return analyse_tab.analyse(str(example.video), str(example.transcript), None, "tiny.en")
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +81,9 @@ def small_csv(tmp_path_factory) -> Path:
     return path
 
 
-def test_examples_are_bundled_with_their_scripts(app):
-    assert {e.name for e in app.examples} == {"two_friends", "two_friends_with_transcript"}
-    for e in app.examples:
+def test_examples_are_bundled_with_their_scripts(state):
+    assert {e.name for e in state.examples} == {"two_friends", "two_friends_with_transcript"}
+    for e in state.examples:
         assert e.script["duration"] == pytest.approx(30, abs=2)
         assert len({t["emotion"] for t in e.script["turns"]}) >= 5  # clear and different emotions
         assert e.video.stat().st_size < 2_000_000
@@ -80,7 +91,7 @@ def test_examples_are_bundled_with_their_scripts(app):
 
 
 def test_turn_table_lists_every_scripted_turn(result, example):
-    table = result.table
+    table = result.turn_table
     script = example.script["turns"]
     assert len(table) == len(script)
     assert list(table["text"]) == [t["text"] for t in script]
@@ -94,19 +105,19 @@ def test_turn_table_lists_every_scripted_turn(result, example):
 
 def test_result_figures(result, example):
     turns = len(example.script["turns"])
-    for figure in (result.timeline, result.probabilities, result.heatmap, result.cues):
+    for figure in (result.timeline, result.probabilities, result.heatmap, result.cue_strips):
         assert isinstance(figure, Figure)
     assert [t.get_text() for t in result.timeline.axes[0].get_yticklabels()] == ["Alex", "Blair"]
     assert result.heatmap.axes[0].get_images()[0].get_array().shape == (1, turns)  # text-only checkpoint
-    assert len([p for p in result.cues.axes[0].patches]) == 2 * turns  # model row + face row
+    assert len([p for p in result.cue_strips.axes[0].patches]) == 2 * turns  # model row + face row
     assert result.turn["maximum"] == turns
     assert result.layer["choices"] == ["text/layer0"]
 
 
-def test_status_says_which_modalities_the_prediction_uses(result):
-    assert "trained on text (the words)" in result.status
-    assert "voice and face are extracted and shown beside the prediction as a cue only" in result.status
-    assert "transcript supplied" in result.status
+def test_summary_says_which_modalities_the_prediction_uses(result):
+    assert "trained on text (the words)" in result.summary
+    assert "voice and face are extracted and shown beside the prediction as a cue only" in result.summary
+    assert "transcript supplied" in result.summary
 
 
 def test_downloads_hold_the_analysis(result, example):
@@ -115,11 +126,11 @@ def test_downloads_hold_the_analysis(result, example):
     assert len(data["utterances"]) == len(example.script["turns"])
     assert data["modalities_used"] == ["text"]
     table = pd.read_csv(csv_path)
-    assert list(table["emotion"]) == list(result.table["emotion"])
+    assert list(table["emotion"]) == list(result.turn_table["emotion"])
 
 
-def test_select_turn_shows_its_details_and_spikes(app, result):
-    view = app.select_turn(result.analysis, 3, "text/layer0")
+def test_select_turn_shows_its_details_and_spikes(analyse_tab, result):
+    view = analyse_tab.select_turn(result.analysis, 3, "text/layer0")
     utterance = result.analysis.conversation.utterances[2]
     assert utterance.text in view.details
     assert f"**Model (text): {utterance.prediction.emotion}**" in view.details
@@ -128,41 +139,59 @@ def test_select_turn_shows_its_details_and_spikes(app, result):
     spikes = result.analysis.spikes["text/layer0"][2]
     assert len(raster.collections[0].get_offsets()) == spikes.sum()
     assert len(view.rates.axes[0].lines) == 1
-    assert len(view.probabilities.axes[0].patches) == len(MELD_LABELS)
+    assert len(view.turn_probabilities.axes[0].patches) == len(MELD_LABELS)
 
 
 @pytest.mark.parametrize("turn", [0, 99, None])
-def test_select_turn_out_of_range(app, result, turn):
+def test_select_turn_out_of_range(analyse_tab, result, turn):
     with pytest.raises(gr.Error, match="Pick a turn between 1 and 9"):
-        app.select_turn(result.analysis, turn, None)
+        analyse_tab.select_turn(result.analysis, turn, None)
 
 
-def test_bad_inputs_give_readable_errors(app, example, tmp_path):
+def test_select_row_moves_the_slider_to_the_clicked_turn(analyse_tab, result):
+    event = gr.SelectData(None, {"index": [3, 2], "value": "", "selected": True})
+    selection = analyse_tab.select_row(result.analysis, "text/layer0", event)
+    assert selection.turn == 4
+    assert selection.details == analyse_tab.select_turn(result.analysis, 4, "text/layer0").details
+
+
+def test_bad_inputs_give_readable_errors(analyse_tab, example, tmp_path):
     with pytest.raises(gr.Error, match="Upload a video"):
-        app.analyse(None, None, None, "tiny.en")
+        analyse_tab.analyse(None, None, None, "tiny.en")
     notes = tmp_path / "notes.txt"
     notes.write_text("hello")
     with pytest.raises(gr.Error, match="SRT, WebVTT or MELD CSV"):
-        app.analyse(str(example.video), str(notes), None, "tiny.en")
+        analyse_tab.analyse(str(example.video), str(notes), None, "tiny.en")
     fake = tmp_path / "fake.mp4"
     fake.write_text("this is not a video")
     with pytest.raises(gr.Error, match="could not be read as a video"):
-        app.analyse(str(fake), None, None, "tiny.en")
+        analyse_tab.analyse(str(fake), None, None, "tiny.en")
     with pytest.raises(gr.Error, match="speech model"):
-        app.analyse(str(example.video), None, None, "large-v3")
+        analyse_tab.analyse(str(example.video), None, None, "large-v3")
     bad_srt = tmp_path / "late.srt"
     bad_srt.write_text("1\n00:01:00,000 --> 00:01:05,000\nAlex: too late\n")
     with pytest.raises(gr.Error, match="past the video's end"):
-        app.analyse(str(example.video), str(bad_srt), None, "tiny.en")
+        analyse_tab.analyse(str(example.video), str(bad_srt), None, "tiny.en")
 
 
 def test_missing_checkpoint_is_reported_and_the_lif_demo_still_works(tmp_path, example):
-    app = SpikEmoApp(AppConfig(checkpoint_dir=tmp_path / "nowhere"))
-    assert "No checkpoint found" in app.status_markdown()
+    state = AppState(AppConfig(checkpoint_dir=tmp_path / "nowhere"))
+    assert "No checkpoint found" in checkpoint_status(state.config.checkpoint_dir)
     with pytest.raises(gr.Error, match="no checkpoint folder"):
-        app.analyse(str(example.video), None, None, "tiny.en")
-    figure, reading = app.lif(1.5, 2.0, 1.0, 32, "constant")
+        AnalyseTab(state).analyse(str(example.video), None, None, "tiny.en")
+    learn = LearnTab(state)
+    assert learn.trained_modalities() == ["text"]
+    figure, reading = learn.lif(1.5, 2.0, 1.0, 32, "constant")
     assert isinstance(figure, Figure) and "16 times in 32 steps" in reading
+    assert "can never lift the membrane" in learn.lif(0.5, 2.0, 1.0, 32, InputShape.CONSTANT).lif_reading
+    with pytest.raises(gr.Error, match="Input shape must be one of constant, ramp, pulses"):
+        learn.lif(1.5, 2.0, 1.0, 32, "square")
+
+
+def test_closed_choices_show_the_same_strings():
+    assert [s.value for s in InputShape] == list(INPUT_SHAPES)
+    assert [o.value for o in SortOrder] == [
+        "turn order", "most confident first", "least confident first", "turns DSWA decides first"]
 
 
 def test_without_dswa_sentence_names_the_turns_dswa_decides():
@@ -178,32 +207,37 @@ def test_modality_statements(tmp_path):
     everything = modality_statement(("text", "audio", "visual"))
     assert "cue only" not in everything
     assert "lacked visual" in modality_statement(("text", "visual"), ("text",))
-    (tmp_path / "config.json").write_text(json.dumps({"model": {"modalities": ["text", "visual"]}}))
-    summary = checkpoint_summary(tmp_path)
-    assert "text (the words) + visual (the face)" in summary and "The voice is extracted" in summary
+    folder = SpikEmoModel(tiny_config(("text", "visual"))).save_pretrained(
+        tmp_path / "ckpt", {"metrics": {"dev": {"weighted_f1": 61.234}}})
+    status = checkpoint_status(folder)
+    assert "text (the words) + visual (the face)" in status and "The voice is extracted" in status
+    assert "Dev weighted F1 recorded in its metadata: 61.23." in status
+    (folder / "config.json").write_text("{not json")
+    assert "cannot be read" in checkpoint_status(folder)
 
 
-def test_inspect_errors_on_a_small_csv(app, small_csv, checkpoint_dir):
-    scored = app.score(None, str(small_csv))
-    cached = app.scored(scored.key)
+def test_inspect_errors_on_a_small_csv(inspect_tab, small_csv, checkpoint_dir):
+    scored = inspect_tab.score(None, str(small_csv))
+    cached = inspect_tab.scored(scored.scored_key)
     gold, predicted = gold_and_predicted(cached.conversations)
     expected = classification_metrics(gold, predicted, MELD_LABELS)
-    assert f"weighted F1 **{expected['weighted_f1']:.2f}**" in scored.summary
-    assert "Text only" in scored.summary
+    assert f"weighted F1 **{expected['weighted_f1']:.2f}**" in scored.score_summary
+    assert "Text only" in scored.score_summary
     assert scored.confusion.axes[0].get_images()[0].get_array().shape == (7, 7)
-    assert len(scored.dialogues["choices"]) == 4
-    assert app.score(None, str(small_csv)).key == scored.key and app.scored(scored.key) is cached  # cached
+    assert len(scored.dialogue["choices"]) == 4
+    again = inspect_tab.score(None, str(small_csv))
+    assert again.scored_key == scored.scored_key and inspect_tab.scored(scored.scored_key) is cached  # cached
 
-    dialogue_id = scored.dialogues["value"]
-    view = app.show_dialogue(scored.key, dialogue_id, False, SORT_ORDERS[0])
-    rows = view.table.data
-    conversation = cached.conversation(dialogue_id)
+    dialogue_id = scored.dialogue["value"]
+    view = inspect_tab.show_dialogue(scored.scored_key, dialogue_id, False, SortOrder.TURN_ORDER)
+    rows = view.dialogue_table.data
+    conversation = next(c for c in cached.conversations if c.conversation_id == dialogue_id)
     assert list(rows["text"]) == [u.text for u in conversation.utterances]
     assert list(rows["correct"] == "NO") == [u.emotion != u.prediction.emotion for u in conversation.utterances]
-    assert "background-color" in view.table.to_html()  # errors are shaded (when there are any)
-    assert view.heatmap.axes[0].get_images()[0].get_array().shape == (1, len(conversation))
+    assert "background-color" in view.dialogue_table.to_html()  # errors are shaded (when there are any)
+    assert view.dialogue_heatmap.axes[0].get_images()[0].get_array().shape == (1, len(conversation))
 
-    errors = app.file_errors(scored.key, True, SORT_ORDERS[1]).data
+    errors = inspect_tab.file_errors(scored.scored_key, True, SortOrder.MOST_CONFIDENT.value).data
     assert (errors["correct"] == "NO").all()
     assert list(errors["confidence"]) == sorted(errors["confidence"], reverse=True)
     assert len(errors) == sum(g != p for g, p in zip(gold, predicted))
@@ -213,27 +247,28 @@ def test_inspect_errors_on_a_small_csv(app, small_csv, checkpoint_dir):
     assert list(rows["without DSWA"]) == [p.emotion for p in without[cached.conversations.index(conversation)]]
     changed = sum(u.prediction.emotion != w.emotion for c, ws in zip(cached.conversations, without)
                   for u, w in zip(c.utterances, ws))
-    assert f"another emotion for {changed} of {len(gold)} turns" in scored.summary
-    assert [t.get_text() for t in view.strips.axes[0].get_yticklabels()] == ["gold", "predicted", "without DSWA"]
+    assert f"another emotion for {changed} of {len(gold)} turns" in scored.score_summary
+    assert [t.get_text() for t in view.dialogue_strips.axes[0].get_yticklabels()] == [
+        "gold", "predicted", "without DSWA"]
 
 
-def test_inspect_errors_refuses_bad_files(app, tmp_path):
+def test_inspect_errors_refuses_bad_files(inspect_tab, tmp_path):
     with pytest.raises(gr.Error, match="Choose a CSV"):
-        app.score(None, None)
+        inspect_tab.score(None, None)
     broken = tmp_path / "broken.csv"
     broken.write_text("a,b\n1,2\n")
     with pytest.raises(gr.Error) as error:
-        app.score(None, str(broken))
+        inspect_tab.score(None, str(broken))
     assert "Utterance" in str(error.value) or "column" in str(error.value).lower()
     with pytest.raises(gr.Error, match="not a .csv"):
-        app.score(None, str(tmp_path / "x.txt"))
+        inspect_tab.score(None, str(tmp_path / "x.txt"))
     with pytest.raises(gr.Error, match="Score a CSV first"):
-        app.show_dialogue("unknown", "1", True, SORT_ORDERS[0])
+        inspect_tab.show_dialogue("unknown", "1", True, SortOrder.TURN_ORDER)
 
 
-def test_error_rows_filter_and_sort(app, small_csv):
-    scored = app.scored(app.score(None, str(small_csv)).key)
-    everything = error_rows(scored.conversations, False, SORT_ORDERS[2])
+def test_error_rows_filter_and_sort(inspect_tab, small_csv):
+    scored = inspect_tab.scored(inspect_tab.score(None, str(small_csv)).scored_key)
+    everything = error_rows(scored.conversations, False, SortOrder.LEAST_CONFIDENT)
     assert len(everything) == sum(len(c) for c in scored.conversations)
     assert list(everything["confidence"]) == sorted(everything["confidence"])
 
@@ -247,7 +282,7 @@ def test_turns_dswa_decides_come_first(small_csv):
     without = {c.conversation_id: ["joy"] * len(c) for c in conversations}
     without[first][-1] = "anger"
     without[conversations[-1].conversation_id][0] = "anger"
-    table = error_rows(conversations, False, SORT_ORDERS[3], without)
+    table = error_rows(conversations, False, SortOrder.DSWA_DECIDES, without)
     assert list(table["without DSWA"][:2]) == ["anger", "anger"] and set(table["without DSWA"][2:]) == {"joy"}
     assert table["dialogue"][0] == first and table["turn"][0] == len(conversations[0])  # file order kept
     rest = [(c.conversation_id, i + 1) for c in conversations for i in range(len(c))]
@@ -256,14 +291,14 @@ def test_turns_dswa_decides_come_first(small_csv):
     assert list(zip(table["dialogue"][2:], table["turn"][2:])) == rest
 
 
-def test_time_step_sweep_on_the_example(app, example):
-    figure, text = app.time_step_sweep(example.name, "text")
+def test_time_step_sweep_on_the_example(learn_tab, example):
+    figure, text = learn_tab.time_step_sweep(example.name, "text")
     image = figure.axes[0].get_images()[0].get_array()
     assert image.shape == (6, len(example.script["turns"]))  # T = 2, 4, 8, 16, 32, 64
     np.testing.assert_allclose(image.sum(axis=1), len(example.script["turns"]), rtol=1e-4)
     assert "Predictions at T=64" in text and "With the DSWA step skipped" in text
     with pytest.raises(gr.Error, match="bundled examples"):
-        app.time_step_sweep("nope", "text")
+        learn_tab.time_step_sweep("nope", "text")
 
 
 def _free_port() -> int:
@@ -279,6 +314,8 @@ def test_running_app_through_gradio_client(checkpoint_dir, example):
     blocks.launch(server_port=_free_port(), prevent_thread_lock=True, quiet=True)
     try:
         client = Client(blocks.local_url, verbose=False)
+        endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+        assert set(endpoints) == {"/analyse", "/select_turn", "/score", "/show_dialogue", "/lif", "/sweep"}
         outputs = client.predict(
             handle_file(str(example.video)), handle_file(str(example.transcript)), None, "tiny.en",
             api_name="/analyse",

@@ -1,4 +1,3 @@
-import dataclasses
 import json
 
 import numpy as np
@@ -11,7 +10,7 @@ from spikemo.model.checkpoint import load_checkpoint, save_checkpoint
 from spikemo.model.modeling import SpikEmoModel
 from tests.helpers import tiny_config
 
-CONFIG = dataclasses.replace(tiny_config(("text", "audio")), input_dims={"text": 8, "audio": 6}, time_steps=3)
+CONFIG = tiny_config(("text", "audio"), input_dims={"text": 8, "audio": 6}, time_steps=3)
 
 
 @pytest.fixture

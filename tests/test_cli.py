@@ -13,6 +13,8 @@ from spikemo.__main__ import _bench, build_parser, main
 from spikemo.bench.synthetic import SyntheticConfig, make_conversation
 from tests.helpers import make_test_checkpoint
 
+pytestmark = pytest.mark.slow  # real models on generated media, or training (see pyproject.toml)
+
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -84,6 +84,7 @@ def test_total_variation_and_weight_ratio():
     assert weight_ratio(uniform, "text") == 2.0
 
 
+@pytest.mark.slow
 def test_cli_writes_the_report_it_measured(tmp_path):
     checkpoint = make_test_checkpoint(tmp_path / "ckpt", ("text",))
     dev = pd.read_csv(MELD_DIR / "dev_sent_emo.csv")

@@ -24,6 +24,8 @@ from tests.helpers import tiny_config
 from train import experiments
 from train import extract_features as extract_cli
 
+pytestmark = pytest.mark.slow  # real models on generated media, or training (see pyproject.toml)
+
 # (dialogue, utterance) -> clip: "ok" (a generated one-turn clip), "corrupt" (random bytes) or "missing".
 CLIPS = {(0, 0): "ok", (0, 1): "ok", (1, 0): "ok", (1, 1): "corrupt", (2, 0): "ok", (2, 1): "missing"}
 MODALITY_DIMS = {"text": 384, "audio": 6373, "visual": 16}

@@ -7,9 +7,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from spikemo.model.configuration import LossConfig, SpikEmoConfig
+from spikemo.model.configuration import LossConfig
 from spikemo.model.losses import SpikEmoLoss, self_adjusting_dice_loss, soft_hgr_loss
 from spikemo.model.modeling import SpikEmoModel
+from tests.helpers import tiny_config
 
 
 def logits_with_gold_probability(p: float) -> torch.Tensor:
@@ -65,10 +66,8 @@ def test_soft_hgr_needs_two_samples():
 
 def tiny_model(modalities=("text", "audio", "visual")) -> SpikEmoModel:
     torch.manual_seed(0)
-    config = SpikEmoConfig(
-        modalities=modalities, input_dims={"text": 10, "audio": 12, "visual": 6}, hidden_size=16, time_steps=4,
-        spikformer_layers=1, spikformer_heads=2, spikformer_mlp_ratio=2, fusion_layers=1, fusion_heads=2,
-        fusion_ffn=32, dropout=0.0,
+    config = tiny_config(
+        modalities, input_dims={"text": 10, "audio": 12, "visual": 6}, spikformer_mlp_ratio=2, dropout=0.0
     )
     return SpikEmoModel(config)
 

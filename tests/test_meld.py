@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from spikemo.data.meld import clean_text, parse_timestamp, read_meld_csv
+from spikemo.data.meld import clean_text, read_meld_csv
+from spikemo.data.timestamps import parse_timestamp
 from spikemo.errors import InputError, SpikEmoError
 from train.meld import MELD_DIR
 
@@ -98,6 +99,7 @@ def test_missing_columns_are_listed(tmp_path):
         (b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00\xff\xd8\xff\xe0\x8f" * 40, "UTF-8"),
         (b"", "could not be read as a CSV"),
         (b'Utterance,Speaker,Dialogue_ID,Utterance_ID\n"unclosed,Ann,0,0\n', "could not be read as a CSV"),
+        (b"Utterance,Speaker,Dialogue_ID,Utterance_ID\nHi,Ann,0,0,extra\n", "line 2 has 5 cells for 4 columns"),
     ],
 )
 def test_not_a_csv(tmp_path, content, message):

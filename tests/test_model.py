@@ -14,17 +14,19 @@ from spikemo.model.dswa import DSWA, NormLIF
 from spikemo.model.fusion import MultiAttnFusion
 from spikemo.model.modeling import SpikEmoModel
 from spikemo.model.neuron import LIFNeuron, lif_neuron
+from tests.helpers import tiny_config
 
 DIMS = {"text": 12, "audio": 20, "visual": 6}
 SUBSETS = [s for r in (1, 2, 3) for s in itertools.combinations(MODALITIES, r)]
 
 
 def small_config(**overrides) -> SpikEmoConfig:
+    """The tiny test config with two layers of each kind (these tests look at how layers interact), no dropout."""
     values = dict(
-        input_dims=DIMS, hidden_size=32, time_steps=4, spikformer_layers=2, spikformer_heads=4,
-        spikformer_mlp_ratio=2, fusion_layers=2, fusion_heads=2, fusion_ffn=64, dropout=0.0,
+        input_dims=DIMS, hidden_size=32, spikformer_layers=2, spikformer_heads=4, spikformer_mlp_ratio=2,
+        fusion_layers=2, fusion_ffn=64, dropout=0.0,
     )
-    return SpikEmoConfig(**{**values, **overrides})
+    return tiny_config(**{**values, **overrides})
 
 
 def make_inputs(lengths: list[int], max_length: int | None = None, modalities=MODALITIES, seed: int = 0):

@@ -129,6 +129,7 @@ def test_label_out_of_range_is_an_input_error(tmp_path):
         read_multiemo_pickle(path)
 
 
+@pytest.mark.slow
 def test_experiments_run_on_a_multiemo_file(tmp_path):
     from train import experiments
 

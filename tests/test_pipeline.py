@@ -24,6 +24,8 @@ NORMALISE = jiwer.Compose(
     [jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(), jiwer.Strip(),
      jiwer.ReduceToListOfListOfWords()]
 )
+
+pytestmark = pytest.mark.slow  # real models on generated media, or training (see pyproject.toml)
 UTTERANCE_KEYS = {"start", "end", "speaker", "text", "emotion", "probabilities", "dswa_weights", "spike_rates", "cues"}
 NAMES = {"A": "Ann", "B": "Bob"}
 

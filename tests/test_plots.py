@@ -11,11 +11,11 @@ from matplotlib.patches import Rectangle
 from spikemo.data.conversation import Conversation, Prediction, Utterance
 from spikemo.data.labels import MELD_LABELS
 from spikemo.errors import InputError
-from spikemo.model.configuration import SpikEmoConfig
 from spikemo.model.modeling import SpikEmoModel
 from spikemo.training.dswa_ablation import predict_without_dswa
 from spikemo.viz import plots
 from spikemo.viz.lif_teaching import LIFDemoConfig, dswa_weights_by_time_steps, input_current, simulate_lif
+from tests.helpers import tiny_config
 
 
 def _prediction(emotion: str, dswa: dict[str, float] | None = None) -> Prediction:
@@ -163,9 +163,7 @@ def test_bad_lif_settings_are_refused(settings, message):
 
 def _tiny_model(use_dswa: bool = True) -> SpikEmoModel:
     torch.manual_seed(0)
-    config = SpikEmoConfig(modalities=("text", "audio"), input_dims={"text": 12, "audio": 6}, hidden_size=16,
-                           time_steps=4, spikformer_layers=1, spikformer_heads=2, fusion_layers=1, fusion_heads=2,
-                           fusion_ffn=32, context_modalities=("audio",), use_dswa=use_dswa)
+    config = tiny_config(("text", "audio"), input_dims={"text": 12, "audio": 6}, use_dswa=use_dswa)
     return SpikEmoModel(config).eval()
 
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from spikemo.bench.synthetic import SyntheticConfig, make_conversation
+from spikemo.data.conversation import Conversation, Utterance, appearance_indices
 from spikemo.video.media import load_audio
 from spikemo.video.segmentation import segment_words
 from spikemo.video.speakers import (
@@ -12,11 +13,11 @@ from spikemo.video.speakers import (
     cluster_speakers,
     embed_spans,
     label_segments,
-    order_of_appearance,
 )
 from spikemo.video.speech import transcribe
 
 
+@pytest.mark.slow
 def test_two_voices_are_told_apart_with_the_count_hint(conversation, conversation_audio, recognised):
     segments = segment_words(recognised.words, recognised.regions)
     assert len(segments) == len(conversation.turns)
@@ -33,6 +34,7 @@ def test_two_voices_are_told_apart_with_the_count_hint(conversation, conversatio
     assert len(set(estimated)) == 2
 
 
+@pytest.mark.slow
 def test_scripted_turns_embed_closer_within_a_speaker(conversation, conversation_audio):
     embeddings = embed_spans(conversation_audio, [(t.start, t.end) for t in conversation.turns])
     assert embeddings.shape == (len(conversation.turns), 256)
@@ -56,7 +58,10 @@ def test_count_is_estimated_from_separated_clusters():
 
 
 def test_labels_follow_first_appearance():
-    assert order_of_appearance([2, 2, 0, 1, 0]) == [0, 0, 1, 2, 1]
+    assert appearance_indices([2, 2, 0, 1, 0]) == [0, 0, 1, 2, 1]
+    talk = Conversation("c", [Utterance(name, "hi") for name in ("Ross", "Ross", "Monica", "Joey", "Monica")])
+    assert talk.speakers() == ["Ross", "Monica", "Joey"]
+    assert talk.speaker_indices() == [0, 0, 1, 2, 1]
 
 
 def test_accuracy_uses_the_best_renaming():
@@ -66,6 +71,7 @@ def test_accuracy_uses_the_best_renaming():
         attribution_accuracy(["x"], [])
 
 
+@pytest.mark.slow
 def test_label_segments_gives_utterances_their_speakers(conversation, conversation_audio, recognised):
     segments = label_segments(conversation_audio, segment_words(recognised.words, recognised.regions), 2)
     reference = [turn.speaker for turn in conversation.turns]
@@ -74,6 +80,7 @@ def test_label_segments_gives_utterances_their_speakers(conversation, conversati
     assert segments[0].speaker == "Speaker 1"
 
 
+@pytest.mark.slow
 def test_turns_without_a_pause_are_split_at_the_speaker_change(tmp_path):
     # 0.2 s between turns is below the 0.5 s utterance pause, so only the voices can separate the turns.
     video = make_conversation(tmp_path / "tight.mp4", SyntheticConfig(num_turns=4, gap_s=0.2, seed=1))

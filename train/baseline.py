@@ -5,8 +5,8 @@ no speaker), mean-pooled, with a logistic-regression classifier trained on MELD 
 """
 
 import argparse
-import dataclasses
 import json
+import sys
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -14,9 +14,9 @@ from sklearn.linear_model import LogisticRegression
 from spikemo.data.conversation import Conversation
 from spikemo.data.labels import MELD_LABELS
 from spikemo.data.meld import read_meld_csv
+from spikemo.errors import run_command
 from spikemo.text.encoder import TextEncoder, TextEncoderConfig, default_text_encoder_path
 from spikemo.training.metrics import classification_metrics
-from train.cli import run_command
 from train.meld import MELD_DIR
 
 
@@ -39,10 +39,10 @@ def main(argv: list[str] | None = None) -> dict:
     dev_x, dev_y = utterance_features(encoder, read_meld_csv(args.dev_csv))
     classifier = LogisticRegression(max_iter=2000).fit(train_x, train_y)
     metrics = classification_metrics(dev_y, list(classifier.predict(dev_x)), MELD_LABELS)
-    result = {"encoder": args.text_encoder, "encoder_config": dataclasses.asdict(config), "dev": metrics}
+    result = {"encoder": args.text_encoder, "encoder_config": config.to_dict(), "dev": metrics}
     print(json.dumps({**result, "dev": {k: v for k, v in metrics.items() if k != "confusion"}}))
     return result
 
 
 if __name__ == "__main__":
-    run_command(main)
+    sys.exit(run_command(main))

@@ -6,16 +6,17 @@
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import torch
 
 from spikemo.data.meld import read_meld_csv
+from spikemo.errors import run_command
 from spikemo.model.checkpoint import load_checkpoint
 from spikemo.paths import DEFAULT_CHECKPOINT, REPO_ROOT, repo_relative
 from spikemo.training.dswa_ablation import dswa_effect
 from spikemo.training.evaluate import encode_transcripts
-from train.cli import run_command
 
 RESULTS_DIR = REPO_ROOT / "train" / "results"
 
@@ -79,4 +80,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    run_command(main)
+    sys.exit(run_command(main))

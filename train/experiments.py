@@ -15,6 +15,7 @@ import dataclasses
 import json
 import random
 import statistics
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,13 +28,12 @@ from spikemo.data.feature_store import load_feature_store
 from spikemo.data.labels import MODALITIES
 from spikemo.data.meld import read_meld_csv
 from spikemo.data.multiemo import read_multiemo_pickle
-from spikemo.errors import InputError
+from spikemo.errors import InputError, run_command
 from spikemo.integrity import sha256_of
 from spikemo.model.configuration import LossConfig, SpikEmoConfig, TrainConfig, meld_preset
 from spikemo.paths import DEFAULT_CHECKPOINT, REPO_ROOT, repo_relative
 from spikemo.text.encoder import TextEncoder
 from spikemo.training.trainer import evaluate_model, train_spikemo
-from train.cli import run_command
 
 MELD_DIR = REPO_ROOT / "data" / "meld"
 RESULTS_DIR = REPO_ROOT / "train" / "results"
@@ -395,4 +395,4 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
 
 if __name__ == "__main__":
-    run_command(main)
+    sys.exit(run_command(main))

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from spikemo.data.feature_store import Shard, summarize_store
 from spikemo.data.labels import MODALITIES
-from spikemo.errors import CheckpointError, SpikEmoError
+from spikemo.errors import CheckpointError, run_command
 from spikemo.model.checkpoint import load_checkpoint
 from spikemo.paths import DEFAULT_CHECKPOINT
 from spikemo.text.encoder import TextEncoder, default_text_encoder_path
@@ -88,17 +88,16 @@ def run(args: argparse.Namespace) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        summary = run(args)
-    except SpikEmoError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+def print_summary(summary: dict) -> None:
+    """The run's summary as JSON on stdout, and a count of the failed clips on stderr."""
     print(json.dumps(summary, indent=2))
     if summary["failures"]:
         print(f"{len(summary['failures'])} clip(s) could not be used; see \"failures\" above", file=sys.stderr)
-    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    return run_command(lambda: print_summary(run(args)))
 
 
 if __name__ == "__main__":

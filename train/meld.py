@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from spikemo.data.meld import read_meld_csv
+from spikemo.errors import run_command
 from spikemo.model.checkpoint import save_checkpoint, update_checkpoint_metadata
 from spikemo.model.configuration import meld_preset
 from spikemo.paths import DEFAULT_CHECKPOINT, REPO_ROOT
@@ -23,7 +24,6 @@ from spikemo.text.encoder import TextEncoder, TextEncoderConfig, default_text_en
 from spikemo.text.finetune import TextFinetuneConfig, encode_cross_fitted, finetune_text_encoder
 from spikemo.training.evaluate import evaluate_csv
 from spikemo.training.trainer import train_spikemo
-from train.cli import run_command
 from train.model_card import render_model_card
 
 MELD_DIR = REPO_ROOT / "data" / "meld"
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> dict:
         "text_encoder_base": describe_text_encoder(args.text_encoder),
         "loss": loss_config.to_dict(),
         "train": train_config.to_dict(),
-        "text_finetune": dataclasses.asdict(finetune_config),
+        "text_finetune": finetune_config.to_dict(),
         "metrics": {
             "stage1": stage1,
             "stage2_history": result.history,
@@ -141,4 +141,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    run_command(main)
+    sys.exit(run_command(main))

@@ -2,7 +2,8 @@
 
 A `Conversation` of ordered `Utterance`s (conversation.py) with emotion labels (labels.py) is what every
 reader returns: MELD CSVs (meld.py), MultiEMO pickles (multiemo.py), user transcripts (transcript.py) and
-feature stores (feature_store.py); batching.py pads conversations into model tensors.
+feature stores (feature_store.py); batching.py pads conversations into model tensors, and timestamps.py reads
+the clock times of subtitles and MELD CSVs.
 
-May import: spikemo.errors, spikemo.integrity, spikemo.paths.
+May import: the core modules (spikemo.errors, runtime, paths, integrity, serialization).
 """

@@ -4,9 +4,27 @@ Readers (MELD CSV, MultiEMO pickles, the video pipeline) produce `Conversation`s
 `Utterance.features`; the model's analysis fills `Utterance.prediction`.
 """
 
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
+
+_Item = TypeVar("_Item", bound=Hashable)
+
+
+def in_order_of_appearance(items: Iterable[_Item]) -> list[_Item]:
+    """The distinct items, each where it first appears: ["b", "b", "a", "b"] -> ["b", "a"]."""
+    return list(dict.fromkeys(items))
+
+
+def appearance_indices(items: Sequence[_Item]) -> list[int]:
+    """Each item as its index in `in_order_of_appearance(items)`: ["b", "b", "a", "c", "a"] -> [0, 0, 1, 2, 1].
+
+    Speaker labels become local indices this way: the first to speak is 0, whatever their name or cluster id.
+    """
+    index = {item: i for i, item in enumerate(in_order_of_appearance(items))}
+    return [index[item] for item in items]
 
 
 @dataclass
@@ -52,7 +70,10 @@ class Conversation:
     def __len__(self) -> int:
         return len(self.utterances)
 
+    def speakers(self) -> list[str]:
+        """The speakers, in order of first appearance."""
+        return in_order_of_appearance(u.speaker for u in self.utterances)
+
     def speaker_indices(self) -> list[int]:
         """Each utterance's speaker as an index in order of first appearance (0, 1, ...)."""
-        order: dict[str, int] = {}
-        return [order.setdefault(u.speaker, len(order)) for u in self.utterances]
+        return appearance_indices([u.speaker for u in self.utterances])

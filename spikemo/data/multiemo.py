@@ -188,7 +188,7 @@ def write_multiemo_pickle(
     if unknown_splits:
         raise InputError(f"the MultiEMO layout has only splits {SPLITS}, not {sorted(unknown_splits)}")
     everything = [c for split in SPLITS for c in conversations_by_split.get(split, [])]
-    width = max([MELD_SPEAKER_SLOTS] + [len(set(c.speaker_indices())) for c in everything])
+    width = max([MELD_SPEAKER_SLOTS] + [len(c.speakers()) for c in everything])
     tables: dict[str, dict] = {name: {} for name in ("ids", "speakers", "labels", "sentences", *MODALITIES)}
     for conversation in everything:
         key = conversation.conversation_id

@@ -7,22 +7,20 @@ column; a cue that names none gets speaker "" (UNKNOWN_SPEAKER), which the pipel
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from spikemo.data.conversation import Utterance
-from spikemo.data.labels import MELD_LABELS
+from spikemo.data.meld import parse_meld_rows, row_utterance
+from spikemo.data.timestamps import parse_timestamp
 from spikemo.errors import InputError
 
 UNKNOWN_SPEAKER = ""
-MELD_COLUMNS = ("StartTime", "EndTime", "Speaker", "Utterance")
+CSV_COLUMNS = ("StartTime", "EndTime", "Speaker", "Utterance")
 # Seconds a cue may run past the video's end (subtitle tools round end times up).
 END_TOLERANCE_S = 0.5
 
-_TIME = re.compile(r"^(?:(\d+):)?(\d{1,2}):(\d{2})[,.](\d{1,3})$")
 _CUE_TIMES = re.compile(r"^\s*(\S+)\s+-->\s+(\S+)")
 _VOICE = re.compile(r"<v(?:\.[\w.-]+)?\s+([^>]+)>")
 _TAG = re.compile(r"<[^>]*>|\{\\[^}]*\}")
@@ -32,20 +30,14 @@ _NAME_PREFIX = re.compile(r"^([A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*){0,2}):\s+(\S
 @dataclass(frozen=True)
 class _Cue:
     where: str
-    start: float
-    end: float
-    speaker: str
-    text: str
-    emotion: str | None = None
+    utterance: Utterance
 
 
-def parse_timestamp(value: str, where: str) -> float:
-    """'HH:MM:SS,mmm', 'HH:MM:SS.mmm' or 'MM:SS.mmm' -> seconds."""
-    match = _TIME.match(value.strip())
-    if match is None:
-        raise InputError(f"{where}: '{value}' is not a time like 00:01:02,500.")
-    hours, minutes, seconds, fraction = match.groups()
-    return int(hours or 0) * 3600 + int(minutes) * 60 + int(seconds) + int(fraction.ljust(3, "0")) / 1000
+def _cue_time(value: str, where: str) -> float:
+    try:
+        return parse_timestamp(value)
+    except ValueError as error:
+        raise InputError(f"{where}: {error}.") from None
 
 
 def _speaker_and_text(raw_lines: list[str]) -> tuple[str, str]:
@@ -82,12 +74,12 @@ def _cue_from_block(first_line: int, lines: list[str], label: str) -> _Cue:
     times = _CUE_TIMES.match(lines[timing])
     if times is None:
         raise InputError(f"{where}: cannot read the time line '{lines[timing].strip()}'.")
-    start = parse_timestamp(times.group(1), where)
-    end = parse_timestamp(times.group(2), where)
+    start = _cue_time(times.group(1), where)
+    end = _cue_time(times.group(2), where)
     speaker, text = _speaker_and_text(lines[timing + 1 :])
     if not text:
         raise InputError(f"{where}: the cue has no text.")
-    return _Cue(where, start, end, speaker, text)
+    return _Cue(where, Utterance(speaker, text, start=start, end=end))
 
 
 def _parse_srt(text: str) -> list[_Cue]:
@@ -108,40 +100,24 @@ def _parse_vtt(text: str) -> list[_Cue]:
 
 
 def _parse_meld_csv(text: str) -> list[_Cue]:
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    missing = [c for c in MELD_COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise InputError(f"Transcript CSV: missing column(s) {', '.join(missing)}; need {', '.join(MELD_COLUMNS)}.")
+    """MELD-format rows with times and speakers; the text is kept as written, less runs of whitespace."""
     cues = []
-    for row in reader:
-        where = f"CSV line {reader.line_num}"
-        emotion = (row.get("Emotion") or "").strip().lower() or None
-        if emotion is not None and emotion not in MELD_LABELS:
-            raise InputError(f"{where}: unknown emotion '{emotion}'; expected one of {', '.join(MELD_LABELS)}.")
-        text_value = " ".join((row["Utterance"] or "").split())
-        if not text_value:
+    for row in parse_meld_rows(text, CSV_COLUMNS, "Transcript CSV"):
+        where = f"CSV line {row.line}"
+        utterance = row_utterance(row, where, repair_text=False, times_required=True)
+        if not utterance.text:
             raise InputError(f"{where}: the Utterance is empty.")
-        cues.append(
-            _Cue(
-                where,
-                parse_timestamp(row["StartTime"] or "", where),
-                parse_timestamp(row["EndTime"] or "", where),
-                (row["Speaker"] or "").strip(),
-                text_value,
-                emotion,
-            )
-        )
+        cues.append(_Cue(where, utterance))
     return cues
 
 
 def _check_times(cues: list[_Cue], video_duration: float | None) -> None:
     for cue in cues:
-        if cue.end <= cue.start:
-            raise InputError(f"{cue.where}: ends ({cue.end:.3f} s) before it starts ({cue.start:.3f} s).")
-        if video_duration is not None and cue.end > video_duration + END_TOLERANCE_S:
-            raise InputError(
-                f"{cue.where}: runs to {cue.end:.3f} s, past the video's end at {video_duration:.3f} s."
-            )
+        start, end = cue.utterance.start, cue.utterance.end
+        if end <= start:
+            raise InputError(f"{cue.where}: ends ({end:.3f} s) before it starts ({start:.3f} s).")
+        if video_duration is not None and end > video_duration + END_TOLERANCE_S:
+            raise InputError(f"{cue.where}: runs to {end:.3f} s, past the video's end at {video_duration:.3f} s.")
 
 
 PARSERS = {"srt": _parse_srt, "vtt": _parse_vtt, "csv": _parse_meld_csv}
@@ -158,11 +134,8 @@ def parse_transcript(text: str, kind: str, video_duration: float | None = None) 
     if not cues:
         raise InputError(f"The {kind.upper()} transcript contains no cues.")
     _check_times(cues, video_duration)
-    cues.sort(key=lambda cue: cue.start)
-    return [
-        Utterance(speaker=c.speaker, text=c.text, start=c.start, end=c.end, emotion=c.emotion, utterance_id=i)
-        for i, c in enumerate(cues)
-    ]
+    cues.sort(key=lambda cue: cue.utterance.start)
+    return [replace(cue.utterance, utterance_id=i) for i, cue in enumerate(cues)]
 
 
 def load_transcript(path: str | Path, video_duration: float | None = None) -> list[Utterance]:

@@ -5,5 +5,5 @@ encoder and the DSWA re-weighting), dialogue_rnn.py (the context encoder), fusio
 modeling.py (SpikEmoModel with from_pretrained/save_pretrained), losses.py (CE + dice + Soft-HGR),
 checkpoint.py (a model with its metadata, model card and text encoder folder).
 
-May import: spikemo.errors, spikemo.paths, spikemo.integrity, spikemo.data.labels.
+May import: the core modules and spikemo.data.labels.
 """

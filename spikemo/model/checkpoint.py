@@ -70,6 +70,29 @@ def update_checkpoint_metadata(directory: str | Path, updates: dict, model_card:
     (directory / MODEL_CARD_NAME).write_text(model_card)
 
 
+@dataclass(frozen=True)
+class CheckpointSummary:
+    """What a checkpoint's config.json says about it, read without loading the weights: the modalities it was
+    trained on and, when its metadata records one, its dev weighted F1."""
+
+    modalities: tuple[str, ...]
+    dev_weighted_f1: float | None
+
+
+def read_checkpoint_summary(directory: str | Path) -> CheckpointSummary:
+    """The trained modalities and recorded dev weighted F1 of a checkpoint folder; CheckpointError when the
+    folder is not a readable checkpoint."""
+    metadata = read_pretrained_config(directory)
+    model = metadata.get("model")
+    modalities = model.get("modalities") if isinstance(model, dict) else None
+    if not isinstance(modalities, list) or not modalities:
+        raise CheckpointError(f"{directory}/{CONFIG_NAME} names no modalities in its model config")
+    metrics = metadata.get("metrics")
+    dev = metrics.get("dev") if isinstance(metrics, dict) else None
+    dev_f1 = metadata.get("dev_weighted_f1") or (dev.get("weighted_f1") if isinstance(dev, dict) else None)
+    return CheckpointSummary(tuple(modalities), float(dev_f1) if isinstance(dev_f1, (int, float)) else None)
+
+
 def load_checkpoint(directory: str | Path | None = None, device: str | torch.device = "cpu") -> Checkpoint:
     """Load and validate a checkpoint folder (default: the shipped MELD checkpoint)."""
     directory = Path(directory) if directory is not None else DEFAULT_CHECKPOINT

@@ -1,63 +1,44 @@
 """Configuration dataclasses: everything needed to rebuild a model, its loss and its training run.
 
-Each config round-trips through JSON (`to_dict` -> json -> `from_dict`); tuples come back as tuples.
-The presets carry the paper's values (DESIGN.md, "Training").
+Each config round-trips through JSON (`to_dict` -> json -> `from_dict`, spikemo.serialization); tuples come
+back as tuples. The presets at the end carry the paper's MELD and IEMOCAP set-ups.
 """
 
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
 
 from spikemo.data.labels import IEMOCAP_LABELS, MELD_LABELS, MODALITIES
+from spikemo.serialization import JsonDataclass
 
 # Per-utterance feature sizes of the extractors this project ships: all-MiniLM-L6-v2 sentence embeddings,
 # openSMILE ComParE_2016 functionals, and the 16-d face-expression summary of the video pipeline.
 DEFAULT_INPUT_DIMS: dict[str, int] = {"text": 384, "audio": 6373, "visual": 16}
 
-_Config = TypeVar("_Config")
-
-
-def _to_dict(config: Any) -> dict:
-    return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(config).items()}
-
-
-def _from_dict(cls: type[_Config], data: dict) -> _Config:
-    """Build `cls` from a JSON-like dict (each class's __post_init__ turns lists back into tuples)."""
-    unknown = sorted(set(data) - {f.name for f in fields(cls)})
-    if unknown:
-        raise ValueError(f"unknown {cls.__name__} field(s): {', '.join(unknown)}")
-    return cls(**data)
-
 
 @dataclass
-class SpikEmoConfig:
-    """The SpikEmo network (spikemo/model.py).
+class SpikEmoConfig(JsonDataclass):
+    """The SpikEmo network (spikemo.model.modeling.SpikEmoModel): its inputs, layer sizes and spiking dynamics.
 
-    modalities: the modalities the model is built for (a subset of text/audio/visual, in that order).
-    input_dims: per-utterance feature size per modality; only keys in `modalities` matter.
-    max_speakers: local speaker index inside a dialogue is clamped to max_speakers - 1.
-    context_modalities: which of `modalities` pass the DialogueRNN-style context encoder.
-    time_steps, spikformer_*, lif_*: the DSWA spiking encoder (T, depth, heads, LIF tau and threshold).
-    fusion_*: the MultiAttn cross-modal fusion (layers, heads, feed-forward width).
+    The defaults are the paper's architecture: h=256, T=32, a 2-layer Spikformer in DSWA, 6-layer MultiAttn.
     """
 
-    labels: tuple[str, ...] = MELD_LABELS
-    modalities: tuple[str, ...] = MODALITIES
-    input_dims: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_INPUT_DIMS))
-    hidden_size: int = 256
-    max_speakers: int = 9
-    use_speaker_embedding: bool = True
-    context_modalities: tuple[str, ...] = ("audio", "visual")
-    use_dswa: bool = True
-    time_steps: int = 32
-    spikformer_layers: int = 2
-    spikformer_heads: int = 8
-    spikformer_mlp_ratio: int = 4
-    lif_tau: float = 2.0
-    lif_threshold: float = 1.0
-    fusion_layers: int = 6
-    fusion_heads: int = 4
-    fusion_ffn: int = 1024
-    dropout: float = 0.1
+    labels: tuple[str, ...] = MELD_LABELS  # the emotion classes, in the order of the model's outputs
+    modalities: tuple[str, ...] = MODALITIES  # the modalities the model is built for, in text/audio/visual order
+    input_dims: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_INPUT_DIMS))  # feature size per modality
+    hidden_size: int = 256  # h, the width every modality is projected to (the paper's)
+    max_speakers: int = 9  # speaker slots; later speakers share the last (MultiEMO's MELD files have 9)
+    use_speaker_embedding: bool = True  # add a learned embedding of the speaker slot to each projected feature
+    context_modalities: tuple[str, ...] = ("audio", "visual")  # those with a DialogueRNN context encoder (paper)
+    use_dswa: bool = True  # weight utterances by DSWA (False: the "without DSWA" ablation)
+    time_steps: int = 32  # T, the time steps the spiking encoder runs for (the paper's)
+    spikformer_layers: int = 2  # Spikformer blocks in DSWA (the paper's)
+    spikformer_heads: int = 8  # spiking self-attention heads per Spikformer block
+    spikformer_mlp_ratio: int = 4  # a Spikformer MLP's hidden width, as a multiple of hidden_size
+    lif_tau: float = 2.0  # LIF membrane time constant, decay 1/tau (spikingjelly's default)
+    lif_threshold: float = 1.0  # LIF firing threshold (spikingjelly's default)
+    fusion_layers: int = 6  # MultiAttn cross-modal fusion layers (the paper's)
+    fusion_heads: int = 4  # attention heads per fusion layer (the paper's)
+    fusion_ffn: int = 1024  # feed-forward width inside each fusion layer (the paper's)
+    dropout: float = 0.1  # in the projections, context encoders, fusion and classifier
 
     def __post_init__(self) -> None:
         self.labels = tuple(self.labels)
@@ -90,62 +71,39 @@ class SpikEmoConfig:
     def num_labels(self) -> int:
         return len(self.labels)
 
-    def to_dict(self) -> dict:
-        return _to_dict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "SpikEmoConfig":
-        return _from_dict(cls, data)
-
 
 @dataclass
-class LossConfig:
+class LossConfig(JsonDataclass):
     """L = CE + dice_weight * L_DSC + corr_weight * L_corr (each extra term switchable for ablations).
 
-    corr: Soft-HGR summed over modality pairs and divided by the feature width h. Unnormalised, it grows
-    with h: on a fresh meld_preset model (h=256, T=8, 8 random dialogues of 20 utterances) the three pairs gave
-    +121 with a gradient norm of 846, against CE 1.95 with gradient norm 0.48, so any O(1) weight would let
-    it drown the classification signal. Per dimension it is 0.48 (gradient 3.2), and corr_weight = 0.1
-    puts its gradient (0.32) on the scale of CE's: an alignment regulariser, not the objective.
+    L_corr is Soft-HGR summed over modality pairs and divided by the feature width h: unnormalised it grows
+    with h until it drowns the classification signal, so the division and a small weight keep it an alignment
+    regulariser whose gradient is on the scale of CE's (measured in train/results/README.md).
     """
 
-    use_dice: bool = True
-    dice_weight: float = 1.0
-    dice_alpha: float = 1.5
-    dice_gamma: float = 0.5
-    use_corr: bool = True
-    corr_weight: float = 0.1
-
-    def to_dict(self) -> dict:
-        return _to_dict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "LossConfig":
-        return _from_dict(cls, data)
+    use_dice: bool = True  # include the self-adjusting dice loss L_DSC (False: the "without dice" ablation)
+    dice_weight: float = 1.0  # weight of L_DSC
+    dice_alpha: float = 1.5  # L_DSC's exponent on (1 - p), which down-weights easy examples (the paper's)
+    dice_gamma: float = 0.5  # L_DSC's smoothing term, added to its numerator and denominator (the paper's)
+    use_corr: bool = True  # include the Soft-HGR correlation loss L_corr (False: the "without L_corr" ablation)
+    corr_weight: float = 0.1  # weight of L_corr, chosen here to put its gradient on the scale of CE's
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(JsonDataclass):
     """Adam with step learning-rate decay (lr x lr_decay every lr_decay_every epochs); batches of dialogues."""
 
-    learning_rate: float = 1e-4
-    betas: tuple[float, float] = (0.9, 0.99)
-    weight_decay: float = 1e-5
-    lr_decay: float = 0.95
-    lr_decay_every: int = 10
-    epochs: int = 50
-    batch_size: int = 64
-    seed: int = 0
+    learning_rate: float = 1e-4  # Adam's initial learning rate (the paper's)
+    betas: tuple[float, float] = (0.9, 0.99)  # Adam's moment decay rates (the paper's)
+    weight_decay: float = 1e-5  # Adam's L2 weight decay (the paper's)
+    lr_decay: float = 0.95  # the learning rate is multiplied by this every lr_decay_every epochs (the paper's)
+    lr_decay_every: int = 10  # epochs between learning-rate decays (the paper's)
+    epochs: int = 50  # most epochs to train; the epoch with the best dev score is kept (the paper's)
+    batch_size: int = 64  # dialogues per step (the paper's MELD batch; IEMOCAP uses 32, see the presets)
+    seed: int = 0  # initialisation, shuffling and dropout
 
     def __post_init__(self) -> None:
         self.betas = tuple(self.betas)
-
-    def to_dict(self) -> dict:
-        return _to_dict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
-        return _from_dict(cls, data)
 
 
 def meld_preset() -> tuple[SpikEmoConfig, LossConfig, TrainConfig]:

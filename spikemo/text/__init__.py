@@ -2,5 +2,5 @@
 
 encoder.py serves (load, encode, save); finetune.py trains it on labelled conversations and cross-fits it.
 
-May import: spikemo.errors, spikemo.paths, spikemo.integrity, spikemo.data.
+May import: the core modules and spikemo.data.
 """

@@ -14,7 +14,7 @@ attention, but neighbouring utterances, whose contexts overlap, keep distinct fe
 
 import copy
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,7 @@ from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTo
 
 from spikemo.data.conversation import Conversation
 from spikemo.errors import CheckpointError, InputError
+from spikemo.serialization import JsonDataclass
 
 CONFIG_FILENAME = "text_encoder_config.json"
 POOLINGS: tuple[str, ...] = ("target_mean", "mean")
@@ -42,7 +43,7 @@ def default_text_encoder_path() -> str:
 
 
 @dataclass
-class TextEncoderConfig:
+class TextEncoderConfig(JsonDataclass):
     """How an utterance becomes a model input, and how hidden states become one vector.
 
     context_turns: previous utterances of the same conversation included as context. 3 covers the typical
@@ -68,8 +69,8 @@ class TextEncoderConfig:
 
 def _read_saved_config(path: Path) -> TextEncoderConfig:
     try:
-        return TextEncoderConfig(**json.loads(path.read_text(encoding="utf-8")))
-    except (json.JSONDecodeError, TypeError) as error:
+        return TextEncoderConfig.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, TypeError) as error:
         raise CheckpointError(f"{path} is not a valid text encoder config: {error}") from error
 
 
@@ -122,7 +123,7 @@ class TextEncoder:
         saved_config = Path(name_or_path) / CONFIG_FILENAME
         if config is None:
             config = _read_saved_config(saved_config) if saved_config.is_file() else TextEncoderConfig()
-        config = TextEncoderConfig(**{**asdict(config), "name_or_path": name_or_path})
+        config = replace(config, name_or_path=name_or_path)
         try:
             tokenizer = AutoTokenizer.from_pretrained(name_or_path)
             model = AutoModel.from_pretrained(name_or_path, dtype=torch.float32)
@@ -146,7 +147,7 @@ class TextEncoder:
         model = self.model if dtype is None else copy.deepcopy(self.model).to(dtype)
         model.save_pretrained(directory)
         self.tokenizer.save_pretrained(directory)
-        settings = {k: v for k, v in asdict(self.config).items() if k != "name_or_path"}
+        settings = {k: v for k, v in self.config.to_dict().items() if k != "name_or_path"}
         (directory / CONFIG_FILENAME).write_text(json.dumps(settings, indent=2), encoding="utf-8")
 
     @property

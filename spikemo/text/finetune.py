@@ -17,11 +17,12 @@ from tqdm.auto import tqdm
 
 from spikemo.data.conversation import Conversation
 from spikemo.errors import InputError
+from spikemo.serialization import JsonDataclass
 from spikemo.text.encoder import EncodedUtterance, TextEncoder, TextEncoderConfig
 
 
 @dataclass
-class TextFinetuneConfig:
+class TextFinetuneConfig(JsonDataclass):
     """Fine-tuning of the text encoder + a linear head with cross-entropy on the emotion labels.
 
     The defaults fit a CPU budget: two epochs of MiniLM over MELD's train split in minutes, not hours (the

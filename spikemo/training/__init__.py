@@ -2,6 +2,5 @@
 (stage 2 training, selected on dev), evaluate.py (score a checkpoint on a MELD-format CSV), metrics.py
 (weighted F1 and friends), dswa_ablation.py (what the model decides with its DSWA step skipped).
 
-May import: spikemo.errors, spikemo.runtime, spikemo.paths, spikemo.integrity, spikemo.data, spikemo.model,
-spikemo.text.
+May import: the core modules and spikemo.data, spikemo.model, spikemo.text.
 """

@@ -7,6 +7,7 @@ trained model; this module answers it on labelled conversations.
 
 import statistics
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 
@@ -35,6 +36,34 @@ def predict_without_dswa(
     return without
 
 
+@dataclass(frozen=True)
+class WithoutDSWA:
+    """What a model predicts with its DSWA step skipped, beside the predictions the conversations hold.
+
+    predictions: per conversation, each utterance's prediction with DSWA skipped. changed: how many of those
+    name another emotion than the prediction the utterance holds (made with DSWA: the decisions DSWA makes).
+    """
+
+    predictions: list[list[Prediction]]
+    changed: int
+
+    def labels(self) -> list[list[str]]:
+        """Per conversation, each utterance's predicted emotion with DSWA skipped."""
+        return [[p.emotion for p in predictions] for predictions in self.predictions]
+
+
+def compare_without_dswa(
+    model: SpikEmoModel, conversations: Sequence[Conversation], device: str | torch.device = "cpu"
+) -> WithoutDSWA:
+    """Predict the (already predicted) `conversations` again with the DSWA step skipped, and count the
+    utterances whose emotion changes; the conversations keep their predictions."""
+    without = predict_without_dswa(model, conversations, device)
+    changed = sum(
+        u.prediction.emotion != w.emotion for c, ws in zip(conversations, without) for u, w in zip(c.utterances, ws)
+    )
+    return WithoutDSWA(without, changed)
+
+
 def total_variation(p: dict[str, float], q: dict[str, float]) -> float:
     """Half the L1 distance between two label distributions: 0 when equal, 1 when disjoint."""
     return 0.5 * sum(abs(p[label] - q[label]) for label in p)
@@ -60,13 +89,13 @@ def dswa_effect(
     if not model.config.use_dswa:
         raise ValueError("this model has no DSWA step to leave out")
     predict_conversations(model, conversations, device=device)
-    without_dswa = predict_without_dswa(model, conversations, device)
-    pairs = [(u, w) for c, ws in zip(conversations, without_dswa) for u, w in zip(c.utterances, ws)]
+    without_dswa = compare_without_dswa(model, conversations, device)
+    pairs = [(u, w) for c, ws in zip(conversations, without_dswa.predictions) for u, w in zip(c.utterances, ws)]
     labelled = [(u.emotion, u.prediction.emotion, w.emotion) for u, w in pairs if u.emotion is not None]
     gold = [g for g, _, _ in labelled]
     labels = model.config.labels
 
-    changed = sum(u.prediction.emotion != w.emotion for u, w in pairs)
+    changed = without_dswa.changed
     shifts = [total_variation(u.prediction.probabilities, w.probabilities) for u, w in pairs]
     modalities = list(pairs[0][0].prediction.dswa_weights) if pairs else []
     multi_turn = [c for c in conversations if len(c.utterances) >= 2]

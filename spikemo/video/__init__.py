@@ -6,6 +6,5 @@ detection and expression), visual_features.py (per-utterance face summary). anal
 record and its writers, analyzer.py the `Analyzer` that runs the stages; clip_features.py extracts the same
 features from MELD-style clips into a feature store for training.
 
-May import: spikemo.errors, spikemo.runtime, spikemo.paths, spikemo.integrity, spikemo.data, spikemo.model,
-spikemo.text, spikemo.training.
+May import: the core modules and spikemo.data, spikemo.model, spikemo.text, spikemo.training.
 """

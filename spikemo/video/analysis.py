@@ -1,7 +1,8 @@
-"""The result of analysing one video (`Analysis`, with per-utterance `UtteranceCues`) and its writers.
+"""The result of analysing one video (`Analysis`, with per-utterance `UtteranceCues`), its writers, and
+`voice_descriptions`, a plain-words reading of the voice cues.
 
 The video pipeline (spikemo.video.analyzer) produces an Analysis; the CLI writes it as JSON or CSV and the
-app shows it.
+app shows it. Both writers derive from one record per utterance (`Analysis.records`).
 """
 
 from __future__ import annotations
@@ -46,34 +47,37 @@ class Analysis:
     warnings: list[str]
     timings: dict[str, float]
 
+    def records(self) -> list[dict]:
+        """One nested record per utterance, the single source of both writers: start, end, speaker, text,
+        emotion, probabilities, dswa_weights, spike_rates, and cues (face_expression, face_expression_prob,
+        face_presence, voice)."""
+        return [
+            {
+                "start": utterance.start,
+                "end": utterance.end,
+                "speaker": utterance.speaker,
+                "text": utterance.text,
+                "emotion": utterance.prediction.emotion,
+                "probabilities": utterance.prediction.probabilities,
+                "dswa_weights": utterance.prediction.dswa_weights,
+                "spike_rates": utterance.prediction.spike_rates,
+                "cues": {
+                    "face_expression": cues.face_expression,
+                    "face_expression_prob": cues.face_expression_prob,
+                    "face_presence": cues.face_presence,
+                    "voice": cues.voice,
+                },
+            }
+            for utterance, cues in zip(self.conversation.utterances, self.cues)
+        ]
+
     def to_dict(self) -> dict:
         """JSON-ready: video, duration, utterances (with predictions and cues), modalities, warnings, timings."""
-        utterances = []
-        for utterance, cues in zip(self.conversation.utterances, self.cues):
-            prediction = utterance.prediction
-            utterances.append(
-                {
-                    "start": utterance.start,
-                    "end": utterance.end,
-                    "speaker": utterance.speaker,
-                    "text": utterance.text,
-                    "emotion": prediction.emotion,
-                    "probabilities": prediction.probabilities,
-                    "dswa_weights": prediction.dswa_weights,
-                    "spike_rates": prediction.spike_rates,
-                    "cues": {
-                        "face_expression": cues.face_expression,
-                        "face_expression_prob": cues.face_expression_prob,
-                        "face_presence": cues.face_presence,
-                        "voice": cues.voice,
-                    },
-                }
-            )
         return {
             "video": self.video_name,
             "duration": self.duration,
             "labels": list(self.labels),
-            "utterances": utterances,
+            "utterances": self.records(),
             "modalities_used": list(self.modalities_used),
             "modalities_trained": list(self.modalities_trained),
             "warnings": list(self.warnings),
@@ -83,26 +87,7 @@ class Analysis:
     def to_dataframe(self) -> pd.DataFrame:
         """One row per utterance: start, end, speaker, text, emotion, confidence, prob_<label>...,
         dswa_<modality>..., face_expression, face_expression_prob, face_presence, voice_<cue>..."""
-        rows = []
-        for utterance, cues in zip(self.conversation.utterances, self.cues):
-            prediction = utterance.prediction
-            rows.append(
-                {
-                    "start": utterance.start,
-                    "end": utterance.end,
-                    "speaker": utterance.speaker,
-                    "text": utterance.text,
-                    "emotion": prediction.emotion,
-                    "confidence": prediction.probabilities[prediction.emotion],
-                    **{f"prob_{label}": p for label, p in prediction.probabilities.items()},
-                    **{f"dswa_{m}": w for m, w in prediction.dswa_weights.items()},
-                    "face_expression": cues.face_expression,
-                    "face_expression_prob": cues.face_expression_prob,
-                    "face_presence": cues.face_presence,
-                    **{f"voice_{name}": value for name, value in cues.voice.items()},
-                }
-            )
-        return pd.DataFrame(rows)
+        return pd.DataFrame([flat_row(record) for record in self.records()])
 
     def write(self, path: str | Path) -> None:
         """Write the analysis as JSON (.json) or one row per utterance as CSV (.csv)."""
@@ -119,3 +104,45 @@ class Analysis:
             raise InputError(f"cannot write {path}: {error.strerror or error}") from error
 
 
+def flat_row(record: dict) -> dict:
+    """A record of `Analysis.records` as one flat CSV row: the probabilities, DSWA weights, face cues and voice
+    cues spread into columns of their own (the spike rates, one list per layer, stay in the JSON)."""
+    cues = record["cues"]
+    return {
+        **{key: record[key] for key in ("start", "end", "speaker", "text", "emotion")},
+        "confidence": record["probabilities"][record["emotion"]],
+        **{f"prob_{label}": p for label, p in record["probabilities"].items()},
+        **{f"dswa_{m}": w for m, w in record["dswa_weights"].items()},
+        **{key: cues[key] for key in ("face_expression", "face_expression_prob", "face_presence")},
+        **{f"voice_{name}": value for name, value in cues["voice"].items()},
+    }
+
+
+def voice_descriptions(analysis: Analysis) -> list[str]:
+    """Per utterance, how its voice compares with the same speaker's other turns (a heuristic cue).
+
+    Loudness and pitch more than one standard deviation above/below the speaker's mean read as
+    "louder"/"quieter" and "higher pitch"/"lower pitch"; otherwise "typical". A speaker's single turn has
+    nothing to compare with, so it gets "".
+    """
+    by_speaker: dict[str, list[int]] = {}
+    for i, utterance in enumerate(analysis.conversation.utterances):
+        by_speaker.setdefault(utterance.speaker, []).append(i)
+    words = [""] * len(analysis.conversation.utterances)
+    for indices in by_speaker.values():
+        if len(indices) < 2:
+            continue
+        for i in indices:
+            parts = []
+            for cue, high, low in (("loudness", "louder", "quieter"), ("pitch_mean_hz", "higher pitch", "lower pitch")):
+                values = np.array([analysis.cues[j].voice.get(cue, 0.0) for j in indices], dtype=float)
+                spread = values.std()
+                if spread == 0:
+                    continue
+                z = (analysis.cues[i].voice.get(cue, 0.0) - values.mean()) / spread
+                if z > 1:
+                    parts.append(high)
+                elif z < -1:
+                    parts.append(low)
+            words[i] = ", ".join(parts) or "typical"
+    return words

@@ -32,6 +32,7 @@ from spikemo.data.labels import MODALITIES
 from spikemo.data.meld import read_meld_csv
 from spikemo.errors import InputError, SpikEmoError
 from spikemo.runtime import torch_threads
+from spikemo.serialization import JsonDataclass
 from spikemo.text.encoder import TextEncoder
 from spikemo.video.audio_features import AudioFeatureConfig, AudioFeatureExtractor
 from spikemo.video.media import MediaConfig, load_audio, probe_video
@@ -52,7 +53,7 @@ class ExtractionConfig:
 
 
 @dataclass
-class ExtractionReport:
+class ExtractionReport(JsonDataclass):
     """written/skipped: modality -> dialogues written in this run / already in the store.
     failures: "modality dia{D}_utt{U}" -> reason, for every failed clip of this shard (new and recorded)."""
 
@@ -60,14 +61,6 @@ class ExtractionReport:
     skipped: dict[str, int] = field(default_factory=dict)
     utterances_extracted: int = 0
     failures: dict[str, str] = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return {
-            "written": self.written,
-            "skipped": self.skipped,
-            "utterances_extracted": self.utterances_extracted,
-            "failures": self.failures,
-        }
 
 
 def _needs_work(path: Path, retry_failed: bool) -> bool:

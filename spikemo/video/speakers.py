@@ -19,6 +19,7 @@ from resemblyzer import VoiceEncoder, preprocess_wav
 from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import AgglomerativeClustering
 
+from spikemo.data.conversation import appearance_indices
 from spikemo.runtime import torch_threads
 from spikemo.video.segmentation import (
     Segment,
@@ -98,12 +99,6 @@ def estimate_num_speakers(embeddings: np.ndarray, config: SpeakerConfig = Speake
     return min(int(model.fit(embeddings).n_clusters_), config.max_speakers)
 
 
-def order_of_appearance(labels: Sequence[int]) -> list[int]:
-    """Renumber cluster ids 0, 1, ... in the order they first appear."""
-    order: dict[int, int] = {}
-    return [order.setdefault(label, len(order)) for label in labels]
-
-
 def cluster_speakers(
     embeddings: np.ndarray, num_speakers: int | None = None, config: SpeakerConfig = SpeakerConfig()
 ) -> list[int]:
@@ -114,7 +109,7 @@ def cluster_speakers(
     count = estimate_num_speakers(embeddings, config) if num_speakers is None else min(num_speakers, n)
     if count <= 1:
         return [0] * n
-    return order_of_appearance(_cluster(embeddings, count).tolist())
+    return appearance_indices(_cluster(embeddings, count).tolist())
 
 
 def attribute_speakers(

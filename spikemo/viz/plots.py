@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import MaxNLocator
 
-from spikemo.data.conversation import Conversation
+from spikemo.data.conversation import Conversation, in_order_of_appearance
 from spikemo.data.labels import MELD_LABELS
 from spikemo.viz.lif_teaching import LIFTrace, TimeStepSweep
 
@@ -50,11 +50,6 @@ def _empty(message: str, size: tuple[float, float] = (8, 2)) -> Figure:
     return figure
 
 
-def speakers_in_order(conversation: Conversation) -> list[str]:
-    """Speakers by first appearance."""
-    return list(dict.fromkeys(u.speaker for u in conversation.utterances))
-
-
 def plot_emotion_timeline(
     conversation: Conversation,
     duration: float | None = None,
@@ -68,7 +63,7 @@ def plot_emotion_timeline(
     """
     if not conversation.utterances:
         return _empty("No utterances were found.")
-    speakers = speakers_in_order(conversation)
+    speakers = conversation.speakers()
     colors = emotion_colors(labels)
     timed = all(u.start is not None and u.end is not None for u in conversation.utterances)
     figure = Figure(figsize=(10, 0.7 * len(speakers) + 1.4), layout="constrained")
@@ -145,8 +140,8 @@ def plot_turn_probabilities(conversation: Conversation, labels: Sequence[str] = 
 
 def dswa_matrix(conversation: Conversation) -> tuple[list[str], np.ndarray]:
     """(modalities, [M, L] DSWA weights) from the utterances' predictions; NaN where a weight is missing."""
-    modalities = list(
-        dict.fromkeys(m for u in conversation.utterances if u.prediction for m in u.prediction.dswa_weights)
+    modalities = in_order_of_appearance(
+        m for u in conversation.utterances if u.prediction for m in u.prediction.dswa_weights
     )
     matrix = np.full((len(modalities), len(conversation.utterances)), np.nan)
     for j, utterance in enumerate(conversation.utterances):

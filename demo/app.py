@@ -1,0 +1,65 @@
+"""The page around the tabs: the introduction, the checkpoint's status line, the three tabs and the queue; and
+`launch`, which serves it."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import gradio as gr
+
+from demo.config import AppConfig
+from demo.state import AppState
+from demo.tabs.analyse import AnalyseTab, modality_statement
+from demo.tabs.inspect import InspectTab
+from demo.tabs.learn import LearnTab
+from spikemo.errors import CheckpointError
+from spikemo.model.checkpoint import read_checkpoint_summary
+from spikemo.model.modeling import CONFIG_NAME
+
+INTRO = """# SpikEmo: emotions in conversations, with spiking temporal attention
+Upload a video of a conversation: SpikEmo finds who speaks when, transcribes the words, and predicts an emotion
+for every turn with a spiking network (SpikEmo, arXiv 2411.13917). The tabs show what it predicts, where it goes
+wrong on MELD, and how its spiking neurons work."""
+
+
+def checkpoint_status(directory: Path) -> str:
+    """A short description of the checkpoint folder (its modalities and recorded dev F1), or why none is loaded."""
+    if not (directory / CONFIG_NAME).is_file():
+        return (f"**No checkpoint found at `{directory}`.** Analysis and error inspection need one: set "
+                "`SPIKEMO_CHECKPOINT` to a checkpoint folder (or pass `--checkpoint` to app.py). "
+                "The LIF neuron demo works without it.")
+    try:
+        summary = read_checkpoint_summary(directory)
+    except CheckpointError as error:
+        return f"**The checkpoint at `{directory}` cannot be read:** {error}."
+    status = f"Checkpoint: `{directory.name}`. " + modality_statement(summary.modalities)
+    if summary.dev_weighted_f1 is not None:
+        status += f" Dev weighted F1 recorded in its metadata: {summary.dev_weighted_f1:.2f}."
+    return status
+
+
+def build_demo(config: AppConfig | None = None) -> gr.Blocks:
+    """The app's Blocks with its queue configured; `launch` serves them."""
+    state = AppState(config)
+    with gr.Blocks(title="SpikEmo", delete_cache=(1800, 3600)) as blocks:
+        blocks.app_state = state  # for launch()
+        gr.Markdown(INTRO)
+        gr.Markdown(checkpoint_status(state.config.checkpoint_dir), elem_id="checkpoint-status")
+        AnalyseTab(state).render()
+        InspectTab(state).render()
+        LearnTab(state).render(blocks)
+    blocks.queue(default_concurrency_limit=4, max_size=state.config.max_queue_size)
+    return blocks
+
+
+def launch(blocks: gr.Blocks, host: str | None = None, port: int | None = None, warm_up: bool = True,
+           **kwargs) -> None:
+    """Serve the app: load the models in the background (the page is up at once), limit uploads."""
+    state: AppState = blocks.app_state
+    if warm_up:
+        threading.Thread(target=state.warm_up, name="spikemo-warm-up", daemon=True).start()
+    blocks.launch(
+        server_name=host, server_port=port, max_file_size=f"{state.config.max_upload_mb}mb",
+        allowed_paths=[str(state.config.examples_dir)], **kwargs,
+    )

@@ -1,0 +1,69 @@
+"""Where the app finds its checkpoint, data and examples, the limits it serves under, and the bundled examples."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from spikemo.paths import DEFAULT_CHECKPOINT, DEFAULT_DATA_DIR, EXAMPLES_DIR
+
+
+class SpeechModel(StrEnum):
+    """The Whisper models the app offers for speech recognition; the first is the default."""
+
+    TINY_EN = "tiny.en"
+    BASE = "base"
+
+
+@dataclass
+class AppConfig:
+    """Where the app finds its checkpoint, data and examples, and the limits it serves under.
+
+    checkpoint_dir: None means $SPIKEMO_CHECKPOINT, else the shipped checkpoint.
+    data_dir: MELD-format CSVs offered in "Inspect errors" ($SPIKEMO_DATA_DIR, else data/meld).
+    max_video_seconds / max_upload_mb: refuse longer or bigger uploads. concurrency_limit: model runs at once.
+    downloads_max_age_s: download folders older than this are deleted when a new analysis writes one.
+    """
+
+    checkpoint_dir: Path | None = None
+    data_dir: Path = field(default_factory=lambda: Path(os.environ.get("SPIKEMO_DATA_DIR", DEFAULT_DATA_DIR)))
+    examples_dir: Path = EXAMPLES_DIR
+    device: str | None = None
+    max_video_seconds: float = 300.0
+    max_upload_mb: int = 200
+    concurrency_limit: int = 1
+    max_queue_size: int = 16
+    scored_cache_size: int = 4
+    downloads_max_age_s: float = 3600.0
+
+    def __post_init__(self) -> None:
+        if self.checkpoint_dir is None:
+            self.checkpoint_dir = Path(os.environ.get("SPIKEMO_CHECKPOINT", DEFAULT_CHECKPOINT))
+        self.checkpoint_dir = Path(self.checkpoint_dir)
+        self.data_dir, self.examples_dir = Path(self.data_dir), Path(self.examples_dir)
+
+
+@dataclass(frozen=True)
+class Example:
+    """A bundled example: its video, its transcript if it ships one, and the script it was made from."""
+
+    name: str
+    video: Path
+    transcript: Path | None
+    script: dict | None
+
+
+def find_examples(folder: Path) -> list[Example]:
+    """The *.mp4 files of `folder` with their .srt transcript and .script.json, sorted by name."""
+    examples = []
+    for video in sorted(folder.glob("*.mp4")):
+        transcript = video.with_suffix(".srt")
+        script = video.with_name(video.stem + ".script.json")
+        examples.append(Example(
+            video.stem, video, transcript if transcript.is_file() else None,
+            json.loads(script.read_text(encoding="utf-8")) if script.is_file() else None,
+        ))
+    return examples

@@ -1,0 +1,289 @@
+"""The Analyse tab: upload a video (or pick a bundled example), run the pipeline, then browse its turns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+import gradio as gr
+import pandas as pd
+from matplotlib.figure import Figure
+
+from demo.config import SpeechModel
+from demo.errors import parse_choice, user_errors
+from demo.state import AppState
+from demo.worker import MODEL_CONCURRENCY_ID, ZERO_GPU, run_analysis
+from spikemo.video.analysis import Analysis, voice_descriptions
+from spikemo.viz import plots
+
+TEXT = """Upload a video (up to {minutes:g} minutes), or click an example below and then **Analyse**.
+A transcript (.srt, .vtt or MELD .csv with times) replaces speech recognition. Then select a row of the turn
+table (or move the turn slider) to see that turn's probabilities, DSWA weight and spikes."""
+
+TRANSCRIPT_SUFFIXES = (".srt", ".vtt", ".csv")
+MODALITY_NAMES = {"text": "text (the words)", "audio": "audio (the voice)", "visual": "visual (the face)"}
+TURN_TABLE_COLUMNS = ["#", "time", "speaker", "text", "emotion", "confidence", "face", "face agrees", "voice"]
+
+
+class AnalysisResult(NamedTuple):
+    """Every view of a finished analysis, the first turn selected."""
+
+    analysis: Analysis
+    summary: str
+    turn_table: pd.DataFrame
+    timeline: Figure
+    probabilities: Figure
+    heatmap: Figure
+    cue_strips: Figure
+    turn: dict
+    layer: dict
+    downloads: list[str]
+
+
+class TurnView(NamedTuple):
+    """The views of one selected turn."""
+
+    details: str
+    turn_probabilities: Figure
+    raster: Figure
+    rates: Figure
+    heatmap: Figure
+
+
+class RowSelection(NamedTuple):
+    """A turn selected in the turn table: the slider moved to it, and its views."""
+
+    turn: int
+    details: str
+    turn_probabilities: Figure
+    raster: Figure
+    rates: Figure
+    heatmap: Figure
+
+
+class AnalyseTab:
+    """The Analyse tab of one app: its components, events and handlers."""
+
+    def __init__(self, state: AppState) -> None:
+        self.state = state
+
+    def render(self) -> None:
+        """Build the tab inside the current Blocks and wire its events."""
+        config = self.state.config
+        with gr.Tab("Analyse", id="analyse"):
+            gr.Markdown(TEXT.format(minutes=config.max_video_seconds / 60))
+            with gr.Row():
+                with gr.Column(scale=2):
+                    video = gr.Video(label="Video", sources=["upload"], elem_id="video-input")
+                    transcript = gr.File(label="Transcript (optional)", file_types=list(TRANSCRIPT_SUFFIXES))
+                    with gr.Row():
+                        num_speakers = gr.Number(label="Speakers (0: estimate from the voices)", precision=0,
+                                                 minimum=0, maximum=9, value=0)
+                        speech_model = gr.Radio([m.value for m in SpeechModel], value=SpeechModel.TINY_EN.value,
+                                                label="Speech model")
+                    analyse_button = gr.Button("Analyse", variant="primary", elem_id="analyse-button")
+                    if self.state.examples:
+                        gr.Examples(
+                            [[str(e.video), str(e.transcript) if e.transcript else None] for e in self.state.examples],
+                            inputs=[video, transcript], label="Bundled examples (generated, licence-clean)",
+                        )
+                with gr.Column(scale=3):
+                    summary = gr.Markdown(elem_id="analysis-summary")
+                    timeline = gr.Plot(label="Emotion timeline", show_label=False, elem_id="timeline-plot")
+                    cue_strips = gr.Plot(label="Model vs. face cue", show_label=False, elem_id="cues-plot")
+            turn_table = gr.Dataframe(label="Turns (select a row for details)", interactive=False, wrap=True,
+                                      elem_id="turn-table")
+            with gr.Row():
+                turn = gr.Slider(1, 2, value=1, step=1, label="Turn", interactive=False)
+                layer = gr.Dropdown(label="Spiking layer", choices=[], interactive=True)
+            with gr.Row():
+                with gr.Column():
+                    details = gr.Markdown(elem_id="turn-details")
+                with gr.Column():
+                    turn_probabilities = gr.Plot(label="Probabilities of the selected turn", show_label=False)
+            with gr.Row():
+                heatmap = gr.Plot(label="DSWA spike-attention weights (modalities x turns)", show_label=False,
+                                  elem_id="heatmap-plot")
+                probabilities = gr.Plot(label="Probabilities per turn", show_label=False)
+            with gr.Row():
+                raster = gr.Plot(label="Spike raster of the selected turn", show_label=False)
+                rates = gr.Plot(label="Spike rate over time steps", show_label=False)
+            downloads = gr.File(label="Download the analysis (JSON and CSV)", file_count="multiple")
+            analysis = gr.State()
+
+        turn_view = [details, turn_probabilities, raster, rates, heatmap]
+        analyse_button.click(
+            self.analyse, [video, transcript, num_speakers, speech_model],
+            [analysis, summary, turn_table, timeline, probabilities, heatmap, cue_strips, turn, layer, downloads],
+            concurrency_limit=config.concurrency_limit, concurrency_id=MODEL_CONCURRENCY_ID, api_name="analyse",
+        ).success(self.select_turn, [analysis, turn, layer], turn_view, api_name=False)
+        turn_table.select(self.select_row, [analysis, layer], [turn, *turn_view], api_name=False)
+        gr.on([turn.release, layer.input], self.select_turn, [analysis, turn, layer], turn_view,
+              api_name="select_turn")
+
+    def analyse(self, video: str | None, transcript: str | None, num_speakers: float | None,
+                speech_model: str, progress: gr.Progress = gr.Progress()) -> AnalysisResult:
+        """Run the pipeline on an uploaded video (+ optional transcript); every result view of the first turn."""
+        if not video:
+            raise gr.Error("Upload a video or pick one of the examples first.", title="No video")
+        if transcript and Path(transcript).suffix.lower() not in TRANSCRIPT_SUFFIXES:
+            raise gr.Error(f"The transcript must be an SRT, WebVTT or MELD CSV file (.srt, .vtt, .csv); got "
+                           f"'{Path(transcript).name}'.", title="Unsupported transcript")
+        model = parse_choice(SpeechModel, speech_model, f"Pick a speech model among "
+                             f"{', '.join(m.value for m in SpeechModel)}.", "Unknown speech model")
+        speakers = int(num_speakers) if num_speakers else None
+        with user_errors("analyse the video"):
+            progress(0.0, desc="loading the models")
+            report = None if ZERO_GPU else (lambda fraction, stage: progress(fraction, desc=stage))
+            analysis = run_analysis(self.state.model_setup(), video, transcript, speakers, model.value, report)
+        if not analysis.conversation.utterances:
+            raise gr.Error("No speech was found in this video, so there are no turns to analyse.", title="No speech")
+        for warning in analysis.warnings:
+            gr.Warning(warning)
+        return self.present(analysis)
+
+    def present(self, analysis: Analysis) -> AnalysisResult:
+        """Every view of a finished analysis (the first turn selected), and its JSON and CSV downloads."""
+        stem = Path(analysis.video_name).stem
+        folder = self.state.download_folder(stem)
+        downloads = []
+        for suffix in (".json", ".csv"):
+            path = folder / f"{stem}-spikemo{suffix}"
+            analysis.write(path)
+            downloads.append(str(path))
+        conversation = analysis.conversation
+        layers = list(analysis.spikes)
+        face = [c.face_expression for c in analysis.cues]
+        return AnalysisResult(
+            analysis=analysis,
+            summary=analysis_summary(analysis),
+            turn_table=turn_rows(analysis),
+            timeline=plots.plot_emotion_timeline(conversation, analysis.duration, analysis.labels),
+            probabilities=plots.plot_turn_probabilities(conversation, analysis.labels),
+            heatmap=plots.plot_dswa_heatmap(conversation, selected=0),
+            cue_strips=plots.plot_label_strips(
+                {"model": [u.prediction.emotion for u in conversation.utterances], "face cue": face},
+                analysis.labels, title="Model prediction vs. the face cue (hatched: they disagree)"),
+            turn=gr.update(minimum=1, maximum=max(len(conversation), 1), value=1, step=1, interactive=True),
+            layer=gr.update(choices=layers, value=layers[0] if layers else None),
+            downloads=downloads,
+        )
+
+    def select_turn(self, analysis: Analysis | None, turn: float | None, layer: str | None) -> TurnView:
+        """Details, probability bars, spike raster and rates of turn number `turn` (1-based)."""
+        if analysis is None:
+            raise gr.Error("Analyse a video first.", title="Nothing analysed yet")
+        length = len(analysis.conversation.utterances)
+        if turn is None or not 1 <= int(turn) <= length:
+            raise gr.Error(f"Pick a turn between 1 and {length}.", title="No such turn")
+        index = int(turn) - 1
+        utterance = analysis.conversation.utterances[index]
+        raster, rates = spike_figures(analysis, index, layer)
+        return TurnView(
+            details=turn_details(analysis, index),
+            turn_probabilities=plots.plot_probabilities(utterance.prediction.probabilities,
+                                                        title=f"Turn {index + 1}"),
+            raster=raster,
+            rates=rates,
+            heatmap=plots.plot_dswa_heatmap(analysis.conversation, selected=index),
+        )
+
+    def select_row(self, analysis: Analysis | None, layer: str | None, event: gr.SelectData) -> RowSelection:
+        """A click in the turn table: move the turn slider to that row and show its turn."""
+        if analysis is None:
+            raise gr.Error("Analyse a video first.", title="Nothing analysed yet")
+        row = event.index[0] if isinstance(event.index, (list, tuple)) else event.index
+        return RowSelection(int(row) + 1, *self.select_turn(analysis, int(row) + 1, layer))
+
+
+def format_time(seconds: float | None) -> str:
+    """m:ss.s, or "" when the time is unknown."""
+    if seconds is None:
+        return ""
+    minutes, rest = divmod(max(seconds, 0.0), 60)
+    return f"{int(minutes)}:{rest:04.1f}"
+
+
+def modality_statement(trained: tuple[str, ...], used: tuple[str, ...] | None = None) -> str:
+    """Plain words on which modalities the checkpoint's prediction rests on, and which are only cues."""
+    cues = [m for m in ("audio", "visual") if m not in trained]
+    text = f"**The loaded checkpoint was trained on {' + '.join(MODALITY_NAMES[m] for m in trained)}.**"
+    if used is not None and tuple(used) != tuple(trained):
+        missing = [m for m in trained if m not in used]
+        text += f" This video lacked {', '.join(missing)}, so the prediction used {' + '.join(used)}."
+    if cues:
+        named = " and ".join({"audio": "voice", "visual": "face"}[m] for m in cues)
+        text += (f" The {named} {'is' if len(cues) == 1 else 'are'} extracted and shown beside the prediction "
+                 "as a cue only: the model never saw it, so disagreement there is information, not an error.")
+    return text
+
+
+def analysis_summary(analysis: Analysis) -> str:
+    """The video, its turns and speakers, the time each stage took, what the prediction rests on, and notes."""
+    conversation = analysis.conversation
+    timings = ", ".join(f"{k} {v:.1f} s" for k, v in analysis.timings.items() if v >= 0.05 and k != "total")
+    return "\n\n".join([
+        f"**{analysis.video_name}**: {len(conversation)} turns, {len(conversation.speakers())} "
+        f"speakers, analysed in {analysis.timings.get('total', 0):.1f} s ({timings}).",
+        modality_statement(analysis.modalities_trained, analysis.modalities_used),
+        *(f"Note: {w}" for w in analysis.warnings if not w.startswith("the checkpoint was trained on")),
+    ])
+
+
+def turn_rows(analysis: Analysis) -> pd.DataFrame:
+    """One row per turn: #, time, speaker, text, emotion, confidence, face (cue), face agrees, voice (cue)."""
+    voices = voice_descriptions(analysis)
+    rows = []
+    for i, (u, cues) in enumerate(zip(analysis.conversation.utterances, analysis.cues)):
+        p = u.prediction
+        face = f"{cues.face_expression} ({cues.face_expression_prob:.2f})" if cues.face_expression else "no face"
+        agrees = "" if not cues.face_expression else ("yes" if cues.face_expression == p.emotion else "NO")
+        rows.append({
+            "#": i + 1, "time": f"{format_time(u.start)}-{format_time(u.end)}", "speaker": u.speaker,
+            "text": u.text, "emotion": p.emotion, "confidence": round(p.probabilities[p.emotion], 3),
+            "face": face, "face agrees": agrees, "voice": voices[i],
+        })
+    return pd.DataFrame(rows, columns=TURN_TABLE_COLUMNS)
+
+
+def turn_details(analysis: Analysis, index: int) -> str:
+    """Markdown for one turn: text, prediction, DSWA weights, and the face and voice cues beside it."""
+    u = analysis.conversation.utterances[index]
+    cues = analysis.cues[index]
+    p = u.prediction
+    top = sorted(p.probabilities.items(), key=lambda item: -item[1])[:3]
+    length = len(analysis.conversation.utterances)
+    lines = [
+        f"### Turn {index + 1} of {length}: {u.speaker or 'unknown speaker'}, "
+        f"{format_time(u.start)}-{format_time(u.end)}",
+        f"> {u.text}",
+        f"**Model ({' + '.join(analysis.modalities_used)}): {p.emotion}** "
+        + ", ".join(f"{label} {prob:.2f}" for label, prob in top),
+    ]
+    if p.dswa_weights:
+        lines.append("DSWA weight (x turns; 1 = an average turn): "
+                     + ", ".join(f"{m} {w * length:.2f}" for m, w in p.dswa_weights.items()))
+    if cues.face_expression:
+        verdict = "agrees with" if cues.face_expression == p.emotion else "**disagrees** with"
+        lines.append(f"**Face cue: {cues.face_expression}** ({cues.face_expression_prob:.2f}, a face in "
+                     f"{cues.face_presence:.0%} of sampled frames): {verdict} the model.")
+    else:
+        lines.append("**Face cue:** no face was found in this turn's frames.")
+    voice = cues.voice
+    if voice:
+        lines.append(
+            f"**Voice cue:** loudness {voice.get('loudness', 0):.2f}, pitch {voice.get('pitch_mean_hz', 0):.0f} Hz, "
+            f"{voice.get('syllable_rate_per_s', 0):.1f} syllables/s, voiced {voice.get('voiced_fraction', 0):.0%}."
+        )
+    return "\n\n".join(lines)
+
+
+def spike_figures(analysis: Analysis, index: int, layer: str | None) -> tuple[Figure, Figure]:
+    """Spike raster [T x neurons] of one turn in one layer, and the spike-rate curves of all layers."""
+    rates = analysis.conversation.utterances[index].prediction.spike_rates
+    if not analysis.spikes:
+        empty = plots.plot_spike_rates({})
+        return empty, empty
+    layer = layer if layer in analysis.spikes else next(iter(analysis.spikes))
+    raster = plots.plot_spike_raster(analysis.spikes[layer][index], title=f"{layer}, turn {index + 1}")
+    return raster, plots.plot_spike_rates(rates, highlight=layer)

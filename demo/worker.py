@@ -1,0 +1,119 @@
+"""The model work: the analysis of a video, the scoring of a CSV and the sweep over T.
+
+These are module-level functions with picklable arguments because ZeroGPU (Hugging Face Spaces) runs GPU work
+in a worker process, inside functions decorated with `spaces.GPU`; elsewhere the decorator is a no-op. Each
+process loads the Analyzer of a `ModelSetup` once and shares it with every session.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from spikemo.data.conversation import Conversation
+from spikemo.runtime import pick_device
+from spikemo.training.dswa_ablation import compare_without_dswa
+from spikemo.training.evaluate import score_csv
+from spikemo.video.analysis import Analysis
+from spikemo.video.analyzer import Analyzer, PipelineConfig
+from spikemo.viz.lif_teaching import SWEEP_TIME_STEPS, TimeStepSweep, dswa_weights_by_time_steps
+
+try:
+    import spaces
+
+    ZERO_GPU = True
+    gpu_task: Callable = spaces.GPU(duration=120)
+except ImportError:
+    ZERO_GPU = False
+
+    def gpu_task(function: Callable) -> Callable:
+        return function
+
+
+# The events that run the model share this concurrency id, so at most AppConfig.concurrency_limit of them run
+# at once across all tabs.
+MODEL_CONCURRENCY_ID = "model"
+
+
+@dataclass(frozen=True)
+class ModelSetup:
+    """What the model work runs with: the checkpoint folder, the pipeline's settings and the device."""
+
+    checkpoint_dir: Path
+    pipeline: PipelineConfig
+    device: str | None
+
+    def cache_key(self) -> str:
+        """Equal for setups that load the same Analyzer: the resolved checkpoint folder, the device, and every
+        pipeline setting."""
+        return json.dumps(
+            {"checkpoint": str(Path(self.checkpoint_dir).resolve()), "device": self.device,
+             "pipeline": asdict(self.pipeline)},
+            sort_keys=True, default=str,
+        )
+
+
+@dataclass(frozen=True)
+class ScoredFile:
+    """A MELD-format CSV scored by one checkpoint: conversations with predictions, the metrics, and what the
+    model predicts with its DSWA step skipped (empty when the checkpoint has no DSWA)."""
+
+    name: str
+    conversations: list[Conversation]
+    metrics: dict
+    labels: tuple[str, ...]
+    seconds: float
+    without_dswa: dict[str, list[str]]  # dialogue id -> label per turn
+    changed_without_dswa: int  # turns whose label differs with DSWA skipped
+
+
+_ANALYZERS: dict[str, Analyzer] = {}
+_ANALYZERS_LOCK = threading.Lock()
+# One analysis at a time per process: Whisper, openSMILE and the face detector are not shared across threads
+# (the queue already runs one at a time; this also covers the start-up warm-up).
+_ANALYSIS_LOCK = threading.Lock()
+
+
+def get_analyzer(setup: ModelSetup) -> Analyzer:
+    """The Analyzer of `setup`, loaded on first use; CheckpointError when the checkpoint is missing."""
+    key = setup.cache_key()
+    with _ANALYZERS_LOCK:
+        if key not in _ANALYZERS:
+            _ANALYZERS[key] = Analyzer(setup.checkpoint_dir, setup.pipeline, setup.device)
+        return _ANALYZERS[key]
+
+
+@gpu_task
+def run_analysis(setup: ModelSetup, video: str, transcript: str | None, num_speakers: int | None,
+                 speech_model: str, progress: Callable[[float, str], None] | None = None) -> Analysis:
+    """The pipeline on one video (with its transcript, if given)."""
+    analyzer = get_analyzer(setup)
+    with _ANALYSIS_LOCK:
+        return analyzer.analyze(video, transcript, num_speakers, speech_model, progress=progress)
+
+
+@gpu_task
+def run_score(setup: ModelSetup, csv_path: Path) -> ScoredFile:
+    """Score a MELD-format CSV, and predict it again with the DSWA step skipped."""
+    started = time.perf_counter()
+    checkpoint = get_analyzer(setup).checkpoint
+    device = pick_device(setup.device)
+    conversations, metrics = score_csv(csv_path, checkpoint, device, progress=True)
+    without_dswa, changed = {}, 0
+    if checkpoint.config.use_dswa:
+        compared = compare_without_dswa(checkpoint.model, conversations, device)
+        without_dswa = {c.conversation_id: labels for c, labels in zip(conversations, compared.labels())}
+        changed = compared.changed
+    return ScoredFile(csv_path.name, conversations, metrics, tuple(checkpoint.config.labels),
+                      time.perf_counter() - started, without_dswa, changed)
+
+
+@gpu_task
+def run_sweep(setup: ModelSetup, conversation: Conversation) -> TimeStepSweep:
+    """The DSWA weights and predictions of an analysed conversation at T = 2 ... 64."""
+    model = get_analyzer(setup).checkpoint.model
+    return dswa_weights_by_time_steps(model, conversation, SWEEP_TIME_STEPS, next(model.parameters()).device)

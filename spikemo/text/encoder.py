@@ -46,9 +46,8 @@ def default_text_encoder_path() -> str:
 class TextEncoderConfig(JsonDataclass):
     """How an utterance becomes a model input, and how hidden states become one vector.
 
-    context_turns: previous utterances of the same conversation included as context. 3 covers the typical
-        MELD exchange (mean dialogue length ~9.6) while keeping inputs ~48 tokens long: training ran at ~55
-        utterances/s on 2 CPU cores with 3 turns, against ~28/s with 5 (inputs ~63 tokens).
+    context_turns: previous utterances of the same conversation included as context. 3 covers a typical MELD
+        exchange while keeping inputs short (training time grows with the input length).
     max_length: token budget of the pair; MELD's longest utterance (69 words) fits in 128 with room for context.
     include_speaker: prefix each turn with "Speaker: " (who speaks is a strong cue in multi-party dialogue).
     pooling: "target_mean" (mean over the target utterance's tokens) or "mean" (over all tokens).

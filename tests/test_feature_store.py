@@ -15,7 +15,8 @@ from spikemo.data.feature_store import (
 )
 from spikemo.errors import InputError
 from spikemo.model.configuration import LossConfig, TrainConfig
-from spikemo.text.encoder import TextEncoder, default_text_encoder_path
+from spikemo.text.encoder import TextEncoder
+from spikemo.text.packaged import default_text_encoder_path
 from spikemo.training.trainer import train_spikemo
 from spikemo.video.audio_features import AudioFeatureExtractor
 from spikemo.video.clip_features import extract_features

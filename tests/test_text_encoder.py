@@ -9,8 +9,9 @@ import torch
 from spikemo.data.conversation import Conversation, Utterance
 from spikemo.data.labels import MELD_LABELS
 from spikemo.errors import CheckpointError, InputError, SpikEmoError
-from spikemo.text.encoder import TextEncoder, TextEncoderConfig, build_text_input, default_text_encoder_path
+from spikemo.text.encoder import TextEncoder, TextEncoderConfig, build_text_input
 from spikemo.text.finetune import TextFinetuneConfig, encode_cross_fitted, finetune_text_encoder
+from spikemo.text.packaged import default_text_encoder_path
 
 DIALOGUE = Conversation("7", [
     Utterance("Ross", "Hi.", emotion="neutral"),

@@ -6,7 +6,7 @@ import pytest
 
 from spikemo.errors import InputError, run_command
 from spikemo.model.checkpoint import load_checkpoint
-from spikemo.text.encoder import default_text_encoder_path
+from spikemo.text.packaged import default_text_encoder_path
 from spikemo.training.evaluate import evaluate_csv
 from train import experiments
 from train import meld as train_meld

@@ -15,7 +15,8 @@ from spikemo.data.conversation import Conversation
 from spikemo.data.labels import MELD_LABELS
 from spikemo.data.meld import read_meld_csv
 from spikemo.errors import run_command
-from spikemo.text.encoder import TextEncoder, TextEncoderConfig, default_text_encoder_path
+from spikemo.text.encoder import TextEncoder, TextEncoderConfig
+from spikemo.text.packaged import default_text_encoder_path
 from spikemo.training.metrics import classification_metrics
 from train.meld import MELD_DIR
 

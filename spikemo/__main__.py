@@ -1,4 +1,4 @@
-"""Command line: `python -m spikemo {analyze,evaluate,bench} ...`."""
+"""Command line: `python -m spikemo {analyze,evaluate,evaluate-voice,bench} ...`."""
 
 import argparse
 import json
@@ -6,12 +6,20 @@ import sys
 from pathlib import Path
 
 from spikemo.errors import run_command
+from spikemo.paths import DEFAULT_DATA_DIR
 
 
 def _evaluate(args: argparse.Namespace) -> None:
     from spikemo.training.evaluate import evaluate_csv
 
     result = evaluate_csv(args.csv, args.checkpoint, device=args.device, progress=True)
+    print(json.dumps(result if args.confusion else {k: v for k, v in result.items() if k != "confusion"}))
+
+
+def _evaluate_voice(args: argparse.Namespace) -> None:
+    from spikemo.video.voice_emotion import evaluate_voice
+
+    result = evaluate_voice(args.data, args.model, progress=True)
     print(json.dumps(result if args.confusion else {k: v for k, v in result.items() if k != "confusion"}))
 
 
@@ -54,6 +62,9 @@ def _bench(args: argparse.Namespace) -> None:
     if args.target == "pipeline":
         _bench_pipeline(args)
         return
+    if args.target == "text":
+        _bench_text(args)
+        return
     from spikemo.bench.model import bench_model, bench_training, format_bench
     from spikemo.model.checkpoint import load_checkpoint
     from spikemo.runtime import pick_device
@@ -69,10 +80,25 @@ def _bench(args: argparse.Namespace) -> None:
 def _bench_pipeline(args: argparse.Namespace) -> None:
     from spikemo.bench.pipeline import bench_pipeline, format_pipeline_bench
 
-    result = bench_pipeline(args.duration, args.repeats, args.checkpoint)
+    config = None
+    if args.no_voice_emotion:
+        from spikemo.video.analyzer import PipelineConfig
+
+        config = PipelineConfig(voice_model=None)
+    result = bench_pipeline(args.duration, args.repeats, args.checkpoint, config)
     print(format_pipeline_bench(result))
     if args.json:
         print(json.dumps(result))
+
+
+def _bench_text(args: argparse.Namespace) -> None:
+    from spikemo.bench.text import bench_text_encoder, format_text_bench
+
+    for encoder in args.encoders:
+        result = bench_text_encoder(encoder, args.csv, repeats=args.repeats)
+        print(format_text_bench(result))
+        if args.json:
+            print(json.dumps(result))
 
 
 def _loss_config(checkpoint):
@@ -109,17 +135,32 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--confusion", action="store_true", help="also print the confusion matrix")
     evaluate.set_defaults(run=_evaluate)
 
+    evaluate_voice = commands.add_parser(
+        "evaluate-voice", help="score the voice-emotion model on every RAVDESS clip of a folder; prints one JSON object"
+    )
+    evaluate_voice.add_argument("--data", required=True, type=Path, help="RAVDESS speech folder (Actor_NN/*.flac)")
+    evaluate_voice.add_argument("--model", type=Path, help="voice-emotion asset folder (default: the shipped one)")
+    evaluate_voice.add_argument("--confusion", action="store_true", help="also print the confusion matrix")
+    evaluate_voice.set_defaults(run=_evaluate_voice)
+
     bench = commands.add_parser("bench", help="speed benchmarks; prints medians of several runs")
     bench.add_argument(
         "target",
-        choices=["model", "pipeline"],
-        help="model: forward latency per T and training throughput; pipeline: end-to-end video analysis",
+        choices=["model", "pipeline", "text"],
+        help="model: forward latency per T and training throughput; pipeline: end-to-end video analysis; "
+        "text: the text encoders' cost per utterance",
     )
     bench.add_argument("--checkpoint", help="checkpoint folder (default: the shipped MELD checkpoint)")
     bench.add_argument("--time-steps", type=int, nargs="+", default=[4, 8, 16, 32, 64], help="model only")
     bench.add_argument("--duration", type=float, default=60.0, help="pipeline only: seconds of generated video")
-    bench.add_argument("--repeats", type=int, default=3, help="pipeline only: timed analyses after a warm-up")
-    bench.add_argument("--json", action="store_true", help="pipeline only: also print the figures as JSON")
+    bench.add_argument("--repeats", type=int, default=3, help="pipeline, text: timed runs after a warm-up")
+    bench.add_argument("--json", action="store_true", help="pipeline, text: also print the figures as JSON")
+    bench.add_argument("--encoders", nargs="+", default=["minilm", "mpnet"],
+                       help="text only: encoder names, folders or checkpoint text_encoder folders")
+    bench.add_argument("--csv", default=str(DEFAULT_DATA_DIR / "dev_sent_emo.csv"),
+                       help="text only: MELD-format CSV whose first dialogues are encoded")
+    bench.add_argument("--no-voice-emotion", action="store_true",
+                       help="pipeline only: without the voice-emotion model (to measure what it costs)")
     bench.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     bench.set_defaults(run=_bench)
     return parser

@@ -101,6 +101,10 @@ def test_turn_table_lists_every_scripted_turn(result, example):
     assert table["time"].iloc[0] == "0:00.4-0:02.8"
     assert table["face"].str.contains(r"\(\d\.\d\d\)").all()  # the astronaut face is seen in every turn
     assert set(table["face agrees"]) <= {"yes", "NO"}
+    assert table["voice"].str.fullmatch(r"[a-z]+ \(\d\.\d\d\)").all()  # the voice cue's emotion, every turn
+    assert {v.split(" ")[0] for v in table["voice"]} <= set(MELD_LABELS)
+    assert set(table["voice agrees"]) <= {"yes", "NO"}
+    assert "prosody" in table.columns
 
 
 def test_result_figures(result, example):
@@ -109,7 +113,8 @@ def test_result_figures(result, example):
         assert isinstance(figure, Figure)
     assert [t.get_text() for t in result.timeline.axes[0].get_yticklabels()] == ["Alex", "Blair"]
     assert result.heatmap.axes[0].get_images()[0].get_array().shape == (1, turns)  # text-only checkpoint
-    assert len([p for p in result.cue_strips.axes[0].patches]) == 2 * turns  # model row + face row
+    assert len([p for p in result.cue_strips.axes[0].patches]) == 3 * turns  # model, face and voice rows
+    assert [t.get_text() for t in result.cue_strips.axes[0].get_yticklabels()] == ["model", "face cue", "voice cue"]
     assert result.turn["maximum"] == turns
     assert result.layer["choices"] == ["text/layer0"]
 
@@ -117,6 +122,7 @@ def test_result_figures(result, example):
 def test_summary_says_which_modalities_the_prediction_uses(result):
     assert "trained on text (the words)" in result.summary
     assert "voice and face are extracted and shown beside the prediction as a cue only" in result.summary
+    assert "RAVDESS, **acted** emotional speech" in result.summary
     assert "transcript supplied" in result.summary
 
 
@@ -134,7 +140,9 @@ def test_select_turn_shows_its_details_and_spikes(analyse_tab, result):
     utterance = result.analysis.conversation.utterances[2]
     assert utterance.text in view.details
     assert f"**Model (text): {utterance.prediction.emotion}**" in view.details
-    assert "Face cue" in view.details and "Voice cue" in view.details
+    assert "Face cue" in view.details and "Voice cue" in view.details and "Voice prosody" in view.details
+    assert f"**Voice cue: {result.analysis.cues[2].voice_emotion}**" in view.details
+    assert "acted" in view.details  # what the voice model was trained on, said where it is shown
     raster = view.raster.axes[0]
     spikes = result.analysis.spikes["text/layer0"][2]
     assert len(raster.collections[0].get_offsets()) == spikes.sum()

@@ -94,6 +94,12 @@ def test_error_found_during_analysis_is_a_clean_message(checkpoint, tmp_path, ca
     assert "error: mute.mp4 has no audio track" in captured.err and captured.out == ""
 
 
+def test_evaluate_voice_on_a_missing_folder_is_one_error_line(tmp_path):
+    result = run_cli("evaluate-voice", "--data", str(tmp_path / "missing"))
+    assert_clean_failure(result, "RAVDESS folder not found")
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
 def test_bench_accepts_both_targets():
     parser = build_parser()
     for target in ("model", "pipeline"):
@@ -101,3 +107,4 @@ def test_bench_accepts_both_targets():
         assert args.run is _bench and args.target == target
     with pytest.raises(SystemExit):
         parser.parse_args(["bench", "everything"])
+    assert parser.parse_args(["bench", "pipeline", "--no-voice-emotion"]).no_voice_emotion

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from spikemo.bench.text import bench_text_encoder, format_text_bench
 from spikemo.data.labels import MELD_LABELS
 from spikemo.data.meld import read_meld_csv
 from spikemo.errors import CheckpointError
@@ -132,3 +133,10 @@ def test_adapters_that_do_not_fit_their_base_are_refused(tmp_path):
     (folder / "adapter_config.json").write_text("{not json")
     with pytest.raises(CheckpointError, match="LoRA adapters"):
         TextEncoder.from_pretrained(folder)
+
+
+@pytest.mark.slow
+def test_the_text_benchmark_times_encoding_in_context():
+    result = bench_text_encoder("minilm", MELD_DIR / "dev_sent_emo.csv", utterances=20, repeats=2)
+    assert result["utterances"] >= 20 and result["ms_per_utterance"] > 0 and result["load_seconds"] > 0
+    assert "ms per utterance" in format_text_bench(result)

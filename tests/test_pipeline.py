@@ -160,6 +160,10 @@ def test_cues_timings_and_progress(analysis, progress_calls):
         assert cues.face_expression in analysis.labels
         assert cues.face_presence == 1.0
         assert cues.voice["pitch_mean_hz"] > 50 and cues.voice["loudness"] > 0
+        assert cues.voice_emotion in analysis.labels
+        assert list(cues.voice_probabilities) == list(analysis.labels)
+        assert abs(sum(cues.voice_probabilities.values()) - 1) < 1e-4
+        assert cues.voice_emotion == max(cues.voice_probabilities, key=cues.voice_probabilities.get)
     assert set(analysis.timings) == set(STAGES) | {"total"}
     assert analysis.timings["speech"] > 0 and analysis.timings["visual"] > 0
     assert analysis.timings["total"] >= sum(analysis.timings[s] for s in STAGES)
@@ -179,7 +183,9 @@ def test_json_and_csv_outputs(analysis, tmp_path):
     table = pd.read_csv(tmp_path / "out.csv")
     assert len(table) == len(analysis.conversation.utterances)
     assert {"start", "end", "speaker", "text", "emotion", "confidence", "dswa_text", "face_expression",
-            "voice_pitch_mean_hz"} | {f"prob_{label}" for label in analysis.labels} <= set(table.columns)
+            "voice_pitch_mean_hz", "voice_emotion"} | {f"prob_{label}" for label in analysis.labels} \
+        | {f"voice_prob_{label}" for label in analysis.labels} <= set(table.columns)
+    assert all({"voice_emotion", "voice_probabilities"} <= set(u["cues"]) for u in data["utterances"])
     with pytest.raises(InputError, match=".json or .csv"):
         analysis.write(tmp_path / "out.txt")
 

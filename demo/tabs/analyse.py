@@ -22,7 +22,12 @@ table (or move the turn slider) to see that turn's probabilities, DSWA weight an
 
 TRANSCRIPT_SUFFIXES = (".srt", ".vtt", ".csv")
 MODALITY_NAMES = {"text": "text (the words)", "audio": "audio (the voice)", "visual": "visual (the face)"}
-TURN_TABLE_COLUMNS = ["#", "time", "speaker", "text", "emotion", "confidence", "face", "face agrees", "voice"]
+TURN_TABLE_COLUMNS = ["#", "time", "speaker", "text", "emotion", "confidence", "face", "face agrees", "voice",
+                      "voice agrees", "prosody"]
+VOICE_CUE_NOTE = ("The voice cue's emotion comes from a small model trained on RAVDESS, **acted** emotional speech "
+                  "(actors reading two neutral sentences in a studio, CC BY-NC-SA 4.0): on real conversations, where "
+                  "emotions are milder and rooms and microphones differ, it is a hint, much less reliable than on "
+                  "acted clips.")
 
 
 class AnalysisResult(NamedTuple):
@@ -90,7 +95,8 @@ class AnalyseTab:
                 with gr.Column(scale=3):
                     summary = gr.Markdown(elem_id="analysis-summary")
                     timeline = gr.Plot(label="Emotion timeline", show_label=False, elem_id="timeline-plot")
-                    cue_strips = gr.Plot(label="Model vs. face cue", show_label=False, elem_id="cues-plot")
+                    cue_strips = gr.Plot(label="Model vs. face and voice cues", show_label=False,
+                                         elem_id="cues-plot")
             turn_table = gr.Dataframe(label="Turns (select a row for details)", interactive=False, wrap=True,
                                       elem_id="turn-table")
             with gr.Row():
@@ -154,6 +160,7 @@ class AnalyseTab:
         conversation = analysis.conversation
         layers = list(analysis.spikes)
         face = [c.face_expression for c in analysis.cues]
+        voice = [c.voice_emotion for c in analysis.cues]
         return AnalysisResult(
             analysis=analysis,
             summary=analysis_summary(analysis),
@@ -162,8 +169,9 @@ class AnalyseTab:
             probabilities=plots.plot_turn_probabilities(conversation, analysis.labels),
             heatmap=plots.plot_dswa_heatmap(conversation, selected=0),
             cue_strips=plots.plot_label_strips(
-                {"model": [u.prediction.emotion for u in conversation.utterances], "face cue": face},
-                analysis.labels, title="Model prediction vs. the face cue (hatched: they disagree)"),
+                {"model": [u.prediction.emotion for u in conversation.utterances], "face cue": face,
+                 "voice cue": voice},
+                analysis.labels, title="Model prediction vs. the face and voice cues (hatched: they disagree)"),
             turn=gr.update(minimum=1, maximum=max(len(conversation), 1), value=1, step=1, interactive=True),
             layer=gr.update(choices=layers, value=layers[0] if layers else None),
             downloads=downloads,
@@ -215,6 +223,8 @@ def modality_statement(trained: tuple[str, ...], used: tuple[str, ...] | None = 
         named = " and ".join({"audio": "voice", "visual": "face"}[m] for m in cues)
         text += (f" The {named} {'is' if len(cues) == 1 else 'are'} extracted and shown beside the prediction "
                  "as a cue only: the model never saw it, so disagreement there is information, not an error.")
+    if "audio" in cues:
+        text += " " + VOICE_CUE_NOTE
     return text
 
 
@@ -231,17 +241,24 @@ def analysis_summary(analysis: Analysis) -> str:
 
 
 def turn_rows(analysis: Analysis) -> pd.DataFrame:
-    """One row per turn: #, time, speaker, text, emotion, confidence, face (cue), face agrees, voice (cue)."""
+    """One row per turn: #, time, speaker, text, emotion, confidence, face (cue), face agrees, voice (the voice
+    cue's emotion), voice agrees, prosody (louder/higher pitch than the speaker's other turns)."""
     voices = voice_descriptions(analysis)
     rows = []
     for i, (u, cues) in enumerate(zip(analysis.conversation.utterances, analysis.cues)):
         p = u.prediction
         face = f"{cues.face_expression} ({cues.face_expression_prob:.2f})" if cues.face_expression else "no face"
         agrees = "" if not cues.face_expression else ("yes" if cues.face_expression == p.emotion else "NO")
+        if cues.voice_emotion:
+            voice = f"{cues.voice_emotion} ({cues.voice_probabilities.get(cues.voice_emotion, 0.0):.2f})"
+            voice_agrees = "yes" if cues.voice_emotion == p.emotion else "NO"
+        else:
+            voice, voice_agrees = "", ""
         rows.append({
             "#": i + 1, "time": f"{format_time(u.start)}-{format_time(u.end)}", "speaker": u.speaker,
             "text": u.text, "emotion": p.emotion, "confidence": round(p.probabilities[p.emotion], 3),
-            "face": face, "face agrees": agrees, "voice": voices[i],
+            "face": face, "face agrees": agrees, "voice": voice, "voice agrees": voice_agrees,
+            "prosody": voices[i],
         })
     return pd.DataFrame(rows, columns=TURN_TABLE_COLUMNS)
 
@@ -269,10 +286,17 @@ def turn_details(analysis: Analysis, index: int) -> str:
                      f"{cues.face_presence:.0%} of sampled frames): {verdict} the model.")
     else:
         lines.append("**Face cue:** no face was found in this turn's frames.")
+    if cues.voice_emotion:
+        verdict = "agrees with" if cues.voice_emotion == p.emotion else "**disagrees** with"
+        top_voice = sorted(cues.voice_probabilities.items(), key=lambda item: -item[1])[:3]
+        lines.append(f"**Voice cue: {cues.voice_emotion}** ("
+                     + ", ".join(f"{label} {prob:.2f}" for label, prob in top_voice)
+                     + f"): {verdict} the model. {VOICE_CUE_NOTE}")
     voice = cues.voice
     if voice:
         lines.append(
-            f"**Voice cue:** loudness {voice.get('loudness', 0):.2f}, pitch {voice.get('pitch_mean_hz', 0):.0f} Hz, "
+            f"**Voice prosody:** loudness {voice.get('loudness', 0):.2f}, "
+            f"pitch {voice.get('pitch_mean_hz', 0):.0f} Hz, "
             f"{voice.get('syllable_rate_per_s', 0):.1f} syllables/s, voiced {voice.get('voiced_fraction', 0):.0%}."
         )
     return "\n\n".join(lines)

@@ -8,7 +8,7 @@ app shows it. Both writers derive from one record per utterance (`Analysis.recor
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,10 @@ class UtteranceCues:
     face_expression_prob: float
     face_presence: float  # fraction of sampled frames with a face
     voice: dict[str, float]  # spikemo.video.audio_features.voice_cues (loudness, pitch_mean_hz, ...)
+    # The voice-emotion model's reading of the voice alone (spikemo.video.voice_emotion, trained on acted
+    # speech); None / {} when no voice-emotion model was loaded.
+    voice_emotion: str | None = None
+    voice_probabilities: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -50,7 +54,7 @@ class Analysis:
     def records(self) -> list[dict]:
         """One nested record per utterance, the single source of both writers: start, end, speaker, text,
         emotion, probabilities, dswa_weights, spike_rates, and cues (face_expression, face_expression_prob,
-        face_presence, voice)."""
+        face_presence, voice, voice_emotion, voice_probabilities)."""
         return [
             {
                 "start": utterance.start,
@@ -66,6 +70,8 @@ class Analysis:
                     "face_expression_prob": cues.face_expression_prob,
                     "face_presence": cues.face_presence,
                     "voice": cues.voice,
+                    "voice_emotion": cues.voice_emotion,
+                    "voice_probabilities": cues.voice_probabilities,
                 },
             }
             for utterance, cues in zip(self.conversation.utterances, self.cues)
@@ -86,7 +92,8 @@ class Analysis:
 
     def to_dataframe(self) -> pd.DataFrame:
         """One row per utterance: start, end, speaker, text, emotion, confidence, prob_<label>...,
-        dswa_<modality>..., face_expression, face_expression_prob, face_presence, voice_<cue>..."""
+        dswa_<modality>..., face_expression, face_expression_prob, face_presence, voice_<cue>..., voice_emotion,
+        voice_prob_<label>..."""
         return pd.DataFrame([flat_row(record) for record in self.records()])
 
     def write(self, path: str | Path) -> None:
@@ -106,7 +113,8 @@ class Analysis:
 
 def flat_row(record: dict) -> dict:
     """A record of `Analysis.records` as one flat CSV row: the probabilities, DSWA weights, face cues and voice
-    cues spread into columns of their own (the spike rates, one list per layer, stay in the JSON)."""
+    cues (prosody, the voice emotion and its probabilities) spread into columns of their own (the spike rates,
+    one list per layer, stay in the JSON)."""
     cues = record["cues"]
     return {
         **{key: record[key] for key in ("start", "end", "speaker", "text", "emotion")},
@@ -115,6 +123,8 @@ def flat_row(record: dict) -> dict:
         **{f"dswa_{m}": w for m, w in record["dswa_weights"].items()},
         **{key: cues[key] for key in ("face_expression", "face_expression_prob", "face_presence")},
         **{f"voice_{name}": value for name, value in cues["voice"].items()},
+        "voice_emotion": cues.get("voice_emotion"),
+        **{f"voice_prob_{label}": p for label, p in (cues.get("voice_probabilities") or {}).items()},
     }
 
 

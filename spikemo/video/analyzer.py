@@ -7,7 +7,8 @@ Stages (each timed, each reported to an optional progress callback):
   speakers      voice clustering per segment piece (spikemo.video.speakers); with a transcript only for cues
                 that name no speaker
   text          the checkpoint's text encoder over the dialogue, with context (spikemo.text.encoder)
-  audio         openSMILE ComParE_2016 functionals + readable voice cues per utterance
+  audio         openSMILE ComParE_2016 functionals + readable voice cues (eGeMAPS) per utterance, and the
+                voice-emotion model's probabilities from those same features (spikemo.video.voice_emotion)
   visual        faces and expressions on frames sampled inside each utterance, one utterance at a time,
                 so a long video never holds its frames in memory
   model         SpikEmo with traces: probabilities, DSWA weights, spike rates and spike rasters
@@ -50,6 +51,7 @@ from spikemo.video.visual_features import (
     expression_cues,
     visual_features_for_span,
 )
+from spikemo.video.voice_emotion import DEFAULT_VOICE_MODEL, VoiceEmotionModel, combine_features
 
 STAGES: tuple[str, ...] = ("media", "speech", "segmentation", "speakers", "text", "audio", "visual", "model")
 ProgressCallback = Callable[[float, str], None]
@@ -61,7 +63,8 @@ class PipelineConfig:
     """Settings of every stage. frames_per_second: frames sampled inside each utterance for the visual
     features (fewer on long utterances: at most visual.max_frames are decoded per utterance).
     feature_threads: torch intra-op threads while the expression CNN runs; its batches are tiny, and on a
-    busy machine extra threads spin-wait instead of helping (restored afterwards)."""
+    busy machine extra threads spin-wait instead of helping (restored afterwards). voice_model: the
+    voice-emotion asset folder behind the voice cue's emotion (None: no voice emotion, prosody cues only)."""
 
     media: MediaConfig = field(default_factory=MediaConfig)
     speech: SpeechConfig = field(default_factory=SpeechConfig)
@@ -71,6 +74,7 @@ class PipelineConfig:
     visual: VisualFeatureConfig = field(default_factory=VisualFeatureConfig)
     frames_per_second: float = 2.0
     feature_threads: int = 1
+    voice_model: str | Path | None = DEFAULT_VOICE_MODEL
 
 
 def audio_span(audio: np.ndarray, start: float, end: float, sample_rate: int) -> np.ndarray:
@@ -127,6 +131,8 @@ class Analyzer:
         encoder_dir = self.checkpoint.text_encoder_dir or default_text_encoder_path()
         self.text_encoder = TextEncoder.from_pretrained(str(encoder_dir), device=str(self.device))
         self.audio_extractor = AudioFeatureExtractor(self.config.audio)
+        self.voice_model = (VoiceEmotionModel(self.config.voice_model)
+                            if self.config.voice_model is not None else None)
         self.visual_extractor = VisualFeatureExtractor(self.config.visual)
         self.feature_dims = {
             "text": self.text_encoder.dim,
@@ -192,12 +198,20 @@ class Analyzer:
         with stage("text", 0.45, f"text features of {len(utterances)} utterances"):
             self.text_encoder.encode_conversations([conversation])
 
-        voices = []
-        with stage("audio", 0.55, "voice features (openSMILE)"):
+        voices, voice_emotions = [], []
+        with stage("audio", 0.55, "voice features (openSMILE) and the voice's emotion"):
             for utterance in utterances:
                 samples = audio_span(audio, utterance.start, utterance.end, media.sample_rate)
-                utterance.features["audio"] = self.audio_extractor.extract(samples, media.sample_rate)
-                voices.append(self.audio_extractor.voice_cues(samples, media.sample_rate))
+                compare = self.audio_extractor.extract(samples, media.sample_rate)
+                utterance.features["audio"] = compare
+                egemaps, voice = self.audio_extractor.egemaps_and_cues(samples, media.sample_rate)
+                voices.append(voice)
+                if self.voice_model is None:
+                    voice_emotions.append({"voice_emotion": None, "voice_probabilities": {}})
+                else:
+                    label, probabilities = self.voice_model.predict(
+                        combine_features(compare, egemaps, self.voice_model.feature_set))
+                    voice_emotions.append({"voice_emotion": label, "voice_probabilities": probabilities})
 
         visuals = []
         with stage("visual", 0.7, "faces and expressions"), torch_threads(self.config.feature_threads):
@@ -222,8 +236,8 @@ class Analyzer:
             spikes = self._predict(conversation, used)
 
         cues = [
-            UtteranceCues(voice=voice, **expression_cues(visual.vector))
-            for visual, voice in zip(visuals, voices)
+            UtteranceCues(voice=voice, **voice_emotion, **expression_cues(visual.vector))
+            for visual, voice, voice_emotion in zip(visuals, voices, voice_emotions)
         ]
         timings = clock.finish()
         return Analysis(

@@ -20,6 +20,7 @@ import opensmile
 from spikemo.errors import InputError
 
 COMPARE_DIM = 6373
+EGEMAPS_DIM = 88
 
 
 @dataclass(frozen=True)
@@ -112,10 +113,7 @@ class AudioFeatureExtractor:
         values = self._compare.process_signal(audio, int(sample_rate)).to_numpy(dtype=np.float32)[0]
         return np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
 
-    def voice_cues(self, samples: np.ndarray, sample_rate: int) -> dict[str, float]:
-        """Readable prosody summary of one utterance (eGeMAPSv02 functionals); units in `VOICE_CUE_UNITS`."""
-        audio = self._prepare(samples, sample_rate)
-        duration_s = np.asarray(samples).shape[0] / int(sample_rate)
+    def _egemaps_row(self, audio: np.ndarray, sample_rate: int):
         if self._egemaps is None:
             self._egemaps = opensmile.Smile(
                 feature_set=opensmile.FeatureSet.eGeMAPSv02,
@@ -123,12 +121,23 @@ class AudioFeatureExtractor:
                 sampling_rate=self.config.sample_rate,
                 resample=True,
             )
-        row = self._egemaps.process_signal(audio, int(sample_rate)).iloc[0]
+        return self._egemaps.process_signal(audio, int(sample_rate)).iloc[0]
+
+    def egemaps(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
+        """eGeMAPSv02 functionals of one utterance: float32 [88], all finite."""
+        return self.egemaps_and_cues(samples, sample_rate)[0]
+
+    def egemaps_and_cues(self, samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, dict[str, float]]:
+        """The eGeMAPSv02 functionals [88] and `voice_cues` of one utterance, from one openSMILE run."""
+        audio = self._prepare(samples, sample_rate)
+        duration_s = np.asarray(samples).shape[0] / int(sample_rate)
+        row = self._egemaps_row(audio, sample_rate)
+        vector = np.nan_to_num(row.to_numpy(dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
         values = {name: float(np.nan_to_num(row[name])) for name in row.index}
 
         f0_mean_st = values[_EGEMAPS_F0_MEAN_ST]
         voiced = f0_mean_st > 0.0
-        return {
+        cues = {
             "duration_s": duration_s,
             "loudness": values[_EGEMAPS_LOUDNESS],
             # eGeMAPS F0 is in semitones above 27.5 Hz.
@@ -137,3 +146,8 @@ class AudioFeatureExtractor:
             "syllable_rate_per_s": values[_EGEMAPS_LOUDNESS_PEAKS],
             "voiced_fraction": float(np.clip(values[_EGEMAPS_VOICED_RATE] * values[_EGEMAPS_VOICED_LENGTH], 0.0, 1.0)),
         }
+        return vector, cues
+
+    def voice_cues(self, samples: np.ndarray, sample_rate: int) -> dict[str, float]:
+        """Readable prosody summary of one utterance (eGeMAPSv02 functionals); units in `VOICE_CUE_UNITS`."""
+        return self.egemaps_and_cues(samples, sample_rate)[1]

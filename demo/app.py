@@ -9,6 +9,7 @@ from pathlib import Path
 import gradio as gr
 
 from demo.config import AppConfig
+from demo.markup import NO_LATEX, md
 from demo.state import AppState
 from demo.tabs.analyse import AnalyseTab, modality_statement
 from demo.tabs.inspect import InspectTab
@@ -24,16 +25,17 @@ wrong on MELD, and how its spiking neurons work."""
 
 
 def checkpoint_status(directory: Path) -> str:
-    """A short description of the checkpoint folder (its modalities and recorded dev F1), or why none is loaded."""
+    """A short description of the checkpoint folder (its modalities and recorded dev F1), or why none is loaded;
+    the folder's path and the error escaped, so they show as text."""
     if not (directory / CONFIG_NAME).is_file():
-        return (f"**No checkpoint found at `{directory}`.** Analysis and error inspection need one: set "
+        return (f"**No checkpoint found at {md(directory)}.** Analysis and error inspection need one: set "
                 "`SPIKEMO_CHECKPOINT` to a checkpoint folder (or pass `--checkpoint` to app.py). "
                 "The LIF neuron demo works without it.")
     try:
         summary = read_checkpoint_summary(directory)
     except CheckpointError as error:
-        return f"**The checkpoint at `{directory}` cannot be read:** {error}."
-    status = f"Checkpoint: `{directory.name}`. " + modality_statement(summary.modalities)
+        return f"**The checkpoint at {md(directory)} cannot be read:** {md(error)}."
+    status = f"Checkpoint: {md(directory.name)}. " + modality_statement(summary.modalities)
     if summary.dev_weighted_f1 is not None:
         status += f" Dev weighted F1 recorded in its metadata: {summary.dev_weighted_f1:.2f}."
     return status
@@ -45,7 +47,8 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
     with gr.Blocks(title="SpikEmo", delete_cache=(1800, 3600)) as blocks:
         blocks.app_state = state  # for launch()
         gr.Markdown(INTRO)
-        gr.Markdown(checkpoint_status(state.config.checkpoint_dir), elem_id="checkpoint-status")
+        gr.Markdown(checkpoint_status(state.config.checkpoint_dir), elem_id="checkpoint-status",
+                    latex_delimiters=NO_LATEX)
         AnalyseTab(state).render()
         InspectTab(state).render()
         LearnTab(state).render(blocks)

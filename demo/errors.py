@@ -11,6 +11,7 @@ from typing import TypeVar
 
 import gradio as gr
 
+from demo.markup import html_text
 from spikemo.errors import SpikEmoError
 
 logger = logging.getLogger(__name__)
@@ -20,16 +21,17 @@ Choice = TypeVar("Choice", bound=StrEnum)
 
 @contextmanager
 def user_errors(action: str) -> Iterator[None]:
-    """Turn library errors into gr.Error (shown to the user); anything unexpected is logged and reported."""
+    """Turn library errors into gr.Error (shown to the user); anything unexpected is logged and reported. The
+    message is HTML-escaped: it may quote a file name or a line of the user's file."""
     try:
         yield
     except gr.Error:
         raise
     except SpikEmoError as error:
-        raise gr.Error(str(error), title=f"Could not {action}") from error
+        raise gr.Error(html_text(error), title=f"Could not {action}") from error
     except Exception as error:
         logger.exception("unexpected failure while trying to %s", action)
-        raise gr.Error(f"Unexpected {type(error).__name__}: {error}", title=f"Could not {action}") from error
+        raise gr.Error(html_text(f"Unexpected {type(error).__name__}: {error}"), title=f"Could not {action}") from error
 
 
 def parse_choice(choices: type[Choice], value: str | None, message: str, title: str) -> Choice:

@@ -24,16 +24,18 @@ def _evaluate_voice(args: argparse.Namespace) -> None:
 
 
 def _analyze(args: argparse.Namespace) -> None:
-    from spikemo.data.transcript import load_transcript
+    from spikemo.data.transcript import TranscriptLimits, load_transcript
     from spikemo.errors import InputError
-    from spikemo.video.media import probe_video
+    from spikemo.video.media import MediaConfig, check_video
 
-    # Bad files fail here, in a second, before the models load.
+    # Bad files fail here, in a second, before the models load: the output name, every probe-level check of the
+    # video (size, duration, readable, an audio track) and the transcript, with the limits the pipeline uses.
     if args.out is not None and args.out.suffix.lower() not in (".json", ".csv"):
         raise InputError(f"--out {args.out}: the output must end in .json or .csv")
-    info = probe_video(args.video)
+    media, limits = MediaConfig(), TranscriptLimits()
+    info = check_video(args.video, media)
     if args.transcript is not None:
-        load_transcript(args.transcript, video_duration=info.duration)
+        load_transcript(args.transcript, info.duration, limits)
 
     from spikemo.video.analyzer import Analyzer, PipelineConfig
     from spikemo.video.speech import SpeechConfig
@@ -41,7 +43,8 @@ def _analyze(args: argparse.Namespace) -> None:
     def progress(fraction: float, message: str) -> None:
         print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
 
-    config = PipelineConfig(speech=SpeechConfig(model=args.speech_model or SpeechConfig().model))
+    speech = SpeechConfig(model=args.speech_model or SpeechConfig().model)
+    config = PipelineConfig(media=media, transcript=limits, speech=speech)
     progress(0.0, "loading the models")
     with Analyzer(args.checkpoint, config, device=args.device) as analyzer:
         analysis = analyzer.analyze(args.video, args.transcript, args.num_speakers, progress=progress)

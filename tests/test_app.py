@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 
 from demo import AppConfig, build_demo
 from demo.app import checkpoint_status
+from demo.markup import md
 from demo.state import AppState
 from demo.tabs.analyse import AnalyseTab, modality_statement
 from demo.tabs.inspect import InspectTab, SortOrder, error_rows
@@ -138,7 +139,7 @@ def test_downloads_hold_the_analysis(result, example):
 def test_select_turn_shows_its_details_and_spikes(analyse_tab, result):
     view = analyse_tab.select_turn(result.analysis, 3, "text/layer0")
     utterance = result.analysis.conversation.utterances[2]
-    assert utterance.text in view.details
+    assert md(utterance.text) in view.details  # escaped: shown as text
     assert f"**Model (text): {utterance.prediction.emotion}**" in view.details
     assert "Face cue" in view.details and "Voice cue" in view.details and "Voice prosody" in view.details
     assert f"**Voice cue: {result.analysis.cues[2].voice_emotion}**" in view.details

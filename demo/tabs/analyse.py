@@ -11,9 +11,12 @@ from matplotlib.figure import Figure
 
 from demo.config import SpeechModel
 from demo.errors import parse_choice, user_errors
+from demo.markup import NO_LATEX, html_text, md
 from demo.state import AppState
 from demo.worker import MODEL_CONCURRENCY_ID, ZERO_GPU, run_analysis
+from spikemo.data.transcript import load_transcript
 from spikemo.video.analysis import Analysis, voice_descriptions
+from spikemo.video.media import check_video
 from spikemo.viz import plots
 
 TEXT = """Upload a video (up to {minutes:g} minutes), or click an example below and then **Analyse**.
@@ -93,7 +96,7 @@ class AnalyseTab:
                             inputs=[video, transcript], label="Bundled examples (generated, licence-clean)",
                         )
                 with gr.Column(scale=3):
-                    summary = gr.Markdown(elem_id="analysis-summary")
+                    summary = gr.Markdown(elem_id="analysis-summary", latex_delimiters=NO_LATEX)
                     timeline = gr.Plot(label="Emotion timeline", show_label=False, elem_id="timeline-plot")
                     cue_strips = gr.Plot(label="Model vs. face and voice cues", show_label=False,
                                          elem_id="cues-plot")
@@ -104,7 +107,7 @@ class AnalyseTab:
                 layer = gr.Dropdown(label="Spiking layer", choices=[], interactive=True)
             with gr.Row():
                 with gr.Column():
-                    details = gr.Markdown(elem_id="turn-details")
+                    details = gr.Markdown(elem_id="turn-details", latex_delimiters=NO_LATEX)
                 with gr.Column():
                     turn_probabilities = gr.Plot(label="Probabilities of the selected turn", show_label=False)
             with gr.Row():
@@ -134,18 +137,25 @@ class AnalyseTab:
             raise gr.Error("Upload a video or pick one of the examples first.", title="No video")
         if transcript and Path(transcript).suffix.lower() not in TRANSCRIPT_SUFFIXES:
             raise gr.Error(f"The transcript must be an SRT, WebVTT or MELD CSV file (.srt, .vtt, .csv); got "
-                           f"'{Path(transcript).name}'.", title="Unsupported transcript")
+                           f"'{html_text(Path(transcript).name)}'.", title="Unsupported transcript")
         model = parse_choice(SpeechModel, speech_model, f"Pick a speech model among "
                              f"{', '.join(m.value for m in SpeechModel)}.", "Unknown speech model")
         speakers = int(num_speakers) if num_speakers else None
+        setup = self.state.model_setup()
         with user_errors("analyse the video"):
+            # The checks that need no model, with the pipeline's limits (as the CLI does): a bad video or
+            # transcript is refused in a second, before the models load or a GPU is claimed.
+            progress(0.0, desc="checking the video")
+            info = check_video(video, setup.pipeline.media)
+            if transcript:
+                load_transcript(transcript, info.duration, setup.pipeline.transcript)
             progress(0.0, desc="loading the models")
             report = None if ZERO_GPU else (lambda fraction, stage: progress(fraction, desc=stage))
-            analysis = run_analysis(self.state.model_setup(), video, transcript, speakers, model.value, report)
+            analysis = run_analysis(setup, video, transcript, speakers, model.value, report)
         if not analysis.conversation.utterances:
             raise gr.Error("No speech was found in this video, so there are no turns to analyse.", title="No speech")
         for warning in analysis.warnings:
-            gr.Warning(warning)
+            gr.Warning(html_text(warning))
         return self.present(analysis)
 
     def present(self, analysis: Analysis) -> AnalysisResult:
@@ -229,14 +239,15 @@ def modality_statement(trained: tuple[str, ...], used: tuple[str, ...] | None = 
 
 
 def analysis_summary(analysis: Analysis) -> str:
-    """The video, its turns and speakers, the time each stage took, what the prediction rests on, and notes."""
+    """The video, its turns and speakers, the time each stage took, what the prediction rests on, and notes (the
+    video's name and the notes escaped: they show as text)."""
     conversation = analysis.conversation
     timings = ", ".join(f"{k} {v:.1f} s" for k, v in analysis.timings.items() if v >= 0.05 and k != "total")
     return "\n\n".join([
-        f"**{analysis.video_name}**: {len(conversation)} turns, {len(conversation.speakers())} "
+        f"**{md(analysis.video_name)}**: {len(conversation)} turns, {len(conversation.speakers())} "
         f"speakers, analysed in {analysis.timings.get('total', 0):.1f} s ({timings}).",
         modality_statement(analysis.modalities_trained, analysis.modalities_used),
-        *(f"Note: {w}" for w in analysis.warnings if not w.startswith("the checkpoint was trained on")),
+        *(f"Note: {md(w)}" for w in analysis.warnings if not w.startswith("the checkpoint was trained on")),
     ])
 
 
@@ -264,16 +275,17 @@ def turn_rows(analysis: Analysis) -> pd.DataFrame:
 
 
 def turn_details(analysis: Analysis, index: int) -> str:
-    """Markdown for one turn: text, prediction, DSWA weights, and the face and voice cues beside it."""
+    """Markdown for one turn: text, prediction, DSWA weights, and the face and voice cues beside it (the speaker
+    and the text escaped: a transcript's markup shows as text)."""
     u = analysis.conversation.utterances[index]
     cues = analysis.cues[index]
     p = u.prediction
     top = sorted(p.probabilities.items(), key=lambda item: -item[1])[:3]
     length = len(analysis.conversation.utterances)
     lines = [
-        f"### Turn {index + 1} of {length}: {u.speaker or 'unknown speaker'}, "
+        f"### Turn {index + 1} of {length}: {md(u.speaker) if u.speaker else 'unknown speaker'}, "
         f"{format_time(u.start)}-{format_time(u.end)}",
-        f"> {u.text}",
+        f"> {md(u.text)}",
         f"**Model ({' + '.join(analysis.modalities_used)}): {p.emotion}** "
         + ", ".join(f"{label} {prob:.2f}" for label, prob in top),
     ]

@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from pandas.io.formats.style import Styler
 
 from demo.errors import parse_choice, user_errors
+from demo.markup import NO_LATEX, html_text, md
 from demo.state import AppState
 from demo.worker import MODEL_CONCURRENCY_ID, ScoredFile, run_score
 from spikemo.data.conversation import Conversation
@@ -72,7 +73,7 @@ class InspectTab:
                                         label=f"CSV in {config.data_dir}")
                 upload = gr.File(label="...or upload a MELD-format CSV", file_types=[".csv"])
                 score_button = gr.Button("Score", variant="primary", elem_id="score-button")
-            score_summary = gr.Markdown(elem_id="score-summary")
+            score_summary = gr.Markdown(elem_id="score-summary", latex_delimiters=NO_LATEX)
             with gr.Row():
                 per_class = gr.Plot(label="Per-class F1", show_label=False)
                 confusion = gr.Plot(label="Confusion matrix", show_label=False)
@@ -110,9 +111,9 @@ class InspectTab:
         else:
             raise gr.Error("Choose a CSV from the data folder or upload a MELD-format CSV.", title="No CSV")
         if path.suffix.lower() != ".csv":
-            raise gr.Error(f"'{path.name}' is not a .csv file.", title="Not a CSV")
+            raise gr.Error(f"'{html_text(path.name)}' is not a .csv file.", title="Not a CSV")
         if not path.is_file():
-            raise gr.Error(f"'{path.name}' was not found.", title="No such file")
+            raise gr.Error(f"'{html_text(path.name)}' was not found.", title="No such file")
         with user_errors("score the CSV"):
             key = f"{sha256_of([path])}:{self.state.config.checkpoint_dir.resolve()}"
             scored = self.state.scored_file(key)
@@ -173,7 +174,7 @@ def find_dialogue(scored: ScoredFile, dialogue_id: str) -> Conversation:
     for conversation in scored.conversations:
         if conversation.conversation_id == dialogue_id:
             return conversation
-    raise gr.Error(f"Dialogue {dialogue_id} is not in {scored.name}.")
+    raise gr.Error(html_text(f"Dialogue {dialogue_id} is not in {scored.name}."))
 
 
 def dialogue_choices(scored: ScoredFile) -> list[tuple[str, str]]:
@@ -226,11 +227,12 @@ def highlight_errors(table: pd.DataFrame) -> Styler:
 
 
 def scored_summary(scored: ScoredFile) -> str:
-    """The file's weighted F1 and accuracy, its size, the modalities the model saw, and what DSWA decides."""
+    """The file's weighted F1 and accuracy, its size, the modalities the model saw, and what DSWA decides (the
+    file's name escaped: it shows as text)."""
     m = scored.metrics
     used = m.get("modalities_used", ["text"])
     lines = [
-        f"### {scored.name}: weighted F1 **{m['weighted_f1']:.2f}**, accuracy {m['accuracy']:.2f}",
+        f"### {md(scored.name)}: weighted F1 **{m['weighted_f1']:.2f}**, accuracy {m['accuracy']:.2f}",
         f"{m['n_utterances']} labelled utterances in {m['n_dialogues']} dialogues, scored in {scored.seconds:.1f} s.",
         f"**Text only:** a MELD-format CSV holds transcripts, not video clips, so the model saw "
         f"{' + '.join(used)} and nothing else." if tuple(used) == ("text",) else f"Modalities used: {', '.join(used)}.",

@@ -10,6 +10,7 @@ import gradio as gr
 from matplotlib.figure import Figure
 
 from demo.errors import parse_choice, user_errors
+from demo.markup import NO_LATEX, md
 from demo.state import AppState
 from demo.worker import MODEL_CONCURRENCY_ID, ZERO_GPU, run_sweep
 from spikemo.errors import CheckpointError
@@ -85,7 +86,7 @@ class LearnTab:
                 modality = gr.Dropdown(modalities, value=modalities[0], label="Modality stream")
                 sweep_button = gr.Button("Run the model at T = 2 ... 64", variant="primary")
             sweep_plot = gr.Plot(label="DSWA weights over T", show_label=False)
-            sweep_text = gr.Markdown()
+            sweep_text = gr.Markdown(latex_delimiters=NO_LATEX)
 
         sliders = [current, tau, threshold, time_steps]
         gr.on([blocks.load, *(s.release for s in sliders), shape.input], self.lif, [*sliders, shape],
@@ -137,7 +138,7 @@ class LearnTab:
         modality = modality if modality in sweep.weights else next(iter(sweep.weights))
         changes = [i for i in range(len(analysis.conversation))
                    if len({row[i] for row in sweep.predictions}) > 1]
-        text = (f"{len(analysis.conversation)} turns of `{example.name}`, {modality} stream. Predictions at "
+        text = (f"{len(analysis.conversation)} turns of {md(example.name)}, {md(modality)} stream. Predictions at "
                 f"T={sweep.time_steps[-1]}: " + ", ".join(sweep.predictions[-1]) + ". ")
         text += (f"The predicted emotion changes with T for turn(s) {', '.join(str(i + 1) for i in changes)}. "
                  if changes else "No turn's predicted emotion changes with T. ")

@@ -3,11 +3,16 @@
 Speakers come from WebVTT voice tags (`<v Name>text`), a "Name: text" prefix (SRT/VTT), or the CSV's Speaker
 column; a cue that names none gets speaker "" (UNKNOWN_SPEAKER), which the pipeline can fill in by voice
 (spikemo.video.speakers). Text is used as given, less markup. Every problem raises InputError naming the cue or line.
+
+A transcript comes from a user, so `TranscriptLimits` bounds it before it is parsed: its size in bytes (checked
+before the file is read) and its number of cues (counted before any cue is parsed), which may not exceed what a
+fast speaker could produce over the video's duration.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -25,6 +30,32 @@ _CUE_TIMES = re.compile(r"^\s*(\S+)\s+-->\s+(\S+)")
 _VOICE = re.compile(r"<v(?:\.[\w.-]+)?\s+([^>]+)>")
 _TAG = re.compile(r"<[^>]*>|\{\\[^}]*\}")
 _NAME_PREFIX = re.compile(r"^([A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*){0,2}):\s+(\S.*)$")
+
+
+@dataclass(frozen=True)
+class TranscriptLimits:
+    """What a transcript may hold: at most max_bytes bytes (UTF-8), and, for a video of D seconds, at most
+    cues_per_second * D + extra_cues cues (several short cues a second is already a very fast speaker)."""
+
+    max_bytes: int = 1_000_000
+    cues_per_second: float = 4.0
+    extra_cues: int = 20
+
+    def max_cues(self, video_duration: float) -> int:
+        return int(self.cues_per_second * video_duration) + self.extra_cues
+
+    def check_size(self, size: int, name: str) -> None:
+        """InputError when `size` bytes is over max_bytes."""
+        if size > self.max_bytes:
+            raise InputError(f"{name} is {size:,} bytes; the limit for a transcript is {self.max_bytes:,} bytes.")
+
+    def check_cues(self, count: int, video_duration: float | None, name: str) -> None:
+        """InputError when `count` cues is more than a video of `video_duration` seconds allows (None: no check)."""
+        if video_duration is not None and count > self.max_cues(video_duration):
+            raise InputError(
+                f"{name} has {count:,} cues; a {video_duration:.1f} s video allows at most "
+                f"{self.max_cues(video_duration):,} ({self.cues_per_second:g} a second plus {self.extra_cues})."
+            )
 
 
 @dataclass(frozen=True)
@@ -82,27 +113,32 @@ def _cue_from_block(first_line: int, lines: list[str], label: str) -> _Cue:
     return _Cue(where, Utterance(speaker, text, start=start, end=end))
 
 
-def _parse_srt(text: str) -> list[_Cue]:
-    return [_cue_from_block(number, lines, "SRT cue") for number, lines in _blocks(text)]
+def _parse_srt(text: str, check_count: Callable[[int], None]) -> list[_Cue]:
+    blocks = _blocks(text)
+    check_count(len(blocks))
+    return [_cue_from_block(number, lines, "SRT cue") for number, lines in blocks]
 
 
-def _parse_vtt(text: str) -> list[_Cue]:
+def _parse_vtt(text: str, check_count: Callable[[int], None]) -> list[_Cue]:
     blocks = _blocks(text.lstrip("\ufeff"))
     if not blocks or not blocks[0][1][0].startswith("WEBVTT"):
         raise InputError("WebVTT file: the first line must be 'WEBVTT'.")
-    cues = []
-    for number, lines in blocks[1:]:
-        # NOTE, STYLE and REGION blocks carry no speech.
-        if lines[0].split(" ", 1)[0] in ("NOTE", "STYLE", "REGION"):
-            continue
-        cues.append(_cue_from_block(number, lines, "WebVTT cue"))
-    return cues
+    cue_blocks = [(number, lines) for number, lines in blocks[1:] if _is_cue_block(lines)]
+    check_count(len(cue_blocks))
+    return [_cue_from_block(number, lines, "WebVTT cue") for number, lines in cue_blocks]
 
 
-def _parse_meld_csv(text: str) -> list[_Cue]:
+def _is_cue_block(lines: list[str]) -> bool:
+    """Whether a WebVTT block is a cue (NOT a NOTE, STYLE or REGION block, which carry no speech)."""
+    return lines[0].split(" ", 1)[0] not in ("NOTE", "STYLE", "REGION")
+
+
+def _parse_meld_csv(text: str, check_count: Callable[[int], None]) -> list[_Cue]:
     """MELD-format rows with times and speakers; the text is kept as written, less runs of whitespace."""
+    rows = parse_meld_rows(text, CSV_COLUMNS, "Transcript CSV")
+    check_count(len(rows))
     cues = []
-    for row in parse_meld_rows(text, CSV_COLUMNS, "Transcript CSV"):
+    for row in rows:
         where = f"CSV line {row.line}"
         utterance = row_utterance(row, where, repair_text=False, times_required=True)
         if not utterance.text:
@@ -123,14 +159,18 @@ def _check_times(cues: list[_Cue], video_duration: float | None) -> None:
 PARSERS = {"srt": _parse_srt, "vtt": _parse_vtt, "csv": _parse_meld_csv}
 
 
-def parse_transcript(text: str, kind: str, video_duration: float | None = None) -> list[Utterance]:
+def parse_transcript(text: str, kind: str, video_duration: float | None = None,
+                     limits: TranscriptLimits = TranscriptLimits(), name: str = "The transcript") -> list[Utterance]:
     """Parse transcript text of `kind` ("srt", "vtt", "csv") into utterances ordered by start time.
 
-    video_duration: seconds; when given, a cue that ends after the video (beyond END_TOLERANCE_S) is an error.
+    video_duration: seconds; when given, a cue that ends after the video (beyond END_TOLERANCE_S) is an error,
+    and so are more cues than `limits` allows for that duration (counted before any cue is parsed). A text over
+    limits.max_bytes is refused first. name: what the messages call the transcript (its file name).
     """
     if kind not in PARSERS:
         raise InputError(f"Unknown transcript format '{kind}'; use SRT (.srt), WebVTT (.vtt) or MELD CSV (.csv).")
-    cues = PARSERS[kind](text)
+    limits.check_size(len(text.encode("utf-8")), name)
+    cues = PARSERS[kind](text, lambda count: limits.check_cues(count, video_duration, name))
     if not cues:
         raise InputError(f"The {kind.upper()} transcript contains no cues.")
     _check_times(cues, video_duration)
@@ -138,14 +178,17 @@ def parse_transcript(text: str, kind: str, video_duration: float | None = None) 
     return [replace(cue.utterance, utterance_id=i) for i, cue in enumerate(cues)]
 
 
-def load_transcript(path: str | Path, video_duration: float | None = None) -> list[Utterance]:
-    """Read an .srt, .vtt or .csv transcript file (UTF-8); see `parse_transcript`."""
+def load_transcript(path: str | Path, video_duration: float | None = None,
+                    limits: TranscriptLimits = TranscriptLimits()) -> list[Utterance]:
+    """Read an .srt, .vtt or .csv transcript file (UTF-8); see `parse_transcript`. A file over limits.max_bytes is
+    refused before it is read. The CLI and the app both read transcripts here, with the pipeline's limits."""
     path = Path(path)
     kind = path.suffix.lower().lstrip(".")
     if not path.is_file():
         raise InputError(f"Transcript file not found: {path}")
+    limits.check_size(path.stat().st_size, path.name)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
         raise InputError(f"{path.name} is not UTF-8 text.") from error
-    return parse_transcript(text, kind, video_duration)
+    return parse_transcript(text, kind, video_duration, limits, path.name)

@@ -2,7 +2,8 @@
 `voice_descriptions`, a plain-words reading of the voice cues.
 
 The video pipeline (spikemo.video.analyzer) produces an Analysis; the CLI writes it as JSON or CSV and the
-app shows it. Both writers derive from one record per utterance (`Analysis.records`).
+app shows it. Both writers derive from one record per utterance (`Analysis.records`). The CSV is spreadsheet-safe
+(`spreadsheet_safe`): a text cell a spreadsheet would run as a formula is written with a leading quote.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ import pandas as pd
 
 from spikemo.data.conversation import Conversation
 from spikemo.errors import InputError
+
+# A text cell starting with one of these is a formula to a spreadsheet (OWASP, "CSV injection").
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass
@@ -106,9 +110,26 @@ class Analysis:
             if suffix == ".json":
                 path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
             else:
-                self.to_dataframe().to_csv(path, index=False)
+                spreadsheet_safe(self.to_dataframe()).to_csv(path, index=False)
         except OSError as error:
             raise InputError(f"cannot write {path}: {error.strerror or error}") from error
+
+
+def neutralise_formula(cell: object) -> object:
+    """A text cell that starts like a formula (FORMULA_PREFIXES) with a single quote before it, so a spreadsheet
+    shows it as text; anything else (numbers included: -0.5 stays a number) unchanged."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_PREFIXES):
+        return "'" + cell
+    return cell
+
+
+def spreadsheet_safe(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `table` with every text cell passed through `neutralise_formula`; numeric columns unchanged."""
+    safe = table.copy()
+    for column in safe.columns:
+        if not pd.api.types.is_numeric_dtype(safe[column]):
+            safe[column] = safe[column].map(neutralise_formula)
+    return safe
 
 
 def flat_row(record: dict) -> dict:

@@ -1,7 +1,8 @@
 """The video pipeline: video -> utterances -> text/audio/visual features -> SpikEmo -> an Analysis.
 
 Stages (each timed, each reported to an optional progress callback):
-  media         probe the file, decode its audio to 16 kHz mono (spikemo.video.media)
+  media         probe the file, read a given transcript (within its limits, spikemo.data.transcript), decode the
+                audio to 16 kHz mono (spikemo.video.media): a bad input fails here, before any model runs
   speech        Whisper words with VAD regions (spikemo.video.speech), skipped when a transcript is given
   segmentation  words -> utterance segments at pauses (spikemo.video.segmentation)
   speakers      voice clustering per segment piece (spikemo.video.speakers); with a transcript only for cues
@@ -31,7 +32,7 @@ import torch
 
 from spikemo.data.batching import collate_conversations
 from spikemo.data.conversation import Conversation, Utterance
-from spikemo.data.transcript import UNKNOWN_SPEAKER, load_transcript
+from spikemo.data.transcript import UNKNOWN_SPEAKER, TranscriptLimits, load_transcript
 from spikemo.errors import CheckpointError, InputError
 from spikemo.model.checkpoint import Checkpoint, load_checkpoint
 from spikemo.runtime import pick_device, torch_threads
@@ -64,9 +65,11 @@ class PipelineConfig:
     features (fewer on long utterances: at most visual.max_frames are decoded per utterance).
     feature_threads: torch intra-op threads while the expression CNN runs; its batches are tiny, and on a
     busy machine extra threads spin-wait instead of helping (restored afterwards). voice_model: the
-    voice-emotion asset folder behind the voice cue's emotion (None: no voice emotion, prosody cues only)."""
+    voice-emotion asset folder behind the voice cue's emotion (None: no voice emotion, prosody cues only).
+    transcript: the limits on a user's transcript (size, cues per second of video)."""
 
     media: MediaConfig = field(default_factory=MediaConfig)
+    transcript: TranscriptLimits = field(default_factory=TranscriptLimits)
     speech: SpeechConfig = field(default_factory=SpeechConfig)
     segmentation: SegmentationConfig = field(default_factory=SegmentationConfig)
     speakers: SpeakerConfig = field(default_factory=SpeakerConfig)
@@ -185,12 +188,12 @@ class Analyzer:
         media = self.config.media
         with stage("media", 0.0, "reading the video and its audio track"):
             info = probe_video(video_path, media)
+            transcript = (None if transcript_path is None
+                          else load_transcript(transcript_path, info.duration, self.config.transcript))
             audio = load_audio(video_path, media)
 
-        if transcript_path is not None:
-            utterances = self._transcript_utterances(
-                transcript_path, info.duration, audio, num_speakers, stage, warnings
-            )
+        if transcript is not None:
+            utterances = self._transcript_utterances(transcript, audio, num_speakers, stage, warnings)
         else:
             utterances = self._recognised_utterances(audio, num_speakers, speech_model, stage)
 
@@ -264,10 +267,8 @@ class Analyzer:
             segments = label_segments(audio, segments, num_speakers, self.config.speakers, self.config.segmentation)
         return to_utterances(segments)
 
-    def _transcript_utterances(self, transcript_path: str | Path, duration: float, audio: np.ndarray,
-                               num_speakers: int | None, stage: StageFn, warnings: list[str]) -> list[Utterance]:
-        with stage("segmentation", 0.1, "reading the transcript"):
-            utterances = load_transcript(transcript_path, video_duration=duration)
+    def _transcript_utterances(self, utterances: list[Utterance], audio: np.ndarray, num_speakers: int | None,
+                               stage: StageFn, warnings: list[str]) -> list[Utterance]:
         warnings.append("transcript supplied: no speech recognition")
         unnamed = [u for u in utterances if u.speaker == UNKNOWN_SPEAKER]
         if unnamed:

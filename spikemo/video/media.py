@@ -57,6 +57,21 @@ def _open_clip(path: Path, with_audio: bool = True) -> Iterator[VideoFileClip]:
         clip.close()
 
 
+def over_limit(value: float, limit: float) -> tuple[str, str]:
+    """`value` (> `limit`) and `limit` as text, with just enough decimals that the value reads larger than the
+    limit: "300.5" beside "300", "300.004" beside "300", never "300 s; the limit is 300 s". A limit written
+    exactly by `:g` (300, 6.999) keeps that form."""
+    for decimals in range(10):
+        shown_value, shown_limit = f"{value:.{decimals}f}", f"{limit:.{decimals}f}"
+        if float(shown_value) > float(shown_limit):
+            break
+    else:
+        return repr(value), repr(limit)
+    if float(f"{limit:g}") == limit:
+        shown_limit = f"{limit:g}"
+    return shown_value, shown_limit
+
+
 def _check_file(path: str | Path, config: MediaConfig) -> Path:
     path = Path(path)
     if not path.is_file():
@@ -66,7 +81,8 @@ def _check_file(path: str | Path, config: MediaConfig) -> Path:
         raise InputError(f"{path.name} is empty.")
     if size > config.max_file_bytes:
         raise InputError(
-            f"{path.name} is {size / 1024**2:.0f} MiB; the limit is {config.max_file_bytes / 1024**2:.0f} MiB."
+            "{} is {} MiB; the limit is {} MiB.".format(path.name, *over_limit(size / 1024**2,
+                                                                                config.max_file_bytes / 1024**2))
         )
     return path
 
@@ -83,7 +99,7 @@ def probe_video(path: str | Path, config: MediaConfig = MediaConfig()) -> VideoI
             raise InputError(f"{path.name} is not a video with a playable picture stream.")
         if duration > config.max_duration_s:
             raise InputError(
-                f"{path.name} lasts {duration:.0f} s; the limit is {config.max_duration_s:.0f} s."
+                "{} lasts {} s; the limit is {} s.".format(path.name, *over_limit(duration, config.max_duration_s))
             )
         try:
             clip.get_frame(0.0)
@@ -93,16 +109,24 @@ def probe_video(path: str | Path, config: MediaConfig = MediaConfig()) -> VideoI
         return VideoInfo(path, float(duration), float(fps), (int(width), int(height)), clip.audio is not None)
 
 
+def check_video(path: str | Path, config: MediaConfig = MediaConfig()) -> VideoInfo:
+    """Every check that needs no decoding, for a video the pipeline will analyse: `probe_video`'s (the file exists,
+    is within the size and duration limits, and is a readable video) and an audio track. Cheap (about a second),
+    so callers run it before loading any model."""
+    info = probe_video(path, config)
+    if not info.has_audio:
+        raise InputError(f"{info.path.name} has no audio track; speech and audio features need one.")
+    return info
+
+
 def load_audio(path: str | Path, config: MediaConfig = MediaConfig()) -> np.ndarray:
     """Decode the audio track to mono float32 at `config.sample_rate`.
 
     Returns: [n_samples] float32 in [-1, 1].
-    Raises InputError when the file is not a valid video (see `probe_video`), has no audio track, or its audio
+    Raises InputError when the file is not a valid video or has no audio track (see `check_video`), or its audio
     stops well before the video's stated end (a truncated file).
     """
-    info = probe_video(path, config)
-    if not info.has_audio:
-        raise InputError(f"{info.path.name} has no audio track; speech and audio features need one.")
+    info = check_video(path, config)
     # ffmpeg itself (the binary moviepy uses) resamples with a proper filter and reports the true length;
     # moviepy's reader pads a short read with zeros, which would hide a truncated file.
     command = [

@@ -33,7 +33,7 @@ class TextFinetuneConfig(JsonDataclass):
     thread: torch's extra threads spin-wait for a busy core.
     """
 
-    epochs: int = 2  # the second epoch still gained on dev; a third did not (train/results/README.md)
+    epochs: int = 2  # the second epoch still gained on dev; a third did not (train/results/text_encoder.md)
     batch_size: int = 32  # utterances per optimiser step
     learning_rate: float = 1e-4  # AdamW peak learning rate
     weight_decay: float = 0.01  # AdamW weight decay (not on biases and LayerNorm weights)

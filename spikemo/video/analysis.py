@@ -29,7 +29,7 @@ class UtteranceCues:
     face_expression: str | None  # MELD label of the dominant face expression, None when no face was seen
     face_expression_prob: float
     face_presence: float  # fraction of sampled frames with a face
-    voice: dict[str, float]  # spikemo.video.audio_features.voice_cues (loudness, pitch_mean_hz, ...)
+    voice: dict[str, float]  # AudioFeatureExtractor.egemaps_and_cues' prosody cues (loudness, pitch_mean_hz, ...)
     # The voice-emotion model's reading of the voice alone (spikemo.video.voice_emotion, trained on acted
     # speech); None / {} when no voice-emotion model was loaded.
     voice_emotion: str | None = None

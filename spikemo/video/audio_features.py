@@ -29,7 +29,7 @@ class AudioFeatureConfig:
     min_duration_s: float = 0.25  # shorter segments are padded with silence to this length
 
 
-# eGeMAPS functionals behind `voice_cues`; see that function for units.
+# eGeMAPS functionals behind the prosody cues of `egemaps_and_cues`; units in `VOICE_CUE_UNITS`.
 _EGEMAPS_LOUDNESS = "loudness_sma3_amean"
 _EGEMAPS_F0_MEAN_ST = "F0semitoneFrom27.5Hz_sma3nz_amean"
 _EGEMAPS_F0_CV = "F0semitoneFrom27.5Hz_sma3nz_stddevNorm"
@@ -87,7 +87,7 @@ class AudioFeatureExtractor:
             sampling_rate=self.config.sample_rate,
             resample=True,
         )
-        self._egemaps: opensmile.Smile | None = None  # built on the first voice_cues call
+        self._egemaps: opensmile.Smile | None = None  # built on the first eGeMAPS call
         self.feature_names: list[str] = list(self._compare.feature_names)
         if len(self.feature_names) != COMPARE_DIM:
             raise RuntimeError(
@@ -128,7 +128,8 @@ class AudioFeatureExtractor:
         return self.egemaps_and_cues(samples, sample_rate)[0]
 
     def egemaps_and_cues(self, samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, dict[str, float]]:
-        """The eGeMAPSv02 functionals [88] and `voice_cues` of one utterance, from one openSMILE run."""
+        """The eGeMAPSv02 functionals [88] and the readable prosody cues (units in `VOICE_CUE_UNITS`) of one
+        utterance, from one openSMILE run."""
         audio = self._prepare(samples, sample_rate)
         duration_s = np.asarray(samples).shape[0] / int(sample_rate)
         row = self._egemaps_row(audio, sample_rate)
@@ -147,7 +148,3 @@ class AudioFeatureExtractor:
             "voiced_fraction": float(np.clip(values[_EGEMAPS_VOICED_RATE] * values[_EGEMAPS_VOICED_LENGTH], 0.0, 1.0)),
         }
         return vector, cues
-
-    def voice_cues(self, samples: np.ndarray, sample_rate: int) -> dict[str, float]:
-        """Readable prosody summary of one utterance (eGeMAPSv02 functionals); units in `VOICE_CUE_UNITS`."""
-        return self.egemaps_and_cues(samples, sample_rate)[1]

@@ -11,8 +11,16 @@ import torch
 from spikemo.data.conversation import Conversation, Prediction, Utterance
 from spikemo.data.labels import MELD_LABELS
 from spikemo.model.checkpoint import load_checkpoint
+from spikemo.model.configuration import DSWA_VARIANTS
 from spikemo.model.modeling import SpikEmoModel
-from spikemo.training.dswa_ablation import dswa_effect, predict_without_dswa, total_variation, weight_ratio
+from spikemo.model.neuron import spikes_silenced
+from spikemo.training.dswa_ablation import (
+    dswa_effect,
+    predict_without_dswa,
+    total_variation,
+    weight_ratio,
+    weight_statistics,
+)
 from spikemo.training.predict import predict_conversations
 from tests.helpers import make_test_checkpoint, tiny_config
 from train import dswa_effect as dswa_effect_cli
@@ -37,20 +45,41 @@ def emotions(conversations: list[Conversation]) -> list[str]:
     return [u.prediction.emotion for c in conversations for u in c.utterances]
 
 
-def test_counts_are_the_labels_that_differ_between_the_two_passes():
+@pytest.mark.parametrize("variant", DSWA_VARIANTS)
+def test_counts_are_the_labels_that_differ_between_the_passes(variant):
     torch.manual_seed(0)
-    model = SpikEmoModel(tiny_config(("text",))).eval()
+    model = SpikEmoModel(tiny_config(("text",), dswa_variant=variant, time_steps=12)).eval()
     conversations = labelled_conversations()
     effect = dswa_effect(model, conversations)
 
     with_dswa = emotions(conversations)  # left on the conversations by dswa_effect
     predict_conversations(model, conversations, skip_dswa=True)
     without = emotions(conversations)
-    assert effect["utterances"] == len(with_dswa) == 21
-    assert effect["changed"] == sum(a != b for a, b in zip(with_dswa, without))
-    assert effect["changed_percent"] == pytest.approx(100 * effect["changed"] / 21, abs=0.01)
-    assert effect["mean_probability_shift_percent"] > 0  # DSWA moves the features, so the probabilities move
+    with spikes_silenced(model):
+        predict_conversations(model, conversations)
+    silenced = emotions(conversations)
+    assert effect["utterances"] == len(with_dswa) == 21 and effect["dswa_variant"] == variant
+    assert effect["changed_without_dswa"] == sum(a != b for a, b in zip(with_dswa, without))
+    assert effect["changed_with_spikes_silenced"] == sum(a != b for a, b in zip(with_dswa, silenced))
+    assert set(effect["weighted_f1"]) == {"with_dswa", "without_dswa", "spikes_silenced"}
+    assert effect["weighted_f1"]["spikes_silenced"] == effect["scores"]["spikes_silenced"]["weighted_f1"]
+    shifts = effect["mean_probability_shift_percent"]
+    assert shifts["without_dswa"] > 0 and shifts["spikes_silenced"] > 0  # each ablation moves the features
     assert effect["weight_ratio_median"]["text"] >= 1.0
+    assert -1 <= effect["weight_feature_correlation"] <= 1 and effect["weight_change_T2"] > 0
+
+
+def test_weight_statistics_see_the_residual_variant_follow_its_features():
+    """Silenced, the residual variant's weights are exactly the features' own softmax: correlation 1."""
+    torch.manual_seed(0)
+    model = SpikEmoModel(tiny_config(("text",), dswa_variant="residual")).eval()
+    conversations = labelled_conversations()
+    with spikes_silenced(model):
+        silenced = weight_statistics(model, conversations)
+    assert silenced["weight_feature_correlation"] == pytest.approx(1.0, abs=1e-6)
+    assert silenced["weight_change_T2"] == pytest.approx(0.0, abs=1e-7)  # no spikes: nothing depends on T
+    live = weight_statistics(model, conversations)
+    assert live["weight_feature_correlation"] < 1.0 - 1e-4
 
 
 def test_predictions_without_dswa_leave_the_conversations_predictions_alone():
@@ -85,19 +114,32 @@ def test_total_variation_and_weight_ratio():
 
 
 @pytest.mark.slow
-def test_cli_writes_the_report_it_measured(tmp_path):
+def test_cli_writes_the_report_it_measured(tmp_path, capsys):
     checkpoint = make_test_checkpoint(tmp_path / "ckpt", ("text",))
     dev = pd.read_csv(MELD_DIR / "dev_sent_emo.csv")
     small_csv = tmp_path / "dev_small.csv"
     dev[dev["Dialogue_ID"] < 5].to_csv(small_csv, index=False)
 
     effect = dswa_effect_cli.main(["--checkpoint", str(checkpoint), "--csv", str(small_csv),
-                                   "--out-dir", str(tmp_path / "out")])
+                                   "--out-dir", str(tmp_path / "out"), "--json"])
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for key in ("changed_without_dswa", "changed_with_spikes_silenced", "weighted_f1", "weight_feature_correlation",
+                "weight_change_T2"):
+        assert printed[key] == effect[key]
     saved = json.loads((tmp_path / "out" / "dswa_effect.json").read_text())
-    assert saved["changed"] == effect["changed"] and saved["csv"] == "dev_small.csv"
-    assert saved["with_dswa"] == effect["with_dswa"]
+    assert saved == printed and saved["csv"] == "dev_small.csv"
     assert effect["utterances"] == int((dev["Dialogue_ID"] < 5).sum())
     report = (tmp_path / "out" / "dswa_effect.md").read_text()
-    assert f"{effect['changed']} of {effect['utterances']} utterances" in report
-    assert f"| with dswa | {effect['with_dswa']['weighted_f1']:.2f} |" in report
+    assert f"skipped: {effect['changed_without_dswa']} of {effect['utterances']}" in report
+    assert f"| spikes silenced | {effect['weighted_f1']['spikes_silenced']:.2f} |" in report
     assert load_checkpoint(checkpoint).config.use_dswa
+
+
+def test_cli_writes_no_files_for_another_checkpoint_unless_asked(tmp_path, monkeypatch):
+    checkpoint = make_test_checkpoint(tmp_path / "ckpt", ("text",))
+    dev = pd.read_csv(MELD_DIR / "dev_sent_emo.csv")
+    small_csv = tmp_path / "dev_small.csv"
+    dev[dev["Dialogue_ID"] < 2].to_csv(small_csv, index=False)
+    monkeypatch.setattr(dswa_effect_cli, "RESULTS_DIR", tmp_path / "results")
+    dswa_effect_cli.main(["--checkpoint", str(checkpoint), "--csv", str(small_csv), "--json"])
+    assert not (tmp_path / "results").exists()

@@ -8,12 +8,20 @@ import torch
 from spikingjelly.activation_based import functional, neuron, surrogate
 
 from spikemo.data.labels import IEMOCAP_LABELS, MELD_LABELS, MODALITIES
-from spikemo.model.configuration import LossConfig, SpikEmoConfig, TrainConfig, iemocap_preset, meld_preset
+from spikemo.model.configuration import (
+    DEFAULT_LIF_TAU,
+    DSWA_VARIANTS,
+    LossConfig,
+    SpikEmoConfig,
+    TrainConfig,
+    iemocap_preset,
+    meld_preset,
+)
 from spikemo.model.dialogue_rnn import DialogueContextEncoder, reverse_within_lengths
-from spikemo.model.dswa import DSWA, NormLIF
+from spikemo.model.dswa import DSWA, NormLIF, masked_utterance_softmax
 from spikemo.model.fusion import MultiAttnFusion
 from spikemo.model.modeling import SpikEmoModel
-from spikemo.model.neuron import LIFNeuron, lif_neuron
+from spikemo.model.neuron import LIFNeuron, lif_neuron, spikes_silenced
 from tests.helpers import tiny_config
 
 DIMS = {"text": 12, "audio": 20, "visual": 6}
@@ -92,10 +100,12 @@ def test_appending_padding_leaves_real_positions_unchanged():
         assert torch.allclose(short.dswa_weights[m], long.dswa_weights[m][:, :5], atol=1e-6)
 
 
-def test_dswa_weights_depend_on_non_negative_inputs():
+@pytest.mark.parametrize("variant", DSWA_VARIANTS)
+def test_dswa_weights_depend_on_non_negative_inputs(variant):
     """The published spiking step fired on x >= 0: after a ReLU every position spiked and weights were 1/L."""
     torch.manual_seed(0)
-    dswa = DSWA(size=32, layers=2, heads=4, mlp_ratio=2, time_steps=8, tau=2.0, threshold=1.0).eval()
+    dswa = DSWA(size=32, layers=2, heads=4, mlp_ratio=2, time_steps=16, tau=DEFAULT_LIF_TAU[variant],
+                threshold=1.0, variant=variant).eval()
     mask = torch.ones(1, 6, dtype=torch.bool)
     first, second = torch.randn(1, 6, 32).relu(), torch.randn(1, 6, 32).relu()
     _, weights_a, spikes_a = dswa(first, mask)
@@ -106,6 +116,58 @@ def test_dswa_weights_depend_on_non_negative_inputs():
         rates = spikes.mean(dim=0)  # [B, L, h] firing rate per neuron
         assert 0 < rates.mean() < 1
         assert not torch.equal(rates[0, 0], rates[0, 1])
+
+
+def reference_dswa(time_steps: int = 16, seed: int = 0) -> DSWA:
+    torch.manual_seed(seed)
+    return DSWA(size=32, layers=2, heads=4, mlp_ratio=2, time_steps=time_steps, tau=10.0, threshold=1.0).eval()
+
+
+def test_silenced_spikes_leave_the_residual_variant_with_the_features_own_softmax():
+    torch.manual_seed(0)
+    dswa = DSWA(size=32, layers=2, heads=4, mlp_ratio=2, time_steps=8, tau=2.0, threshold=1.0, variant="residual")
+    features, mask = torch.randn(2, 5, 32), torch.tensor([[True] * 5, [True] * 3 + [False] * 2])
+    with spikes_silenced(dswa):
+        _, weights, spikes = dswa.eval()(features, mask)
+    assert all(torch.count_nonzero(s) == 0 for s in spikes)
+    assert torch.allclose(weights, masked_utterance_softmax(features, mask).mean(dim=-1), atol=1e-6)
+    _, weights_live, _ = dswa(features, mask)  # the neurons fire again once the block is left
+    assert not torch.allclose(weights, weights_live)
+
+
+def test_in_the_reference_variant_the_spikes_decide_the_weights():
+    dswa = reference_dswa()
+    features, mask = torch.randn(2, 6, 32), torch.tensor([[True] * 6, [True] * 4 + [False] * 2])
+    _, live, spikes = dswa(features, mask)
+    assert all(0 < s.mean() < 1 for s in spikes)
+    with spikes_silenced(dswa):
+        _, silenced, _ = dswa(features, mask)
+    # Silenced, only the input's own spikes are left: E = LayerNorm(spike-encoded input) at every step.
+    only_input = masked_utterance_softmax(dswa.output_norm(dswa.spike_input(features)), mask).mean(dim=-1)
+    assert torch.allclose(silenced, only_input, atol=1e-6)
+    assert (live - silenced).abs().max() > 1e-3
+    # With tau = 10 the membranes need several steps to reach the threshold, so T changes the weights.
+    _, at_two_steps, _ = dswa(features, mask, time_steps=2)
+    assert (live - at_two_steps).abs().max() > 1e-3
+
+
+def test_dswa_trace_records_attention_and_how_the_weights_form_over_time():
+    dswa = reference_dswa(time_steps=6)
+    features, mask = torch.randn(2, 5, 32), torch.tensor([[True] * 5, [True] * 3 + [False] * 2])
+    _, weights, _ = dswa(features, mask)
+    trace = dswa.trace(features, mask)
+    assert len(trace.attention) == 2 and len(trace.block_spikes) == 2 and len(trace.firing_rates) == 2
+    layer = trace.attention[0]
+    assert layer.query.shape == layer.key.shape == layer.value.shape == (6, 2, 4, 5, 8)
+    assert layer.coincidence.shape == (6, 2, 4, 5, 5) and layer.attention_spikes.shape == (6, 2, 5, 32)
+    assert set(layer.query.unique().tolist()) <= {0.0, 1.0}
+    assert torch.equal(layer.coincidence, layer.query @ layer.key.transpose(-2, -1))
+    assert torch.all(layer.coincidence[:, 1, :, :, 3:] == 0)  # padded keys coincide with nothing
+    assert set(trace.input.unique().tolist()) <= {0.0, 1.0}
+    assert all(0 <= rate <= 1 for rates in trace.firing_rates for rate in rates.values())
+    assert trace.weights_by_step.shape == (6, 2, 5)
+    assert torch.allclose(trace.weights_by_step[-1], weights, atol=1e-6)
+    assert torch.allclose(trace.weights_by_step.sum(dim=-1), torch.ones(6, 2), atol=1e-5)
 
 
 def test_model_dswa_weights_vary_for_post_relu_audio_features():
@@ -132,13 +194,16 @@ def test_spiking_state_is_reset_after_every_forward():
     model(*inputs).logits.sum().backward()
 
 
-def test_gradients_reach_the_spiking_encoder_through_the_surrogate():
-    model = build()
+@pytest.mark.parametrize("variant", DSWA_VARIANTS)
+def test_gradients_reach_the_spiking_encoder_through_the_surrogate(variant):
+    model = build(dswa_variant=variant, time_steps=16)
     model.train()
     out = model(*make_inputs([5, 3]))
     out.logits.sum().backward()
     first_unit = model.dswa["text"].encoder.blocks[0].attention.query_key_value.linear
     assert first_unit.weight.grad is not None and first_unit.weight.grad.abs().sum() > 0
+    if variant == "reference":  # and through the spike-encoded input's Heaviside step to its LayerNorm
+        assert model.dswa["text"].spike_input.norm.weight.grad.abs().sum() > 0
 
 
 def test_traces_have_the_right_shapes_and_ranges():
@@ -261,6 +326,14 @@ def test_configs_survive_a_json_round_trip():
     assert isinstance(SpikEmoConfig.from_dict({"lif_tau": 2}).lif_tau, float)
 
 
+def test_lif_tau_defaults_to_the_dswa_variant_own():
+    assert SpikEmoConfig().dswa_variant == "reference" and SpikEmoConfig().lif_tau == 10.0
+    assert SpikEmoConfig(dswa_variant="residual").lif_tau == 2.0
+    assert SpikEmoConfig(dswa_variant="residual", lif_tau=4).lif_tau == 4.0
+    restored = SpikEmoConfig.from_dict(json.loads(json.dumps(SpikEmoConfig(dswa_variant="residual").to_dict())))
+    assert (restored.dswa_variant, restored.lif_tau) == ("residual", 2.0)
+
+
 def test_presets_carry_the_paper_values():
     model_config, loss_config, train_config = meld_preset()
     assert model_config.labels == MELD_LABELS and train_config.batch_size == 64
@@ -280,6 +353,7 @@ def test_presets_carry_the_paper_values():
         ({"modalities": ("audio", "text")}, "order"),
         ({"hidden_size": 30}, "divisible"),
         ({"lif_tau": 1.0}, "lif_tau"),
+        ({"dswa_variant": "spiky"}, "dswa_variant"),
         ({"input_dims": {"text": 12}}, "input_dims"),
     ],
 )

@@ -147,3 +147,17 @@ def test_experiments_run_on_a_multiemo_file(tmp_path):
     assert all(r["test"]["n_utterances"] == 9 and r["dev"]["n_utterances"] == 3 for r in records)  # 1 dev dialogue
     table5 = (tmp_path / "results" / "table5.md").read_text()
     assert "needs MELD's clips" not in table5 and "test weighted F1" in table5
+
+
+def test_a_file_of_the_other_dataset_is_refused_not_scored_with_the_wrong_labels(tmp_path):
+    rng = np.random.default_rng(3)
+    conversation = _conversation("1", ["M", "F"], ["anger", "sadness"], rng)
+    iemocap_file = tmp_path / "iemocap.pkl"
+    write_multiemo_pickle({"train": [conversation], "test": []}, iemocap_file, "iemocap")
+    with pytest.raises(InputError, match="layout of MultiEMO's IEMOCAP files.*give the dataset as iemocap"):
+        read_multiemo_pickle(iemocap_file, "meld")
+    assert read_multiemo_pickle(iemocap_file, "iemocap")["train"][0].utterances[1].emotion == "sadness"
+    meld_file = tmp_path / "meld.pkl"
+    write_multiemo_pickle({"train": [_conversation("1", ["A"], ["joy"], rng)], "test": []}, meld_file, "meld")
+    with pytest.raises(InputError, match="give the dataset as meld"):
+        read_multiemo_pickle(meld_file, "iemocap")

@@ -6,6 +6,7 @@ import pytest
 
 from spikemo.errors import InputError, run_command
 from spikemo.model.checkpoint import load_checkpoint
+from spikemo.model.modeling import SpikEmoModel
 from spikemo.text.packaged import default_text_encoder_path
 from spikemo.training.evaluate import evaluate_csv
 from train import experiments
@@ -57,6 +58,7 @@ def test_experiments_quick_writes_tables_and_resumes(tmp_path):
     args = [
         "--quick", "--text-encoder", default_text_encoder_path(), "--results-dir", str(tmp_path),
         "--seeds", "0", "1", "--experiments", "table4", "figure4", "table5", "--time-steps", "2", "4",
+        "--dswa-variant", "residual", "--models-dir", str(tmp_path / "models"),
     ]
     first = experiments.main(args)
     # table4: full, no_dice, no_dswa (the two no_corr rows are inert with text only); figure4: T2 (T4 is the
@@ -65,13 +67,20 @@ def test_experiments_quick_writes_tables_and_resumes(tmp_path):
     assert len(first) == 8
     table4 = (tmp_path / "table4.md").read_text()
     assert "not run: L_corr needs two modalities" in table4
-    assert "| full | 2 |" in table4 and "65.92" in table4
+    assert "| full | 2 |" in table4 and "65.92" in table4 and "61.53" in table4
+    assert "| spikes_silenced | 2 |" in table4 and "DSWA variant: residual" in table4
+    full = [r for r in first if r["name"] == "full"]
+    for record in full:  # the silenced row and the effect table hold what each full run measured
+        assert f"| {record['seed']} | {record['dev']['weighted_f1']:.2f} | " in table4
+        assert record["dswa_effect"]["changed_with_spikes_silenced"] >= 0
+        assert record["model"]["dswa_variant"] == "residual" and record["model"]["lif_tau"] == 2.0
+    assert SpikEmoModel.from_pretrained(tmp_path / "models" / "table4-full-seed0").config.dswa_variant == "residual"
     figure4 = (tmp_path / "figure4.md").read_text()
     assert "| T2 | 2 |" in figure4 and "| T4 | 2 |" in figure4
     assert (tmp_path / "figure4.png").stat().st_size > 0
     table5 = (tmp_path / "table5.md").read_text()
     assert "| text | 2 |" in table5 and "59.56" in table5
-    assert "| audio | – | needs MELD's clips" in table5
+    assert "| audio | – | needs MELD's clips" in table5 and "35.91" in table5
     assert all("latency_ms" in r and r["dev"]["n_utterances"] > 0 for r in first)
     assert experiments.main(args) == []  # resumed: every run's JSON exists, nothing is trained again
     assert all("quick subset" in r["source"] and "weights sha256" in r["source"] for r in first)

@@ -5,6 +5,11 @@ modality subsets (Table V), each configuration over several seeds, selected on d
     python -m train.experiments --train-store DIR --dev-store DIR   # features of MELD's clips, one store per split
     python -m train.experiments --multiemo FILE.pkl  # the paper's MultiEMO-format feature files (trusted files only)
     python -m train.experiments --quick              # the real loop on a tiny subset (what the tests run)
+    python -m train.experiments --dswa-variant residual   # the other DSWA structure (spikemo.model.dswa)
+
+Each DSWA variant writes to a results folder of its own (train/results/dswa-<variant>/ by default). Every run
+with DSWA is also scored on dev with its spikes silenced (Table IV's "spikes_silenced" row) and measured with
+spikemo.training.dswa_ablation (decisions that change, what the weights follow).
 
 Every run writes its JSON under <results>/runs/ and is skipped when that JSON exists, so an interrupted
 invocation resumes where it stopped. The markdown tables and the plot are rebuilt from all run JSONs.
@@ -30,9 +35,18 @@ from spikemo.data.meld import read_meld_csv
 from spikemo.data.multiemo import read_multiemo_pickle
 from spikemo.errors import InputError, run_command
 from spikemo.integrity import sha256_of
-from spikemo.model.configuration import LossConfig, SpikEmoConfig, TrainConfig, meld_preset
+from spikemo.model.configuration import (
+    DEFAULT_LIF_TAU,
+    DSWA_VARIANTS,
+    LossConfig,
+    SpikEmoConfig,
+    TrainConfig,
+    iemocap_preset,
+    meld_preset,
+)
 from spikemo.paths import DEFAULT_CHECKPOINT, REPO_ROOT, repo_relative
 from spikemo.text.encoder import TextEncoder
+from spikemo.training.dswa_ablation import dswa_effect
 from spikemo.training.trainer import evaluate_model, train_spikemo
 
 MELD_DIR = REPO_ROOT / "data" / "meld"
@@ -41,8 +55,11 @@ TIME_STEPS = (2, 4, 8, 16, 32, 64)
 
 # The paper's MELD weighted F1 (arXiv 2411.13917): Table IV (ablations, all three modalities) and Table V
 # (modality subsets). None: the paper reports no such number. Figure 4 gives the T sweep only as a plot.
-PAPER_TABLE4 = {"full": 65.92, "no_dice": 64.10, "no_corr": 63.00, "no_dice_no_corr": None, "no_dswa": 62.44}
-PAPER_TABLE5 = {("text",): 59.56, ("text", "audio", "visual"): 65.92}
+PAPER_TABLE4 = {"full": 65.92, "no_dice": 64.10, "no_corr": 63.00, "no_dice_no_corr": 61.53, "no_dswa": 62.44}
+PAPER_TABLE5 = {
+    ("text",): 59.56, ("audio",): 35.91, ("visual",): 31.27, ("audio", "visual"): 39.98, ("text", "audio"): 62.22,
+    ("text", "visual"): 63.22, ("text", "audio", "visual"): 65.92,
+}
 ABLATIONS = {
     "full": ({}, {}),
     "no_dice": ({}, {"use_dice": False}),
@@ -50,6 +67,14 @@ ABLATIONS = {
     "no_dice_no_corr": ({}, {"use_dice": False, "use_corr": False}),
     "no_dswa": ({"use_dswa": False}, {}),
 }
+# IEMOCAP's numbers in the paper, for MultiEMO-format IEMOCAP files (--dataset iemocap).
+PAPER_IEMOCAP_TABLE4 = {"full": 71.50, "no_dice": 69.75, "no_corr": 69.84, "no_dice_no_corr": None,
+                        "no_dswa": 69.03}
+PAPER_IEMOCAP_TABLE5 = {("text",): 64.77, ("text", "audio", "visual"): 71.50}
+# Table IV's rows: the trained ablations, and the full runs scored with every spike silenced (no training).
+TABLE4_ROWS = ("full", "spikes_silenced", "no_dice", "no_corr", "no_dice_no_corr", "no_dswa")
+EFFECT_KEYS = ("changed_without_dswa", "changed_with_spikes_silenced", "weight_feature_correlation",
+               "weight_feature_correlation_multi_turn", "weight_change_T2")
 
 
 @dataclasses.dataclass
@@ -61,6 +86,7 @@ class Dataset:
     test: list[Conversation] | None
     modalities: tuple[str, ...]
     source: str
+    dataset: str = "meld"  # whose labels, preset and paper numbers apply: "meld" or "iemocap"
 
 
 @dataclasses.dataclass
@@ -102,14 +128,16 @@ def store_dataset(stores: dict[str, Path], csvs: dict[str, Path]) -> Dataset:
     return Dataset(splits["train"], splits["dev"], splits.get("test"), modalities, f"feature stores {named}")
 
 
-def multiemo_dataset(path: Path, dev_fraction: float = 0.1) -> Dataset:
-    """MultiEMO feature pickle. Its MELD train split holds MELD's dev dialogues, so a fixed, seeded share of
-    train dialogues is held out as dev for model selection; its test split is only reported."""
-    splits = read_multiemo_pickle(path)
+def multiemo_dataset(path: Path, dataset: str = "meld", dev_fraction: float = 0.1) -> Dataset:
+    """MultiEMO feature pickle of `dataset` ("meld" or "iemocap"; a file of the other layout is refused). Its
+    train split holds the dataset's dev dialogues, so a fixed, seeded share of train dialogues is held out as
+    dev for model selection; its test split is only reported."""
+    splits = read_multiemo_pickle(path, dataset)
     train = list(splits["train"])
     random.Random(0).shuffle(train)
     n_dev = max(1, int(len(train) * dev_fraction))
-    return Dataset(train[n_dev:], train[:n_dev], splits["test"], MODALITIES, f"MultiEMO features {path.name}")
+    return Dataset(train[n_dev:], train[:n_dev], splits["test"], MODALITIES,
+                   f"MultiEMO {dataset.upper()} features {path.name}", dataset)
 
 
 def table4_specs(seeds: Sequence[int]) -> list[RunSpec]:
@@ -141,14 +169,16 @@ def inert_reason(spec: RunSpec, modalities: Sequence[str]) -> str | None:
     return None
 
 
-def base_configs(dataset: Dataset, epochs: int, batch_size: int, quick: bool):
-    model_config, loss_config, train_config = meld_preset()
+def base_configs(dataset: Dataset, epochs: int, batch_size: int, quick: bool, dswa_variant: str):
+    model_config, loss_config, train_config = iemocap_preset() if dataset.dataset == "iemocap" else meld_preset()
     dims = {m: int(dataset.train[0].utterances[0].features[m].shape[-1]) for m in dataset.modalities}
     model_config = dataclasses.replace(
         model_config,
         modalities=dataset.modalities,
         input_dims=dims,
         context_modalities=tuple(m for m in ("audio", "visual") if m in dataset.modalities),
+        dswa_variant=dswa_variant,
+        lif_tau=DEFAULT_LIF_TAU[dswa_variant],
     )
     train_config = dataclasses.replace(train_config, epochs=epochs, batch_size=batch_size)
     if quick:
@@ -158,8 +188,9 @@ def base_configs(dataset: Dataset, epochs: int, batch_size: int, quick: bool):
     return model_config, loss_config, train_config
 
 
-def run_one(spec: RunSpec, dataset: Dataset, configs, patience: int | None) -> dict:
-    """Train one configuration and score it on dev (and test when given)."""
+def run_one(spec: RunSpec, dataset: Dataset, configs, patience: int | None, models_dir: Path | None) -> dict:
+    """Train one configuration and score it on dev (and test when given); with DSWA, also with its spikes
+    silenced. With models_dir, the trained model is saved under models_dir/<run id>."""
     model_config, loss_config, train_config = configs
     changes = dict(spec.model_changes)
     if "modalities" in changes:
@@ -182,8 +213,15 @@ def run_one(spec: RunSpec, dataset: Dataset, configs, patience: int | None) -> d
     }
     if dataset.test is not None:
         record["test"] = {k: v for k, v in evaluate_model(result.model, dataset.test).items() if k != "confusion"}
+    if model_config.use_dswa:
+        effect = dswa_effect(result.model, dataset.dev)
+        record["dev_spikes_silenced"] = effect["scores"]["spikes_silenced"]
+        record["dswa_effect"] = {k: effect[k] for k in EFFECT_KEYS}
     steps = model_config.time_steps
     record["latency_ms"] = bench_model(result.model, time_steps=(steps,))["latency_ms"][steps]
+    if models_dir is not None:
+        result.model.save_pretrained(models_dir / spec.run_id, {"run": spec.run_id, "source": dataset.source,
+                                                                "dev": record["dev"]})
     return record
 
 
@@ -210,12 +248,13 @@ def summarise(records: list[dict], split: str) -> dict[str, dict]:
     return grouped
 
 
-def markdown_table(records: list[dict], names: Sequence[str], paper: dict, inert: dict[str, str], split: str) -> str:
+def markdown_table(records: list[dict], names: Sequence[str], paper: dict, inert: dict[str, str], split: str,
+                   dataset: str = "meld") -> str:
     """One row per configuration: seeds run, weighted F1 and per-class F1 (mean ± std), the median forward
     latency of a 20-utterance dialogue (ms), the paper's number, and each seed's score with its best epoch."""
     grouped = summarise(records, split)
     labels = next((list(g["per_class"]) for g in grouped.values()), [])
-    header = (f"| configuration | seeds | {split} weighted F1 | paper (MELD test) | latency (ms) | "
+    header = (f"| configuration | seeds | {split} weighted F1 | paper ({dataset.upper()} test) | latency (ms) | "
               + " | ".join(labels) + " | per seed: F1 (best epoch) |")
     lines = [header, "|" + "---|" * (6 + len(labels))]
     for name in names:
@@ -271,40 +310,73 @@ def check_same_source(records: list[dict], source: str, results_dir: Path) -> No
                          "give this data source its own --results-dir")
 
 
+def dswa_effect_table(full_runs: list[dict]) -> str:
+    """Per seed of the full configuration: what skipping DSWA and silencing its spikes change on dev, and what
+    the weights follow (spikemo.training.dswa_ablation)."""
+    lines = ["| seed | dev weighted F1 | spikes silenced | changed without DSWA | changed, spikes silenced | "
+             "weight-feature correlation (all / multi-turn) | weight change T=2 vs T |",
+             "|---|---|---|---|---|---|---|"]
+    for record in sorted(full_runs, key=lambda r: r["seed"]):
+        if "dswa_effect" not in record:
+            continue
+        effect = record["dswa_effect"]
+        lines.append(f"| {record['seed']} | {record['dev']['weighted_f1']:.2f} | "
+                     f"{record['dev_spikes_silenced']['weighted_f1']:.2f} | {effect['changed_without_dswa']} | "
+                     f"{effect['changed_with_spikes_silenced']} | {effect['weight_feature_correlation']:.3f} / "
+                     f"{effect['weight_feature_correlation_multi_turn']:.3f} | {effect['weight_change_T2']:.5f} |")
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
 def write_reports(results_dir: Path, requested: Sequence[str], specs: list[RunSpec], inert: dict[str, str],
-                  modalities: Sequence[str], source: str) -> None:
+                  dataset: Dataset) -> None:
     """Rebuild every markdown table and the plot from the run JSONs in results_dir/runs."""
     records = load_records(results_dir)
-    by_experiment = {e: [r for r in records if r["experiment"] == e] for e in ("table4", "figure4", "table5")}
-    full_runs = [r for r in by_experiment["table4"] if r["name"] == "full"]
-    by_experiment["figure4"] += [{**r, "name": f"T{r['model']['time_steps']}"} for r in full_runs]
-    by_experiment["table5"] += [{**r, "name": "+".join(r["model"]["modalities"])} for r in full_runs]
+    trained = {e: [r for r in records if r["experiment"] == e] for e in ("table4", "figure4", "table5")}
+    full_runs = [r for r in trained["table4"] if r["name"] == "full"]
+    by_experiment = {
+        "table4": trained["table4"] + [{**r, "name": "spikes_silenced", "dev": r["dev_spikes_silenced"]}
+                                       for r in full_runs if "dev_spikes_silenced" in r],
+        "figure4": trained["figure4"] + [{**r, "name": f"T{r['model']['time_steps']}"} for r in full_runs],
+        "table5": trained["table5"] + [{**r, "name": "+".join(r["model"]["modalities"])} for r in full_runs],
+    }
     row_names = {
-        "table4": list(ABLATIONS),
+        "table4": list(TABLE4_ROWS),
         "figure4": sorted({r["name"] for r in by_experiment["figure4"]} | {s.name for s in specs if s.experiment ==
                           "figure4"}, key=lambda n: int(n[1:])),
         "table5": ["+".join(subset) for subset in _subsets(MODALITIES)],
     }
-    for experiment, paper in (("table4", PAPER_TABLE4), ("figure4", {}), ("table5", _paper_table5())):
+    iemocap = dataset.dataset == "iemocap"
+    papers = {"table4": PAPER_IEMOCAP_TABLE4 if iemocap else PAPER_TABLE4, "figure4": {},
+              "table5": _paper_table5(PAPER_IEMOCAP_TABLE5 if iemocap else PAPER_TABLE5)}
+    for experiment, paper in papers.items():
         if experiment not in requested:
             continue
         names = row_names[experiment]
-        hours = sum(e["seconds"] for r in by_experiment[experiment] for e in r["history"]) / 3600
-        sections = [f"# {experiment}\n\nData: {source}. Mean ± std over seeds; each run selected on dev. "
-                    "Latency: median over the runs of one forward pass on a 20-utterance dialogue, timed at the end "
-                    "of each run on the machine that trained it (other jobs may have shared its cores). "
-                    f"Training time of these {len(by_experiment[experiment])} runs: {hours:.1f} h (sum of their "
-                    "epoch times).\n"]
+        runs = trained[experiment] + (full_runs if experiment != "table4" else [])
+        hours = sum(e["seconds"] for r in runs for e in r["history"]) / 3600
+        sections = [f"# {experiment}\n\nData: {dataset.source}. DSWA variant: {_variants(runs)}. Mean ± std over "
+                    "seeds; each run selected on dev. Latency: median over the runs of one forward pass on a "
+                    "20-utterance dialogue, timed at the end of each run on the machine that trained it (other jobs "
+                    f"may have shared its cores). Training time of these {len(runs)} runs: {hours:.1f} h (sum of "
+                    "their epoch times).\n"]
         for split in ("dev", "test"):
             if split == "dev" or any(split in r for r in by_experiment[experiment]):
                 sections.append(markdown_table(by_experiment[experiment], names, paper, _inert_or_missing(
-                    experiment, names, inert, modalities), split))
+                    experiment, names, inert, dataset.modalities), split, dataset.dataset))
+        if experiment == "table4" and (effects := dswa_effect_table(full_runs)):
+            sections.append("What DSWA and its spikes change in each full run, on dev "
+                            "(`spikemo.training.dswa_ablation.dswa_effect`):\n\n" + effects)
         (results_dir / f"{experiment}.md").write_text("\n\n".join(sections) + "\n")
     figure4_plot(by_experiment["figure4"], results_dir / "figure4.png")
 
 
-def _paper_table5() -> dict[str, float]:
-    return {"+".join(k): v for k, v in PAPER_TABLE5.items()}
+def _variants(records: list[dict]) -> str:
+    """The DSWA variants of `records` (runs made before the variants existed were "residual")."""
+    return ", ".join(sorted({r["model"].get("dswa_variant", "residual") for r in records})) or "–"
+
+
+def _paper_table5(paper: dict[tuple[str, ...], float]) -> dict[str, float]:
+    return {"+".join(k): v for k, v in paper.items()}
 
 
 def _inert_or_missing(experiment: str, names: list[str], inert: dict[str, str], modalities: Sequence[str]) -> dict:
@@ -324,6 +396,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--dev-store", type=Path, help="feature store of the dev clips")
     parser.add_argument("--test-store", type=Path, help="feature store of the test clips (reported, never selected on)")
     parser.add_argument("--multiemo", type=Path, help="MultiEMO-format feature pickle (only from a trusted source)")
+    parser.add_argument("--dataset", choices=["meld", "iemocap"], default="meld",
+                        help="--multiemo only: whose file it is (labels, preset and the paper's numbers follow)")
+    parser.add_argument("--dswa-variant", choices=DSWA_VARIANTS, default="reference",
+                        help="DSWA's structure (spikemo.model.dswa); each variant gets its own results folder")
     parser.add_argument("--text-encoder", type=Path, default=DEFAULT_CHECKPOINT / "text_encoder",
                         help="text-only runs: the fine-tuned encoder that makes the features")
     parser.add_argument("--train-csv", type=Path, default=MELD_DIR / "train_sent_emo.csv")
@@ -338,7 +414,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--patience", type=int, default=3,
                         help="stop a run after this many epochs without a better dev score")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--results-dir", type=Path,
+                        help="where the runs and tables go (default: train/results/dswa-<variant>)")
+    parser.add_argument("--models-dir", type=Path, help="also save every trained model under DIR/<run id>")
     parser.add_argument("--quick", action="store_true", help="tiny subset and model, to check the loop")
     args = parser.parse_args(argv)
     if (args.train_store is None) != (args.dev_store is None) or (args.test_store and not args.train_store):
@@ -347,6 +425,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("use feature stores or --multiemo, not both")
     if args.test_store and not args.test_csv:
         parser.error("--test-store needs the test split's --test-csv")
+    if args.dataset != "meld" and not args.multiemo:
+        parser.error("--dataset iemocap needs IEMOCAP's features: --multiemo FILE.pkl")
+    args.results_dir = args.results_dir or RESULTS_DIR / f"dswa-{args.dswa_variant}"
     return args
 
 
@@ -360,10 +441,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
             stores["test"] = args.test_store
         dataset = store_dataset(stores, {"train": args.train_csv, "dev": args.dev_csv, "test": args.test_csv})
     elif args.multiemo:
-        dataset = multiemo_dataset(args.multiemo)
+        dataset = multiemo_dataset(args.multiemo, args.dataset)
     else:
         dataset = text_dataset(args.text_encoder, args.train_csv, args.dev_csv, args.test_csv, args.quick)
-    configs = base_configs(dataset, args.epochs, args.batch_size, args.quick)
+    configs = base_configs(dataset, args.epochs, args.batch_size, args.quick, args.dswa_variant)
     specs = []
     if "table4" in args.experiments:
         specs += table4_specs(args.seeds)
@@ -386,11 +467,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
         if spec.name in inert or path.exists():
             continue
         print(f"running {spec.run_id}", flush=True)
-        record = run_one(spec, dataset, configs, args.patience)
+        record = run_one(spec, dataset, configs, args.patience, args.models_dir)
         path.write_text(json.dumps(record, indent=1) + "\n")
         done.append(record)
-        write_reports(args.results_dir, args.experiments, specs, inert, dataset.modalities, dataset.source)
-    write_reports(args.results_dir, args.experiments, specs, inert, dataset.modalities, dataset.source)
+        write_reports(args.results_dir, args.experiments, specs, inert, dataset)
+    write_reports(args.results_dir, args.experiments, specs, inert, dataset)
     return done
 
 

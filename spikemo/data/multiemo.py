@@ -151,6 +151,12 @@ def read_multiemo_pickle(path: str | Path, dataset: str = "meld") -> dict[str, l
             f"{path}: expected a tuple of 9 or 10 items (videoIDs, videoSpeakers, videoLabels, videoText, "
             f"videoAudio, videoVisual, videoSentence, trainVid, testVid[, extra]), got {type(content).__name__}"
         )
+    layout = "meld" if len(content) == 10 else "iemocap"
+    if layout != dataset:
+        raise InputError(
+            f"{path} has {len(content)} items, the layout of MultiEMO's {layout.upper()} files, and it was given "
+            f"as {dataset.upper()}: its labels would be read with the wrong label list; give the dataset as {layout}"
+        )
     ids, speakers, label_table, text, audio, visual, sentences, train_ids, test_ids = content[:9]
     tables = {"ids": ids, "speakers": speakers, "labels": label_table, "text": text, "audio": audio,
               "visual": visual, "sentences": sentences}

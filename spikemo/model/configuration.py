@@ -9,6 +9,10 @@ from dataclasses import dataclass, field
 from spikemo.data.labels import IEMOCAP_LABELS, MELD_LABELS, MODALITIES
 from spikemo.serialization import JsonDataclass
 
+# DSWA's structures (spikemo.model.dswa) and the LIF time constant each defaults to.
+DSWA_VARIANTS: tuple[str, ...] = ("reference", "residual")
+DEFAULT_LIF_TAU: dict[str, float] = {"reference": 10.0, "residual": 2.0}
+
 # Per-utterance feature sizes of the extractors this project ships: all-MiniLM-L6-v2 sentence embeddings,
 # openSMILE ComParE_2016 functionals, and the 16-d face-expression summary of the video pipeline.
 DEFAULT_INPUT_DIMS: dict[str, int] = {"text": 384, "audio": 6373, "visual": 16}
@@ -29,12 +33,17 @@ class SpikEmoConfig(JsonDataclass):
     use_speaker_embedding: bool = True  # add a learned embedding of the speaker slot to each projected feature
     context_modalities: tuple[str, ...] = ("audio", "visual")  # those with a DialogueRNN context encoder (paper)
     use_dswa: bool = True  # weight utterances by DSWA (False: the "without DSWA" ablation)
-    time_steps: int = 32  # T, the time steps the spiking encoder runs for (the paper's)
+    # DSWA's structure (spikemo.model.dswa): "reference" spike-encodes the input and ends with a LayerNorm, as the
+    # paper's published code does, so E is made of spikes; "residual" feeds continuous features (E = F + spikes).
+    dswa_variant: str = "reference"
+    time_steps: int = 32  # T, the time steps the spiking encoder runs for (the paper's, section IV-B)
     spikformer_layers: int = 2  # Spikformer blocks in DSWA (the paper's)
     spikformer_heads: int = 8  # spiking self-attention heads per Spikformer block
     spikformer_mlp_ratio: int = 4  # a Spikformer MLP's hidden width, as a multiple of hidden_size
-    lif_tau: float = 2.0  # LIF membrane time constant, decay 1/tau (spikingjelly's default)
-    lif_threshold: float = 1.0  # LIF firing threshold (spikingjelly's default)
+    # LIF membrane time constant, decay 1/tau per step. None: the variant's own, 10.0 for "reference" (the
+    # published code's) and 2.0 for "residual" (spikingjelly's default, which the first checkpoints used).
+    lif_tau: float | None = None
+    lif_threshold: float = 1.0  # LIF firing threshold (spikingjelly's default, also the published code's)
     fusion_layers: int = 6  # MultiAttn cross-modal fusion layers (the paper's)
     fusion_heads: int = 4  # attention heads per fusion layer (the paper's)
     fusion_ffn: int = 1024  # feed-forward width inside each fusion layer (the paper's)
@@ -45,6 +54,10 @@ class SpikEmoConfig(JsonDataclass):
         self.modalities = tuple(self.modalities)
         self.context_modalities = tuple(self.context_modalities)
         self.input_dims = {str(m): int(d) for m, d in self.input_dims.items()}
+        if self.dswa_variant not in DSWA_VARIANTS:
+            raise ValueError(f"unknown dswa_variant {self.dswa_variant!r}; known: {', '.join(DSWA_VARIANTS)}")
+        if self.lif_tau is None:
+            self.lif_tau = DEFAULT_LIF_TAU[self.dswa_variant]
         self.lif_tau, self.lif_threshold = float(self.lif_tau), float(self.lif_threshold)  # JSON may give ints
         if len(self.labels) < 2:
             raise ValueError(f"need at least two labels, got {self.labels}")

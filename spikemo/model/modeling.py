@@ -107,6 +107,7 @@ class SpikEmoModel(nn.Module):
                     config.time_steps,
                     config.lif_tau,
                     config.lif_threshold,
+                    config.dswa_variant,
                 )
                 for m in config.modalities
                 if config.use_dswa
@@ -184,17 +185,9 @@ class SpikEmoModel(nn.Module):
         skip_dswa: pass the features by DSWA unchanged (what a trained model decides without it).
         """
         mask = mask.bool()
-        self._check_inputs(features, speakers, mask)
-        speakers = speakers.long().clamp(0, self.config.max_speakers - 1)
         keep = mask.unsqueeze(-1)
         streams, weights, rates, spikes = {}, {}, {}, {}
-        for m in self.config.modalities:
-            if m not in features:
-                continue
-            # Padding may hold anything (even NaN): it must not reach the LayerNorms or the GRUs.
-            x = self.projections[m](features[m].float().masked_fill(~keep, 0.0), speakers)
-            if m in self.context:
-                x = self.context[m](x, speakers, mask)
+        for m, x in self.dswa_inputs(features, speakers, mask).items():
             if m in self.dswa and not skip_dswa:
                 x, weights[m], block_spikes = self.dswa[m](x, mask, time_steps)
                 if return_traces:
@@ -207,6 +200,22 @@ class SpikEmoModel(nn.Module):
         slots = [fused[m] if m in fused else torch.zeros_like(first) for m in self.config.modalities]
         logits = self.classifier(torch.cat(slots, dim=-1))
         return SpikEmoOutput(logits=logits, fused=fused, dswa_weights=weights, spike_rates=rates, spikes=spikes)
+
+    def dswa_inputs(self, features: dict[str, Tensor], speakers: Tensor, mask: Tensor) -> dict[str, Tensor]:
+        """What each given modality's DSWA step receives: its features projected to h (and passed through the
+        context encoder where there is one), [B, L, h]; inputs as in `forward`."""
+        mask = mask.bool()
+        self._check_inputs(features, speakers, mask)
+        speakers = speakers.long().clamp(0, self.config.max_speakers - 1)
+        keep = mask.unsqueeze(-1)
+        inputs = {}
+        for m in self.config.modalities:
+            if m not in features:
+                continue
+            # Padding may hold anything (even NaN): it must not reach the LayerNorms or the GRUs.
+            x = self.projections[m](features[m].float().masked_fill(~keep, 0.0), speakers)
+            inputs[m] = self.context[m](x, speakers, mask) if m in self.context else x
+        return inputs
 
     def _check_inputs(self, features: dict[str, Tensor], speakers: Tensor, mask: Tensor) -> None:
         built = self.config.modalities

@@ -4,6 +4,8 @@ Multi-step mode on [T, ...] inputs, hard reset to 0 detached from the graph, ATa
 """
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 from spikingjelly.activation_based import neuron, surrogate
@@ -53,9 +55,16 @@ class LIFNeuron(neuron.LIFNode):
     through each; that loop was most of SpikEmo's CPU time. On CPU this node runs `_HardResetLIF` instead;
     elsewhere (CUDA kernels) and for any other configuration it is the stock LIFNode. State, reset and
     parameters are LIFNode's own.
+
+    `silenced` (False unless `spikes_silenced` sets it) makes the node output no spike at all: the ablation
+    that asks what a network decides without its spikes.
     """
 
+    silenced: bool = False
+
     def multi_step_forward(self, x_seq: Tensor, *args: Tensor, **kwargs: object) -> Tensor:
+        if self.silenced:
+            return torch.zeros_like(x_seq)
         lean = (
             x_seq.device.type == "cpu"
             and x_seq.dtype == torch.float32
@@ -80,3 +89,16 @@ def lif_neuron(tau: float, threshold: float) -> LIFNeuron:
     )
 
 
+
+
+@contextmanager
+def spikes_silenced(module: torch.nn.Module) -> Iterator[None]:
+    """Within the block every LIFNeuron inside `module` outputs zeros (everything else runs unchanged)."""
+    neurons = [m for m in module.modules() if isinstance(m, LIFNeuron)]
+    for node in neurons:
+        node.silenced = True
+    try:
+        yield
+    finally:
+        for node in neurons:
+            node.silenced = False

@@ -1,20 +1,27 @@
-"""How much a trained model's DSWA step changes its decisions: predict with and without it, and compare.
+"""How much a trained model's DSWA step, and the spikes inside it, change its decisions.
 
 DSWA re-weights features as softmax(E) * F + F, and softmax(E) sums to 1 over a dialogue's utterances, so
-its multipliers average 1 + 1/L. Whether that moves any decision is an empirical question about a
-trained model; this module answers it on labelled conversations.
+its multipliers average 1 + 1/L. Whether that moves any decision is an empirical question about a trained
+model; this module answers it on labelled conversations three ways: as trained, with DSWA skipped, and with
+every LIF neuron silenced (DSWA runs, its spikes are all zero). It also measures whether the weights follow
+the spikes or merely the input features: their correlation with the softmax of the features themselves, and
+how much they move between T = 2 and the model's T.
 """
 
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
+from spikemo.data.batching import iterate_batches
 from spikemo.data.conversation import Conversation, Prediction
+from spikemo.model.dswa import masked_utterance_softmax
 from spikemo.model.modeling import SpikEmoModel
+from spikemo.model.neuron import spikes_silenced
 from spikemo.training.metrics import classification_metrics
-from spikemo.training.predict import predict_conversations
+from spikemo.training.predict import available_modalities, predict_conversations
 
 
 def _scores(gold: list[str], predicted: list[str], labels: Sequence[str]) -> dict:
@@ -22,18 +29,33 @@ def _scores(gold: list[str], predicted: list[str], labels: Sequence[str]) -> dic
     return {k: metrics[k] for k in ("weighted_f1", "accuracy", "per_class_f1")}
 
 
-def predict_without_dswa(
-    model: SpikEmoModel, conversations: Sequence[Conversation], device: str | torch.device = "cpu"
+def predict_ablated(
+    model: SpikEmoModel,
+    conversations: Sequence[Conversation],
+    device: str | torch.device = "cpu",
+    skip_dswa: bool = False,
+    silence_spikes: bool = False,
 ) -> list[list[Prediction]]:
-    """Each utterance's prediction with the model's DSWA step skipped, per conversation; the conversations keep
-    whatever predictions they had."""
+    """Each utterance's prediction with the model's DSWA step skipped, or with all its spikes silenced, per
+    conversation; the conversations keep whatever predictions they had."""
     kept = [[u.prediction for u in c.utterances] for c in conversations]
-    predict_conversations(model, conversations, device=device, skip_dswa=True)
-    without = [[u.prediction for u in c.utterances] for c in conversations]
+    if silence_spikes:
+        with spikes_silenced(model):
+            predict_conversations(model, conversations, device=device, skip_dswa=skip_dswa)
+    else:
+        predict_conversations(model, conversations, device=device, skip_dswa=skip_dswa)
+    ablated = [[u.prediction for u in c.utterances] for c in conversations]
     for conversation, predictions in zip(conversations, kept):
         for utterance, prediction in zip(conversation.utterances, predictions):
             utterance.prediction = prediction
-    return without
+    return ablated
+
+
+def predict_without_dswa(
+    model: SpikEmoModel, conversations: Sequence[Conversation], device: str | torch.device = "cpu"
+) -> list[list[Prediction]]:
+    """Each utterance's prediction with the model's DSWA step skipped (see predict_ablated)."""
+    return predict_ablated(model, conversations, device, skip_dswa=True)
 
 
 @dataclass(frozen=True)
@@ -75,37 +97,85 @@ def weight_ratio(conversation: Conversation, modality: str) -> float:
     return max(weights) / max(min(weights), 1e-12)
 
 
+@torch.inference_mode()
+def weight_statistics(
+    model: SpikEmoModel, conversations: Sequence[Conversation], device: str | torch.device = "cpu",
+    short_time_steps: int = 2,
+) -> dict:
+    """Do the DSWA weights follow the spikes or the features? Over every utterance of `conversations`:
+
+    weight_feature_correlation: Pearson r between each utterance's DSWA weight and the same softmax over
+    utterances taken of DSWA's input features (1.0 would mean the spikes add nothing);
+    weight_feature_correlation_multi_turn: the same over dialogues of two or more turns only (a lone turn has
+    weight 1 either way); weight_change_T2: mean absolute difference of the weights at T = short_time_steps
+    and at the model's own T. All modalities' utterances are pooled.
+    """
+    model.eval()
+    weights, feature_softmax, short, multi_turn = [], [], [], []
+    modalities = available_modalities(model, conversations)
+    for batch in iterate_batches(conversations, 16, modalities, model.config.labels):
+        batch = batch.to(device)
+        lengths = batch.mask.sum(dim=1, keepdim=True).expand_as(batch.mask)
+        for m, x in model.dswa_inputs(batch.features, batch.speakers, batch.mask).items():
+            dswa = model.dswa[m]
+            weights.append(dswa(x, batch.mask)[1][batch.mask])
+            short.append(dswa(x, batch.mask, short_time_steps)[1][batch.mask])
+            feature_softmax.append(masked_utterance_softmax(x, batch.mask).mean(dim=-1)[batch.mask])
+            multi_turn.append(lengths[batch.mask] >= 2)
+    w, f, w_short = (torch.cat(t).double().cpu().numpy() for t in (weights, feature_softmax, short))
+    several = torch.cat(multi_turn).cpu().numpy()
+    return {
+        "weight_feature_correlation": round(float(np.corrcoef(w, f)[0, 1]), 4),
+        "weight_feature_correlation_multi_turn": round(float(np.corrcoef(w[several], f[several])[0, 1]), 4),
+        "weight_change_T2": round(float(np.abs(w - w_short).mean()), 6),
+    }
+
+
 def dswa_effect(
     model: SpikEmoModel, conversations: list[Conversation], device: str | torch.device = "cpu"
 ) -> dict:
-    """Predict `conversations` (which need gold emotions and features) with DSWA, then with it skipped.
+    """Predict `conversations` (which need gold emotions and features) as trained, with DSWA skipped and with
+    its spikes silenced, and measure what the weights follow (see weight_statistics).
 
-    Returns {"utterances", "changed" (predictions whose label differs), "changed_percent",
-    "mean_probability_shift_percent" (mean total-variation distance of the two distributions),
-    "with_dswa" / "without_dswa" ({"weighted_f1", "accuracy", "per_class_f1"}, percent),
-    "weight_ratio_median": {modality: median over dialogues of >= 2 turns of max/min DSWA weight}}.
-    The conversations keep the predictions made with DSWA.
+    Returns {"dswa_variant", "time_steps", "utterances", "changed_without_dswa",
+    "changed_with_spikes_silenced" (predictions whose label differs from the trained model's),
+    "weighted_f1": {"with_dswa", "without_dswa", "spikes_silenced"}, the weight statistics,
+    "scores": the same three as {"weighted_f1", "accuracy", "per_class_f1"} (percent),
+    "mean_probability_shift_percent": {"without_dswa", "spikes_silenced"} (mean total-variation distance from
+    the trained model's distribution), "weight_ratio_median": {modality: median over dialogues of >= 2 turns
+    of max/min DSWA weight}}. The conversations keep the trained model's predictions.
     """
     if not model.config.use_dswa:
         raise ValueError("this model has no DSWA step to leave out")
     predict_conversations(model, conversations, device=device)
-    without_dswa = compare_without_dswa(model, conversations, device)
-    pairs = [(u, w) for c, ws in zip(conversations, without_dswa.predictions) for u, w in zip(c.utterances, ws)]
-    labelled = [(u.emotion, u.prediction.emotion, w.emotion) for u, w in pairs if u.emotion is not None]
-    gold = [g for g, _, _ in labelled]
+    ablations = {
+        "without_dswa": predict_ablated(model, conversations, device, skip_dswa=True),
+        "spikes_silenced": predict_ablated(model, conversations, device, silence_spikes=True),
+    }
+    trained = [u for c in conversations for u in c.utterances]
+    flat = {name: [p for ps in predictions for p in ps] for name, predictions in ablations.items()}
+    labelled = [i for i, u in enumerate(trained) if u.emotion is not None]
+    gold = [trained[i].emotion for i in labelled]
     labels = model.config.labels
-
-    changed = without_dswa.changed
-    shifts = [total_variation(u.prediction.probabilities, w.probabilities) for u, w in pairs]
-    modalities = list(pairs[0][0].prediction.dswa_weights) if pairs else []
+    scores = {"with_dswa": _scores(gold, [trained[i].prediction.emotion for i in labelled], labels)}
+    scores |= {name: _scores(gold, [ps[i].emotion for i in labelled], labels) for name, ps in flat.items()}
+    changed = {name: sum(u.prediction.emotion != p.emotion for u, p in zip(trained, ps)) for name, ps in flat.items()}
+    modalities = list(trained[0].prediction.dswa_weights) if trained else []
     multi_turn = [c for c in conversations if len(c.utterances) >= 2]
     return {
-        "utterances": len(pairs),
-        "changed": changed,
-        "changed_percent": round(100 * changed / max(len(pairs), 1), 2),
-        "mean_probability_shift_percent": round(100 * statistics.fmean(shifts), 3) if shifts else 0.0,
-        "with_dswa": _scores(gold, [p for _, p, _ in labelled], labels),
-        "without_dswa": _scores(gold, [w for _, _, w in labelled], labels),
+        "dswa_variant": model.config.dswa_variant,
+        "time_steps": model.config.time_steps,
+        "utterances": len(trained),
+        "changed_without_dswa": changed["without_dswa"],
+        "changed_with_spikes_silenced": changed["spikes_silenced"],
+        "weighted_f1": {name: s["weighted_f1"] for name, s in scores.items()},
+        **weight_statistics(model, conversations, device),
+        "scores": scores,
+        "mean_probability_shift_percent": {
+            name: round(100 * statistics.fmean(total_variation(u.prediction.probabilities, p.probabilities)
+                                               for u, p in zip(trained, ps)), 3) if ps else 0.0
+            for name, ps in flat.items()
+        },
         "weight_ratio_median": {
             m: round(statistics.median(weight_ratio(c, m) for c in multi_turn), 3) for m in modalities if multi_turn
         },

@@ -45,6 +45,24 @@ def test_model_card_numbers_are_what_evaluate_measures(quick_checkpoint):
         assert f"| {label} | {f1:.2f} |" in card
 
 
+def test_train_meld_stage2_only_on_an_earlier_encoder(quick_checkpoint, tmp_path):
+    earlier, _ = quick_checkpoint
+    out = tmp_path / "stage2"
+    metadata = train_meld.main(["--quick", "--stage1-from", str(earlier), "--dswa-variant", "residual",
+                                "--choice", "DSWA variant residual: chosen on dev", "--out", str(out)])
+    saved = json.loads((earlier / "config.json").read_text())
+    assert metadata["metrics"]["stage1"] == saved["metrics"]["stage1"]  # stage 1 was not run again
+    assert metadata["timings"]["stage1_reused_from"] == str(earlier)
+    earlier_weights = sorted((earlier / "text_encoder").glob("*.safetensors"))
+    assert [p.read_bytes() for p in earlier_weights] == [
+        (out / "text_encoder" / p.name).read_bytes() for p in earlier_weights]
+    checkpoint = load_checkpoint(out)
+    assert (checkpoint.config.dswa_variant, checkpoint.config.lif_tau) == ("residual", 2.0)
+    card = (out / "README.md").read_text()
+    assert "## Choices made on dev" in card and "- DSWA variant residual: chosen on dev" in card
+    assert "DSWA variant `residual`" in card and "stage 1 reused from" in card
+
+
 def test_train_meld_quick_with_cross_fitted_features(tmp_path):
     metadata = train_meld.main(["--quick", "--cross-fit", "2", "--out", str(tmp_path / "cross")])
     assert len(metadata["metrics"]["stage1"]["cross_fit"]) == 2

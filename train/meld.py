@@ -4,6 +4,7 @@ stage 2 trains SpikEmo on that encoder's features; the dev split selects every m
     python -m train.meld                       # full run, writes assets/checkpoints/spikemo-meld-text
     python -m train.meld --cross-fit 2         # stage 2 on train features from encoders that never saw them
     python -m train.meld --quick --out /tmp/x  # the real loop on a tiny subset (what the tests run)
+    python -m train.meld --stage1-from CKPT    # stage 2 only, on the fine-tuned encoder of checkpoint CKPT
 """
 
 import argparse
@@ -18,7 +19,8 @@ import torch
 from spikemo.data.meld import read_meld_csv
 from spikemo.errors import run_command
 from spikemo.model.checkpoint import save_checkpoint, update_checkpoint_metadata
-from spikemo.model.configuration import meld_preset
+from spikemo.model.configuration import DEFAULT_LIF_TAU, DSWA_VARIANTS, meld_preset
+from spikemo.model.modeling import read_pretrained_config
 from spikemo.paths import DEFAULT_CHECKPOINT, REPO_ROOT
 from spikemo.text.encoder import TextEncoder, TextEncoderConfig
 from spikemo.text.finetune import TextFinetuneConfig, encode_cross_fitted, finetune_text_encoder
@@ -40,6 +42,14 @@ def describe_text_encoder(name: str) -> str:
     return OFFLINE_ENCODERS.get(name, name)
 
 
+def reuse_stage1(checkpoint: Path) -> tuple[TextEncoder, TextFinetuneConfig, dict, str]:
+    """The fine-tuned text encoder of an earlier checkpoint, with the stage-1 record its config.json keeps."""
+    metadata = read_pretrained_config(checkpoint)
+    encoder = TextEncoder.from_pretrained(str(checkpoint / "text_encoder"))
+    return (encoder, TextFinetuneConfig.from_dict(metadata["text_finetune"]), metadata["metrics"]["stage1"],
+            metadata["text_encoder_base"])
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m train.meld", description=__doc__.split("\n\n")[0])
     parser.add_argument("--train-csv", type=Path, default=MELD_DIR / "train_sent_emo.csv")
@@ -59,6 +69,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "dialogue's fold (K more stage-1 runs; default 0: the shipped encoder's own features)")
     # Stage 2 defaults are those of the shipped checkpoint; the paper's schedule is --epochs 50 --batch-size 64
     # (17 optimiser steps an epoch on MELD), which is too slow for a 2-core CPU.
+    parser.add_argument("--stage1-from", type=Path, metavar="CHECKPOINT",
+                        help="skip stage 1: use this checkpoint's fine-tuned text_encoder/ (and its stage-1 record)")
+    parser.add_argument("--dswa-variant", choices=DSWA_VARIANTS, default="reference",
+                        help="DSWA's structure (spikemo.model.dswa), with its own LIF tau")
+    parser.add_argument("--choice", action="append", default=[], metavar="NOTE",
+                        help="a choice made on dev and where it was measured, listed in the model card (repeatable)")
     parser.add_argument("--epochs", type=int, default=20, help="stage 2 epochs")
     parser.add_argument("--batch-size", type=int, default=16, help="stage 2 dialogues per batch")
     parser.add_argument("--time-steps", type=int, help="DSWA time steps T (default: the preset's, 32)")
@@ -79,17 +95,21 @@ def main(argv: list[str] | None = None) -> dict:
         train, dev = train[:12], dev[:6]
     model_config, loss_config, train_config = meld_preset()
 
-    encoder = TextEncoder.from_pretrained(args.text_encoder, TextEncoderConfig(name_or_path=args.text_encoder))
-    finetune_config = TextFinetuneConfig(
-        seed=args.seed, lora_rank=args.text_lora_rank, lora_layers=args.text_lora_layers
-    )
-    if args.text_epochs is not None:
-        finetune_config = dataclasses.replace(finetune_config, epochs=args.text_epochs)
-    if args.text_lr is not None:
-        finetune_config = dataclasses.replace(finetune_config, learning_rate=args.text_lr)
-    if args.quick:
-        finetune_config = dataclasses.replace(finetune_config, epochs=1)
-    stage1 = finetune_text_encoder(encoder, train, dev, model_config.labels, finetune_config)
+    if args.stage1_from:
+        encoder, finetune_config, stage1, encoder_base = reuse_stage1(args.stage1_from)
+    else:
+        encoder = TextEncoder.from_pretrained(args.text_encoder, TextEncoderConfig(name_or_path=args.text_encoder))
+        encoder_base = describe_text_encoder(args.text_encoder)
+        finetune_config = TextFinetuneConfig(
+            seed=args.seed, lora_rank=args.text_lora_rank, lora_layers=args.text_lora_layers
+        )
+        if args.text_epochs is not None:
+            finetune_config = dataclasses.replace(finetune_config, epochs=args.text_epochs)
+        if args.text_lr is not None:
+            finetune_config = dataclasses.replace(finetune_config, learning_rate=args.text_lr)
+        if args.quick:
+            finetune_config = dataclasses.replace(finetune_config, epochs=1)
+        stage1 = finetune_text_encoder(encoder, train, dev, model_config.labels, finetune_config)
     stage1_seconds = time.perf_counter() - started
 
     if args.cross_fit:
@@ -104,6 +124,8 @@ def main(argv: list[str] | None = None) -> dict:
         input_dims={"text": encoder.dim},
         context_modalities=(),
         time_steps=args.time_steps or model_config.time_steps,
+        dswa_variant=args.dswa_variant,
+        lif_tau=DEFAULT_LIF_TAU[args.dswa_variant],
     )
     train_config = dataclasses.replace(
         train_config,
@@ -129,7 +151,7 @@ def main(argv: list[str] | None = None) -> dict:
             "quick": args.quick,
             "cross_fit_folds": args.cross_fit,
         },
-        "text_encoder_base": describe_text_encoder(args.text_encoder),
+        "text_encoder_base": encoder_base,
         "loss": loss_config.to_dict(),
         "train": train_config.to_dict(),
         "text_finetune": finetune_config.to_dict(),
@@ -140,10 +162,13 @@ def main(argv: list[str] | None = None) -> dict:
         },
         "timings": {
             "stage1_seconds": round(stage1_seconds, 1),
+            "stage1_reused_from": str(args.stage1_from) if args.stage1_from else None,
             "total_seconds": round(train_seconds, 1),
             "threads": args.threads,
         },
         "command": "python -m train.meld " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "choices": args.choice,
+        "model": model_config.to_dict(),
     }
     save_checkpoint(args.out, result.model, metadata, model_card="", text_encoder=encoder)
     # The card's dev numbers come from the saved folder, scored the way `python -m spikemo evaluate` does.

@@ -12,6 +12,13 @@ def render_model_card(metadata: dict) -> str:
     stage2_features = (f"cross-fitted train features ({folds} encoders, each fine-tuned without one fold of the "
                        "train dialogues, encode that fold) and this encoder's dev features" if folds
                        else "that encoder's features")
+    choices = "".join(f"\n- {choice}" for choice in metadata.get("choices", []))
+    choices = f"\n## Choices made on dev\n{choices}\n" if choices else ""
+    model = metadata.get("model", {})
+    dswa = (f" DSWA variant `{model.get('dswa_variant', 'residual')}`, T={model.get('time_steps')}, LIF "
+            f"tau={model.get('lif_tau')}." if model.get("use_dswa") else "")
+    stage1_from = timings.get("stage1_reused_from")
+    stage1_note = f" (stage 1 reused from `{stage1_from}`)" if stage1_from else ""
     quick = "\n**Quick mode: a tiny subset, for tests only. Not a usable model.**\n" if data["quick"] else ""
     return f"""---
 license: gpl-3.0
@@ -31,7 +38,7 @@ voice cues next to this model's prediction, but they are not part of it.
   best epoch by dev weighted F1: {stage1["best_epoch"]}, dev weighted F1 of its own linear head
   {100 * stage1["best_dev_weighted_f1"]:.2f}); saved in `text_encoder/`.
 - SpikEmo (stage 2) on {stage2_features}: best epoch {metadata["metrics"]["stage2_best_epoch"]} chosen
-  on dev. Training data: {data["train_csv"]} ({data["train_dialogues"]} dialogues); selection: {data["dev_csv"]}
+  on dev.{dswa} Training data: {data["train_csv"]} ({data["train_dialogues"]} dialogues); selection: {data["dev_csv"]}
   ({data["dev_dialogues"]} dialogues). The test split was never seen.
 - Labels (paper order): {", ".join(metadata["labels"])}
 
@@ -49,9 +56,9 @@ encoder); this card reports dev, the split used for model selection.
 
 ## Training
 `{metadata["command"]}`: {timings["total_seconds"] / 60:.1f} minutes in all with {timings["threads"]} torch
-thread(s) on a 2-core CPU (stage 1: {timings["stage1_seconds"] / 60:.1f} minutes). Configs and the per-epoch
-history are in `config.json`.
-
+thread(s) on a 2-core CPU (stage 1: {timings["stage1_seconds"] / 60:.1f} minutes{stage1_note}). Configs and the
+per-epoch history are in `config.json`.
+{choices}
 ## Licence and data
 MELD (Poria et al., ACL 2019) is GPL-3.0; this model is trained on its transcripts and shared under the same
 licence. all-MiniLM-L6-v2 is Apache-2.0.

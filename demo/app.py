@@ -23,6 +23,18 @@ Upload a video of a conversation: SpikEmo finds who speaks when, transcribes the
 for every turn with a spiking network (SpikEmo, arXiv 2411.13917). The tabs show what it predicts, where it goes
 wrong on MELD, and how its spiking neurons work."""
 
+# Below ~700 px (a phone) every row stacks, so each plot, table and control takes the whole width instead of
+# sharing it; a row marked "pager" (previous / page / next) stays one line. Gradio 6 takes page CSS at launch()
+# and scopes every selector to the app's container.
+LAYOUT_CSS = """
+@media (max-width: 700px) {
+  .row:not(.pager) { flex-direction: column; }
+  .row:not(.pager) > *, .row:not(.pager) > .form > * {
+    flex: 1 1 100% !important; width: 100% !important; min-width: 0 !important;
+  }
+}
+"""
+
 
 def checkpoint_status(directory: Path) -> str:
     """A short description of the checkpoint folder (its modalities and recorded dev F1), or why none is loaded;
@@ -49,9 +61,10 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
         gr.Markdown(INTRO)
         gr.Markdown(checkpoint_status(state.config.checkpoint_dir), elem_id="checkpoint-status",
                     latex_delimiters=NO_LATEX)
-        AnalyseTab(state).render()
-        InspectTab(state).render()
-        LearnTab(state).render(blocks)
+        with gr.Tabs(overflow_behavior="wrap"):  # every tab's name stays visible on a narrow screen
+            AnalyseTab(state).render()
+            InspectTab(state).render()
+            LearnTab(state).render(blocks)
     blocks.queue(default_concurrency_limit=4, max_size=state.config.max_queue_size)
     return blocks
 
@@ -64,5 +77,5 @@ def launch(blocks: gr.Blocks, host: str | None = None, port: int | None = None, 
         threading.Thread(target=state.warm_up, name="spikemo-warm-up", daemon=True).start()
     blocks.launch(
         server_name=host, server_port=port, max_file_size=f"{state.config.max_upload_mb}mb",
-        allowed_paths=[str(state.config.examples_dir)], **kwargs,
+        allowed_paths=[str(state.config.examples_dir)], css=LAYOUT_CSS, **kwargs,
     )

@@ -26,6 +26,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
 ]
 START_TIMEOUT_S = 120
+DESKTOP_WIDTH = 1400
+PHONE_WIDTH = 400
 RESULT_TIMEOUT_MS = 240_000
 STEP_TIMEOUT_MS = 60_000
 
@@ -53,16 +55,17 @@ def wait_until_serving(url: str, process: subprocess.Popen, timeout_s: float) ->
 
 
 @contextmanager
-def serve_app(checkpoint: Path, log_path: Path, timeout_s: float = START_TIMEOUT_S) -> Iterator[str]:
-    """Run `python app.py` with `checkpoint` on a free port (its output goes to log_path) until the block ends;
-    yields the page's URL once it answers."""
+def serve_app(checkpoint: Path, log_path: Path, timeout_s: float = START_TIMEOUT_S,
+              data_dir: Path | None = None) -> Iterator[str]:
+    """Run `python app.py` with `checkpoint` (and `data_dir` for Inspect errors, when given) on a free port (its
+    output goes to log_path) until the block ends; yields the page's URL once it answers."""
     port = free_port()
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, str(REPO_ROOT / "app.py"), "--checkpoint", str(checkpoint), "--port", str(port)]
+    if data_dir is not None:
+        command += ["--data-dir", str(data_dir)]
     with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, str(REPO_ROOT / "app.py"), "--checkpoint", str(checkpoint), "--port", str(port)],
-            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}/"
         try:
@@ -76,14 +79,14 @@ def serve_app(checkpoint: Path, log_path: Path, timeout_s: float = START_TIMEOUT
 
 
 @contextmanager
-def open_page(url: str) -> Iterator[Page]:
-    """The app's page in headless Chromium, 1400 x 1000, once its Analyse button is there."""
+def open_page(url: str, width: int = DESKTOP_WIDTH) -> Iterator[Page]:
+    """The app's page in headless Chromium, `width` x 1000 pixels, once its Analyse button is there."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport={"width": width, "height": 1000}, accept_downloads=True)
             page.goto(url, wait_until="load", timeout=STEP_TIMEOUT_MS)
             page.locator("#analyse-button").wait_for(timeout=STEP_TIMEOUT_MS)
             yield page
@@ -125,15 +128,119 @@ def save_screenshot(page: Page, path: Path) -> None:
 
 
 def score_preselected_csv(page: Page) -> dict:
-    """On the Inspect errors tab, score the preselected CSV (the data folder's dev set); returns the summary
-    and the header of the table of errors."""
+    """On the Inspect errors tab, score the preselected CSV (the data folder's dev set); returns the summary, the
+    header of the table of turns and the line saying which of its rows show."""
     page.get_by_role("tab", name="Inspect errors").click()
     page.locator("#score-button").click()
-    page.locator("#score-summary").get_by_text("What DSWA decides").wait_for(timeout=RESULT_TIMEOUT_MS)
+    page.locator("#score-summary").get_by_text("weighted F1").wait_for(timeout=RESULT_TIMEOUT_MS)
     page.locator("#file-errors [role=row]").nth(1).wait_for(timeout=STEP_TIMEOUT_MS)
+    page.locator("#turns-page").get_by_text("rows 1-").wait_for(timeout=STEP_TIMEOUT_MS)
     return {
         "score_summary": page.locator("#score-summary").inner_text(),
         "error_header": page.locator("#file-errors [role=row]").first.inner_text(),
+        "turns_page": turns_page(page),
+    }
+
+
+def turns_page(page: Page) -> str:
+    """The line above the table of turns: "Turns: rows X-Y of N (page P of Q)" or "Turns: no rows"."""
+    return page.locator("#turns-page").inner_text().strip()
+
+
+def wait_for_turns_page(page: Page, text: str) -> str:
+    """Wait until the line above the table of turns contains `text`; returns the line."""
+    page.locator("#turns-page").get_by_text(text).wait_for(timeout=STEP_TIMEOUT_MS)
+    return turns_page(page)
+
+
+def table_cells(page: Page, table_id: str, row: int) -> list[str]:
+    """The texts of the cells of data row `row` (0-based) of the table with this element id, as shown."""
+    cells = page.locator(f"#{table_id} [role=row]").nth(row + 1).locator("[role=gridcell]")
+    return [text.strip() for text in cells.all_inner_texts()]
+
+
+def filter_by_gold_class(page: Page, label: str, expected_rows: int) -> str:
+    """Pick `label` in the gold-class filter; waits for the table of turns to list `expected_rows` turns and
+    returns the line above it."""
+    page.locator("#gold-filter input").click()
+    page.get_by_role("option", name=label, exact=True).click()
+    page.locator("#turns-page").click()  # closes the list of options
+    return wait_for_turns_page(page, f"of {expected_rows} " if expected_rows else "no rows")
+
+
+def click_confusion_cell(page: Page, row: int, column: int) -> dict:
+    """Click the confusion matrix's cell in data row `row` and column `column` (0 is the gold class's name); waits
+    until the table of turns lists that many turns. Returns the cell's count and gold class, the line above the
+    table of turns, and the classes the gold and predicted filters now show."""
+    cells = page.locator("#confusion-matrix [role=row]").nth(row + 1).locator("[role=gridcell]")
+    gold = cells.nth(0).inner_text().strip()
+    count = int(cells.nth(column).inner_text())
+    cells.nth(column).click()
+    line = wait_for_turns_page(page, f"of {count} " if count else "no rows")
+    return {
+        "gold": gold, "count": count, "turns_page": line,
+        "gold_filter": page.locator("#gold-filter").inner_text(),
+        "predicted_filter": page.locator("#predicted-filter").inner_text(),
+    }
+
+
+def next_turns_page(page: Page) -> str:
+    """Click "Next" above the table of turns; returns the new line once it shows the next page."""
+    before = turns_page(page)
+    page.locator("#next-page").click()
+    page.wait_for_function("old => document.querySelector('#turns-page').innerText.trim() !== old", arg=before,
+                           timeout=STEP_TIMEOUT_MS)
+    return turns_page(page)
+
+
+def open_turn(page: Page, row: int) -> dict:
+    """Click the text of data row `row` of the table of turns; waits for its dialogue to open. Returns the turn
+    clicked (dialogue id, turn), the details of the turn in focus, and the dialogue table's rows as shown."""
+    dialogue, turn = table_cells(page, "file-errors", row)[:2]
+    page.locator("#file-errors [role=row]").nth(row + 1).locator("[role=gridcell]").nth(2).click()
+    focus = page.locator("#dialogue-focus")
+    focus.get_by_text(f"Dialogue {dialogue}, turn {turn} of").wait_for(timeout=STEP_TIMEOUT_MS)
+    page.wait_for_timeout(500)  # let the dialogue table repaint
+    rows = page.locator("#dialogue-table [role=row]").count() - 1
+    return {
+        "dialogue": dialogue, "turn": int(turn), "focus": focus.inner_text(),
+        "dialogue_rows": [table_cells(page, "dialogue-table", i) for i in range(rows)],
+    }
+
+
+def download_scored_file(page: Page, folder: Path) -> Path:
+    """Click the scored file's download link; returns where the downloaded CSV was saved in `folder`."""
+    with page.expect_download(timeout=STEP_TIMEOUT_MS) as download:
+        page.locator("#scored-download a").first.click()
+    path = folder / download.value.suggested_filename
+    download.value.save_as(path)
+    return path
+
+
+def phone_layout(page: Page) -> dict:
+    """At the page's current width, with a CSV scored: the page width, the tabs that can be clicked (none hidden
+    behind a menu), the left edge and width of each plot and table of Inspect errors and Analyse, and whether the
+    text cells of the table of turns show all their text (wrapped, none cut off)."""
+    boxes = {}
+    for element in ("per-class-plot", "confusion-matrix", "file-errors", "dialogue-table", "dialogue-heatmap",
+                    "dialogue-probabilities"):
+        box = page.locator(f"#{element}").bounding_box()
+        boxes[element] = (round(box["x"]), round(box["width"]))
+    text = page.locator("#file-errors [role=row]").evaluate_all(
+        """rows => {
+            const cells = rows.slice(1).map(row => row.querySelectorAll('[role=gridcell]')[2]).filter(Boolean);
+            const cut = cells.filter(cell => cell.scrollWidth > cell.clientWidth + 1
+                                     || cell.getBoundingClientRect().right > window.innerWidth);
+            return {cells: cells.length, cut: cut.length};
+        }""")
+    page.get_by_role("tab", name="Analyse").click()
+    for element in ("timeline-plot", "heatmap-plot", "turn-table"):
+        box = page.locator(f"#{element}").bounding_box()
+        boxes[element] = (round(box["x"]), round(box["width"]))
+    tabs = [t.strip() for t in page.get_by_role("tab").all_inner_texts() if t.strip()]
+    return {
+        "width": page.viewport_size["width"], "boxes": boxes, "tabs": tabs, "text_cells": text["cells"],
+        "cut_text_cells": text["cut"], "hidden_tab_menu": page.locator(".overflow-menu").count(),
     }
 
 

@@ -38,6 +38,12 @@ class AppConfig:
     max_queue_size: int = 16
     scored_cache_size: int = 4
     downloads_max_age_s: float = 3600.0
+    # Bytes the app's temporary folder may hold: past it, the oldest download folders go first.
+    downloads_max_bytes: int = 256 * 1024**2
+    # Analyses one session (a browser tab or an API client) may have waiting or running; more are refused.
+    max_analyses_per_session: int = 2
+    # Where the app's temporary folder goes (None: the system's); stale ones of dead app processes are removed.
+    temp_root: Path | None = None
 
     def __post_init__(self) -> None:
         if self.checkpoint_dir is None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import atexit
+import fcntl
 import logging
+import os
 import shutil
 import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,16 +25,81 @@ from spikemo.video.media import MediaConfig
 
 logger = logging.getLogger(__name__)
 
+TEMP_PREFIX = "spikemo-app-"
+# The file in an app's temporary folder that its process holds locked (flock) for as long as it runs: the lock
+# goes with the process, however it ends, so a folder whose lock is free belongs to no running app.
+IN_USE_NAME = ".in-use"
+# A temporary folder without its lock file is kept this long: its app may be starting.
+STALE_GRACE_S = 60.0
+# An admission whose analysis never starts (cancelled while it waited, a full queue) counts this long at most.
+ADMISSION_GRACE_S = 10.0
+
+
+def folder_bytes(folder: Path) -> int:
+    """The bytes of the files under `folder` (those that vanish while counting count 0)."""
+    total = 0
+    for path in folder.rglob("*"):
+        try:
+            total += path.stat().st_size if path.is_file() else 0
+        except OSError:
+            continue
+    return total
+
+
+def folder_in_use(folder: Path) -> bool:
+    """Whether a running app owns `folder`: its lock file is held, or it has none yet and is recent."""
+    lock = folder / IN_USE_NAME
+    if not lock.is_file():
+        return time.time() - folder.stat().st_mtime < STALE_GRACE_S
+    with lock.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
+
+
+def remove_stale_temp_folders(root: Path) -> list[Path]:
+    """Remove this user's app temporary folders under `root` (spikemo-app-*) that no running app owns: those
+    of app processes that ended without cleaning up (killed, crashed). Returns the folders removed."""
+    removed = []
+    for folder in root.glob(f"{TEMP_PREFIX}*"):
+        try:
+            if folder.is_symlink() or not folder.is_dir() or folder.stat().st_uid != os.getuid():
+                continue
+            if folder_in_use(folder):
+                continue
+        except OSError:  # removed meanwhile, or not ours to read
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
 
 class AppState:
-    """One per running app: the config, the bundled examples, a temporary folder for downloads, the cache of
-    scored CSVs (the latest few, by file content and checkpoint) and the analyses of the bundled examples."""
+    """One per running app: the config, the bundled examples, the app's temporary folder (one folder per request
+    under requests/, the downloads users still fetch under downloads/), the analyses each session has submitted,
+    the cache of scored CSVs (the latest few, by file content and checkpoint) and the analyses of the bundled
+    examples."""
 
     def __init__(self, config: AppConfig | None = None) -> None:
         self.config = config or AppConfig()
         self.examples = find_examples(self.config.examples_dir)
-        self.temp_dir = Path(tempfile.mkdtemp(prefix="spikemo-app-"))
+        root = Path(self.config.temp_root or tempfile.gettempdir())
+        for folder in remove_stale_temp_folders(root):
+            logger.info("removed %s, left by an app that is no longer running", folder)
+        self.temp_dir = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=root))
+        self._in_use = (self.temp_dir / IN_USE_NAME).open("w")
+        fcntl.flock(self._in_use, fcntl.LOCK_EX | fcntl.LOCK_NB)
         atexit.register(shutil.rmtree, self.temp_dir, ignore_errors=True)
+        self.requests_dir = self.temp_dir / "requests"
+        self.downloads_dir = self.temp_dir / "downloads"
+        self.requests_dir.mkdir()
+        self.downloads_dir.mkdir()
+        self._downloads_lock = threading.Lock()
+        self._admissions: dict[str, list[float]] = {}
+        self._admissions_lock = threading.Lock()
         self._scored: OrderedDict[str, ScoredFile] = OrderedDict()
         self._scored_lock = threading.Lock()
         self._example_analyses: dict[str, Analysis] = {}
@@ -64,13 +132,78 @@ class AppState:
                 self.model_setup(), str(example.video), transcript, None, SpeechModel.TINY_EN.value, progress)
         return self._example_analyses[example.name]
 
-    def download_folder(self, stem: str) -> Path:
-        """A fresh folder for one analysis's downloads; folders older than downloads_max_age_s are removed."""
+    @contextmanager
+    def request_folder(self) -> Iterator[Path]:
+        """A fresh folder for one request's files, removed when the request ends, whether it returns, fails or is
+        cancelled; what the user must still fetch leaves it through `keep_downloads`."""
+        folder = Path(tempfile.mkdtemp(dir=self.requests_dir))
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def keep_downloads(self, files: list[Path], stem: str) -> list[Path]:
+        """Move a finished request's `files` into a fresh download folder, where the user fetches them; returns
+        their new paths. Older download folders go when they pass downloads_max_age_s, and, oldest first, while
+        the temporary folder holds more than downloads_max_bytes (the new one always stays)."""
+        with self._downloads_lock:
+            folder = Path(tempfile.mkdtemp(prefix=f"{stem}-", dir=self.downloads_dir))
+            kept = [Path(shutil.move(str(path), folder / path.name)) for path in files]
+            self._prune_downloads(keep=folder)
+        return kept
+
+    def _prune_downloads(self, keep: Path) -> None:
         now = time.time()
-        for old in self.temp_dir.iterdir():
-            if now - old.stat().st_mtime > self.config.downloads_max_age_s:
-                shutil.rmtree(old, ignore_errors=True)
-        return Path(tempfile.mkdtemp(prefix=f"{stem}-", dir=self.temp_dir))
+        by_age = []
+        for folder in self.downloads_dir.iterdir():
+            if folder == keep:
+                continue
+            modified = folder.stat().st_mtime
+            if now - modified > self.config.downloads_max_age_s:
+                shutil.rmtree(folder, ignore_errors=True)
+            else:
+                by_age.append((modified, folder))
+        total = folder_bytes(self.temp_dir)
+        for _, folder in sorted(by_age):
+            if total <= self.config.downloads_max_bytes:
+                break
+            total -= folder_bytes(folder)
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def admit(self, session: str, queued: list[float]) -> bool:
+        """Whether `session` may submit another analysis (and if so, count it): at most max_analyses_per_session
+        waiting or running at once. queued: when (time.monotonic()) each of the session's analyses now waiting or
+        running entered the queue. A submit is admitted a moment before its event enters the queue, and a client
+        may submit several at once, so an admission counts too until its analysis starts (`started`), unless an
+        event that entered the queue after it stands for it (for ADMISSION_GRACE_S at most: an analysis
+        cancelled while it waited never starts)."""
+        now = time.monotonic()
+        with self._admissions_lock:
+            self._admissions = {key: kept for key, times in self._admissions.items()
+                                if (kept := [t for t in times if now - t < ADMISSION_GRACE_S])}
+            pending = sorted(self._admissions.get(session, []))
+            entered = sorted(queued)
+            on_the_way, next_event = 0, 0
+            for admitted in pending:  # pair each admission with the first unpaired event that entered after it
+                while next_event < len(entered) and entered[next_event] < admitted:
+                    next_event += 1
+                if next_event < len(entered):
+                    next_event += 1
+                else:
+                    on_the_way += 1
+            if len(entered) + on_the_way >= self.config.max_analyses_per_session:
+                return False
+            self._admissions[session] = [*pending, now]
+            return True
+
+    def started(self, session: str, entered: float) -> None:
+        """An analysis of `session` that entered the queue at `entered` (time.monotonic()) starts: the admission
+        it came from is settled, and from now on the queue alone counts it."""
+        with self._admissions_lock:
+            pending = self._admissions.get(session, [])
+            before = [t for t in pending if t <= entered]
+            if before:
+                pending.remove(min(before))
 
     def data_files(self) -> list[str]:
         """MELD-format CSVs in the configured data folder."""

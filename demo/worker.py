@@ -15,12 +15,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from spikemo.data.conversation import Conversation
+from spikemo.model.checkpoint import Checkpoint, load_checkpoint
 from spikemo.runtime import pick_device
 from spikemo.training.dswa_ablation import compare_without_dswa
 from spikemo.training.evaluate import score_csv
 from spikemo.video.analysis import Analysis
 from spikemo.video.analyzer import Analyzer, PipelineConfig
 from spikemo.viz.lif_teaching import SWEEP_TIME_STEPS, TimeStepSweep, dswa_weights_by_time_steps
+from spikemo.viz.ssa_teaching import TurnAttentionTrace, trace_turn_attention
 
 try:
     import spaces
@@ -117,3 +119,35 @@ def run_sweep(setup: ModelSetup, conversation: Conversation) -> TimeStepSweep:
     """The DSWA weights and predictions of an analysed conversation at T = 2 ... 64."""
     model = get_analyzer(setup).checkpoint.model
     return dswa_weights_by_time_steps(model, conversation, SWEEP_TIME_STEPS, next(model.parameters()).device)
+
+
+# The other checkpoint last compared with the app's (run_score_other); only one stays loaded, since a user may
+# name any number of folders.
+_OTHER_CHECKPOINT: dict[str, Checkpoint] = {}
+_OTHER_CHECKPOINT_LOCK = threading.Lock()
+
+
+@gpu_task
+def run_score_other(checkpoint_dir: Path, device: str | None, csv_path: Path) -> ScoredFile:
+    """Score a MELD-format CSV with another checkpoint than the app's, to compare the two on one file (without
+    the DSWA comparison: the comparison is between the checkpoints)."""
+    started = time.perf_counter()
+    torch_device = pick_device(device)
+    key = f"{Path(checkpoint_dir).resolve()}:{torch_device}"
+    with _OTHER_CHECKPOINT_LOCK:
+        if key not in _OTHER_CHECKPOINT:
+            _OTHER_CHECKPOINT.clear()
+            _OTHER_CHECKPOINT[key] = load_checkpoint(checkpoint_dir, device=torch_device)
+        checkpoint = _OTHER_CHECKPOINT[key]
+    conversations, metrics = score_csv(csv_path, checkpoint, torch_device, progress=True)
+    return ScoredFile(csv_path.name, conversations, metrics, tuple(checkpoint.config.labels),
+                      time.perf_counter() - started, {}, 0)
+
+
+@gpu_task
+def run_turn_attention(setup: ModelSetup, conversation: Conversation, modality: str, turn: int,
+                       head: int) -> TurnAttentionTrace:
+    """Spiking self-attention of an analysed conversation's `modality` stream, seen from one turn and one head
+    (both 0-based)."""
+    model = get_analyzer(setup).checkpoint.model
+    return trace_turn_attention(model, conversation, modality, turn, head)

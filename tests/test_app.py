@@ -16,7 +16,7 @@ from demo.app import checkpoint_status
 from demo.markup import md
 from demo.state import AppState
 from demo.tabs.analyse import AnalyseTab, modality_statement
-from demo.tabs.inspect import InspectTab, SortOrder, error_rows
+from demo.tabs.inspect import PAGE_SIZE, InspectTab, SortOrder, display_turns, sort_turns
 from demo.tabs.learn import InputShape, LearnTab, without_dswa_sentence
 from spikemo.data.conversation import Prediction
 from spikemo.data.labels import MELD_LABELS
@@ -24,6 +24,7 @@ from spikemo.data.meld import read_meld_csv
 from spikemo.model.checkpoint import load_checkpoint
 from spikemo.model.modeling import SpikEmoModel
 from spikemo.training.dswa_ablation import predict_without_dswa
+from spikemo.training.inspection import scored_turns
 from spikemo.training.metrics import classification_metrics
 from spikemo.training.predict import gold_and_predicted
 from spikemo.viz.lif_teaching import INPUT_SHAPES, TimeStepSweep
@@ -232,13 +233,17 @@ def test_inspect_errors_on_a_small_csv(inspect_tab, small_csv, checkpoint_dir):
     expected = classification_metrics(gold, predicted, MELD_LABELS)
     assert f"weighted F1 **{expected['weighted_f1']:.2f}**" in scored.score_summary
     assert "Text only" in scored.score_summary
-    assert scored.confusion.axes[0].get_images()[0].get_array().shape == (7, 7)
+    assert scored.confusion.data.iloc[:, 1:].values.tolist() == expected["confusion"]  # the clickable counts
+    download = pd.read_csv(scored.scored_download, keep_default_na=False)
+    assert len(download) == sum(len(c) for c in cached.conversations)
+    assert {"dialogue", "turn", "speaker", "text", "gold", "predicted", "confidence", "prob_joy",
+            "without_dswa"} <= set(download.columns)
     assert len(scored.dialogue["choices"]) == 4
     again = inspect_tab.score(None, str(small_csv))
     assert again.scored_key == scored.scored_key and inspect_tab.scored(scored.scored_key) is cached  # cached
 
     dialogue_id = scored.dialogue["value"]
-    view = inspect_tab.show_dialogue(scored.scored_key, dialogue_id, False, SortOrder.TURN_ORDER)
+    view = inspect_tab.show_dialogue(scored.scored_key, dialogue_id)
     rows = view.dialogue_table.data
     conversation = next(c for c in cached.conversations if c.conversation_id == dialogue_id)
     assert list(rows["text"]) == [u.text for u in conversation.utterances]
@@ -246,10 +251,12 @@ def test_inspect_errors_on_a_small_csv(inspect_tab, small_csv, checkpoint_dir):
     assert "background-color" in view.dialogue_table.to_html()  # errors are shaded (when there are any)
     assert view.dialogue_heatmap.axes[0].get_images()[0].get_array().shape == (1, len(conversation))
 
-    errors = inspect_tab.file_errors(scored.scored_key, True, SortOrder.MOST_CONFIDENT.value).data
+    first_page = inspect_tab.browse(scored.scored_key, [], [], [], 0, 1, True, SortOrder.MOST_CONFIDENT.value, 1)
+    errors = first_page.file_errors.data
     assert (errors["correct"] == "NO").all()
     assert list(errors["confidence"]) == sorted(errors["confidence"], reverse=True)
-    assert len(errors) == sum(g != p for g, p in zip(gold, predicted))
+    n_errors = sum(g != p for g, p in zip(gold, predicted))
+    assert len(errors) == min(n_errors, PAGE_SIZE) and f"of {n_errors} (page 1 of" in first_page.turns_page
 
     # What DSWA decides: the same checkpoint with its DSWA step skipped, turn by turn
     without = predict_without_dswa(load_checkpoint(checkpoint_dir).model, cached.conversations)
@@ -272,12 +279,12 @@ def test_inspect_errors_refuses_bad_files(inspect_tab, tmp_path):
     with pytest.raises(gr.Error, match="not a .csv"):
         inspect_tab.score(None, str(tmp_path / "x.txt"))
     with pytest.raises(gr.Error, match="Score a CSV first"):
-        inspect_tab.show_dialogue("unknown", "1", True, SortOrder.TURN_ORDER)
+        inspect_tab.show_dialogue("unknown", "1")
 
 
 def test_error_rows_filter_and_sort(inspect_tab, small_csv):
     scored = inspect_tab.scored(inspect_tab.score(None, str(small_csv)).scored_key)
-    everything = error_rows(scored.conversations, False, SortOrder.LEAST_CONFIDENT)
+    everything = sort_turns(scored_turns(scored.conversations), SortOrder.LEAST_CONFIDENT)
     assert len(everything) == sum(len(c) for c in scored.conversations)
     assert list(everything["confidence"]) == sorted(everything["confidence"])
 
@@ -291,13 +298,32 @@ def test_turns_dswa_decides_come_first(small_csv):
     without = {c.conversation_id: ["joy"] * len(c) for c in conversations}
     without[first][-1] = "anger"
     without[conversations[-1].conversation_id][0] = "anger"
-    table = error_rows(conversations, False, SortOrder.DSWA_DECIDES, without)
+    table = display_turns(sort_turns(scored_turns(conversations, without), SortOrder.DSWA_DECIDES))
     assert list(table["without DSWA"][:2]) == ["anger", "anger"] and set(table["without DSWA"][2:]) == {"joy"}
     assert table["dialogue"][0] == first and table["turn"][0] == len(conversations[0])  # file order kept
     rest = [(c.conversation_id, i + 1) for c in conversations for i in range(len(c))]
     rest.remove((first, len(conversations[0])))
     rest.remove((conversations[-1].conversation_id, 1))
     assert list(zip(table["dialogue"][2:], table["turn"][2:])) == rest
+
+
+def test_compare_two_checkpoints_on_a_small_csv(inspect_tab, small_csv, tmp_path):
+    # Checkpoint B must be one the page offers: a folder beside the app's checkpoint.
+    other = make_test_checkpoint(inspect_tab.state.config.checkpoint_dir.parent / "other", ("text",), seed=1)
+    result = inspect_tab.compare(None, str(small_csv), str(other), "turn order")
+    a, b = (inspect_tab.scored(key) for key in result.compare_keys)
+    differ = [(ca.conversation_id, i + 1) for ca, cb in zip(a.conversations, b.conversations)
+              for i, (ua, ub) in enumerate(zip(ca.utterances, cb.utterances))
+              if ua.prediction.emotion != ub.prediction.emotion]
+    assert list(zip(result.disagreements["dialogue"], result.disagreements["turn"])) == differ
+    assert f"weighted F1 **{a.metrics['weighted_f1']:.2f}**" in result.compare_summary
+    assert f"weighted F1 **{b.metrics['weighted_f1']:.2f}**" in result.compare_summary
+    assert f"disagree on **{len(differ)} of" in result.compare_summary
+    assert len(pd.read_csv(result.compare_download)) == len(differ)
+    elsewhere = make_test_checkpoint(tmp_path / "elsewhere", ("text",), seed=2)
+    for path in (elsewhere, tmp_path, inspect_tab.state.config.checkpoint_dir):  # a server path a visitor typed
+        with pytest.raises(gr.Error, match="not one of the checkpoints this app offers"):
+            inspect_tab.compare(None, str(small_csv), str(path), "turn order")
 
 
 def test_time_step_sweep_on_the_example(learn_tab, example):

@@ -55,14 +55,16 @@ def test_json_and_csv_come_from_one_record_per_utterance(tmp_path):
     assert list(data["utterances"][0]) == ["start", "end", "speaker", "text", "emotion", "probabilities",
                                            "dswa_weights", "spike_rates", "cues"]
     assert data["utterances"][1]["cues"] == {"face_expression": "joy", "face_expression_prob": 0.5,
-                                             "face_presence": 0.9, "voice": {"loudness": 2, "pitch_mean_hz": 110},
+                                             "face_presence": 0.9, "face_frames": 0, "face_note": "",
+                                             "voice": {"loudness": 2, "pitch_mean_hz": 110},
                                              "voice_emotion": "anger", "voice_probabilities": {"anger": 0.7,
                                                                                                 "joy": 0.3}}
     assert data["utterances"][0]["cues"]["voice_emotion"] is None  # no voice model: the keys stay, empty
     table = pd.read_csv(tmp_path / "a.csv")
     assert list(table.columns) == ["start", "end", "speaker", "text", "emotion", "confidence", "prob_anger",
                                    "prob_joy", "dswa_text", "face_expression", "face_expression_prob",
-                                   "face_presence", "voice_loudness", "voice_pitch_mean_hz", "voice_emotion",
+                                   "face_presence", "face_frames", "face_note", "voice_loudness",
+                                   "voice_pitch_mean_hz", "voice_emotion",
                                    "voice_prob_anger", "voice_prob_joy"]
     assert list(table["voice_prob_anger"].fillna(-1)) == [-1, 0.7, 0.7]
     assert list(table["confidence"]) == [0.6, 0.4, 0.6]

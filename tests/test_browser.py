@@ -1,27 +1,45 @@
 """A real browser on the running app: headless Debian Chromium (driven by Playwright, see demo/browser.py)
-uploads the bundled example through the page, clicks Analyse and waits for the results (the page is saved as
-a screenshot under tmp_path), then scores the dev CSV on the Inspect errors tab and opens the Learn tab.
+uploads the bundled example through the page, clicks Analyse and waits for the results; on Inspect errors it
+scores a slice of MELD dev, pages through the errors, filters them, clicks a confusion-matrix cell, opens a turn
+in its dialogue and downloads the scored file; at phone width (400 px) it checks that every plot and table takes
+the whole width, that the text of the turns wraps, and that every tab can be reached. Screenshots at desktop and
+phone width go to tmp_path.
 
-The app runs as `python app.py` in a subprocess. It serves the shipped checkpoint when that exists, else a
-random-init test checkpoint. The test writes nothing into the repository: scripts/make_screenshot.py makes
-the README's screenshot.
+The app runs as `python app.py` in a subprocess, once for the module. It serves the shipped checkpoint when that
+exists, else a random-init test checkpoint. The test writes nothing into the repository: scripts/make_screenshot.py
+makes the README's screenshot.
 """
 
+import math
+from pathlib import Path
+
+import pandas as pd
 import pytest
 
 from demo.browser import (
     CHROMIUM,
+    PHONE_WIDTH,
     analyse_video,
+    click_confusion_cell,
+    download_scored_file,
+    filter_by_gold_class,
     lif_figure_width,
+    next_turns_page,
     open_page,
+    open_turn,
+    phone_layout,
     save_screenshot,
     score_preselected_csv,
     serve_app,
 )
-from spikemo.paths import DEFAULT_CHECKPOINT, EXAMPLES_DIR
+from demo.tabs.inspect import FOCUS_MARK, PAGE_SIZE
+from spikemo.data.labels import MELD_LABELS
+from spikemo.paths import DEFAULT_CHECKPOINT, DEFAULT_DATA_DIR, EXAMPLES_DIR
+from spikemo.video.analysis import FORMULA_PREFIXES
 from tests.helpers import make_test_checkpoint
 
 EXAMPLE_VIDEO = EXAMPLES_DIR / "two_friends.mp4"
+DIALOGUES = 40  # of MELD dev: ~420 turns, enough for several pages of errors, scored in about half a minute
 
 pytestmark = [
     pytest.mark.slow,
@@ -29,14 +47,36 @@ pytestmark = [
 ]
 
 
-def test_browser_uploads_the_example_and_sees_results(tmp_path):
+@pytest.fixture(scope="module")
+def dev_slice(tmp_path_factory) -> Path:
+    """The first DIALOGUES dialogues of MELD dev, alone in a data folder."""
+    table = pd.read_csv(DEFAULT_DATA_DIR / "dev_sent_emo.csv", dtype=str, keep_default_na=False)
+    first = table["Dialogue_ID"].drop_duplicates().head(DIALOGUES)
+    path = tmp_path_factory.mktemp("data") / "dev_slice.csv"
+    table[table["Dialogue_ID"].isin(first)].to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory, dev_slice):
+    folder = tmp_path_factory.mktemp("app")
     shipped = (DEFAULT_CHECKPOINT / "config.json").is_file()
-    checkpoint = DEFAULT_CHECKPOINT if shipped else make_test_checkpoint(tmp_path / "ckpt", ("text",))
-    shot = tmp_path / "screenshot.png"
-    with serve_app(checkpoint, tmp_path / "app.log") as url, open_page(url) as page:
+    checkpoint = DEFAULT_CHECKPOINT if shipped else make_test_checkpoint(folder / "ckpt", ("text",))
+    with serve_app(checkpoint, folder / "app.log", data_dir=dev_slice.parent) as url:
+        yield url
+
+
+def as_written(cell: str) -> str:
+    """A text cell of the downloaded CSV as the utterance was written: without the quote that keeps a spreadsheet
+    from running it as a formula."""
+    return cell[1:] if cell[:1] == "'" and cell[1:2] in FORMULA_PREFIXES else cell
+
+
+def test_browser_uploads_the_example_and_sees_results(app_url, tmp_path):
+    shot = tmp_path / "analyse.png"
+    with open_page(app_url) as page:
         found = analyse_video(page, EXAMPLE_VIDEO)
         save_screenshot(page, shot)
-        found |= score_preselected_csv(page)
         found["lif"] = lif_figure_width(page)
     assert found["rows"] >= 5, found  # ~9 spoken turns; speech recognition may merge or split a few
     assert found["timeline"] == 1 and found["timeline_width"] > 100
@@ -45,5 +85,68 @@ def test_browser_uploads_the_example_and_sees_results(tmp_path):
     assert "0:0" in found["first_row"]  # the row shows the turn's time
     assert shot.stat().st_size > 50_000
     assert found["lif"] > 100
-    assert "weighted F1" in found["score_summary"] and "dev_sent_emo.csv" in found["score_summary"]
-    assert "without DSWA" in found["error_header"] and "predicted" in found["error_header"]
+
+
+def test_inspect_errors_pages_filters_cells_turns_and_download(app_url, dev_slice, tmp_path):
+    shot = tmp_path / "inspect-desktop.png"
+    with open_page(app_url) as page:
+        scored = score_preselected_csv(page)
+        download = download_scored_file(page, tmp_path)
+        turns = pd.read_csv(download, keep_default_na=False)
+        errors = turns[(turns["gold"] != "") & (turns["gold"] != turns["predicted"])]
+        second_page = next_turns_page(page)
+        joy_errors = int((errors["gold"] == "joy").sum())
+        joy = filter_by_gold_class(page, "joy", joy_errors)
+        cells = turns.groupby(["gold", "predicted"]).size()
+        gold, predicted = cells.idxmax()  # the biggest cell: more than one page of turns
+        cell = click_confusion_cell(page, MELD_LABELS.index(gold), 1 + MELD_LABELS.index(predicted))
+        opened = open_turn(page, 0)
+        save_screenshot(page, shot)
+
+    assert "weighted F1" in scored["score_summary"] and "dev_slice.csv" in scored["score_summary"]
+    assert "without DSWA" in scored["error_header"] and "predicted" in scored["error_header"]
+    pages = math.ceil(len(errors) / PAGE_SIZE)
+    assert scored["turns_page"] == f"Turns: rows 1-{min(len(errors), PAGE_SIZE)} of {len(errors)} (page 1 of {pages})"
+    assert len(errors) > PAGE_SIZE  # every error is reachable, page by page
+    assert second_page == f"Turns: rows 51-{min(len(errors), 2 * PAGE_SIZE)} of {len(errors)} (page 2 of {pages})"
+    assert joy == (f"Turns: rows 1-{min(joy_errors, PAGE_SIZE)} of {joy_errors} "
+                   f"(page 1 of {math.ceil(joy_errors / PAGE_SIZE)})" if joy_errors else "Turns: no rows")
+
+    source = pd.read_csv(dev_slice, dtype=str, keep_default_na=False)
+    assert len(turns) == len(source)  # one row per turn
+    assert list(turns.columns[:7]) == ["dialogue", "turn", "speaker", "text", "gold", "predicted", "confidence"]
+    assert [f"prob_{label}" for label in MELD_LABELS] == [c for c in turns.columns if c.startswith("prob_")]
+    assert "without_dswa" in turns.columns
+    assert not turns["text"].str.startswith(FORMULA_PREFIXES).any()  # spreadsheet-safe
+
+    assert (cell["gold"], cell["count"]) == (gold, cells.max())
+    assert cell["turns_page"].startswith(f"Turns: rows 1-{min(cell['count'], PAGE_SIZE)} of {cell['count']} ")
+    assert gold in cell["gold_filter"] and predicted in cell["predicted_filter"]
+
+    dialogue = turns[turns["dialogue"].astype(str) == opened["dialogue"]]
+    assert f"Dialogue {opened['dialogue']}, turn {opened['turn']} of {len(dialogue)}" in opened["focus"]
+    shown = opened["dialogue_rows"]
+    assert len(shown) >= min(len(dialogue), 10)
+    assert [row[1] for row in shown] == [str(i) for i in range(1, len(shown) + 1)]  # every turn, in order
+    assert [row[3] for row in shown] == [as_written(text) for text in dialogue["text"]][:len(shown)]
+    marked = [row[1] for row in shown if row[2] == FOCUS_MARK]
+    assert marked == ([str(opened["turn"])] if opened["turn"] <= len(shown) else [])
+    assert shot.stat().st_size > 50_000
+
+
+def test_phone_width_stacks_plots_and_tables_and_keeps_every_tab(app_url, tmp_path):
+    shot = tmp_path / "inspect-phone.png"
+    with open_page(app_url, PHONE_WIDTH) as page:
+        score_preselected_csv(page)
+        open_turn(page, 0)
+        save_screenshot(page, shot)
+        layout = phone_layout(page)
+        lif = lif_figure_width(page)
+    assert layout["tabs"] == ["Analyse", "Inspect errors", "Learn how the spikes work"]
+    assert layout["hidden_tab_menu"] == 0
+    left = layout["boxes"]["file-errors"][0]
+    for element, (x, width) in layout["boxes"].items():
+        assert x == left and width >= PHONE_WIDTH - 2 * left - 2, (element, layout)  # one per row, full width
+    assert layout["text_cells"] > 0 and layout["cut_text_cells"] == 0, layout  # utterances wrap, none cut off
+    assert lif > 100  # the Learn tab is reachable and draws
+    assert shot.stat().st_size > 50_000

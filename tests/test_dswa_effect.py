@@ -77,6 +77,7 @@ def test_weight_statistics_see_the_residual_variant_follow_its_features():
     with spikes_silenced(model):
         silenced = weight_statistics(model, conversations)
     assert silenced["weight_feature_correlation"] == pytest.approx(1.0, abs=1e-6)
+    assert silenced["weight_feature_correlation_within_dialogue"] == pytest.approx(1.0, abs=1e-6)
     assert silenced["weight_change_T2"] == pytest.approx(0.0, abs=1e-7)  # no spikes: nothing depends on T
     live = weight_statistics(model, conversations)
     assert live["weight_feature_correlation"] < 1.0 - 1e-4

@@ -1,8 +1,11 @@
 """The app and the CLI under untrusted input: user text shown as text, spreadsheet-safe CSV exports, exact limit
-messages, cheap checks before the models load, and limits on transcripts."""
+messages, cheap checks before the models load, limits on transcripts, temporary files owned and bounded, face cues
+only from frames the video holds, and the load test's bounds. Cancellation and per-session limits:
+test_cancellation.py."""
 
 import html
 import re
+from pathlib import Path
 
 import gradio as gr
 import pytest
@@ -73,7 +76,7 @@ def test_the_apps_tables_show_cells_as_text(tmp_path):
 
     blocks = build_demo(AppConfig(checkpoint_dir=tmp_path / "none", data_dir=tmp_path))
     tables = [block for block in blocks.blocks.values() if isinstance(block, gr.Dataframe)]
-    assert len(tables) == 3
+    assert len(tables) >= 3  # the turn table, the scores and the errors (a tab may add more)
     assert all(table.datatype == "str" for table in tables)  # not "markdown" or "html"
 
 
@@ -172,8 +175,6 @@ def test_a_transcript_with_more_cues_than_the_video_allows_is_refused_quickly(tm
 
 
 def test_a_transcript_over_the_size_limit_is_refused_before_it_is_read(tmp_path, monkeypatch):
-    from pathlib import Path
-
     from spikemo.data.transcript import TranscriptLimits, load_transcript, parse_transcript
 
     path = tmp_path / "big.srt"
@@ -200,3 +201,178 @@ def test_the_app_checks_video_and_transcript_before_the_models(mute_video, tmp_p
     from spikemo.data.transcript import TranscriptLimits
 
     assert limits == TranscriptLimits()
+
+
+# --- temporary files: owned, cleaned, bounded ------------------------------------------------------------------
+
+
+def test_stale_app_folders_of_dead_processes_are_removed_at_start_up(tmp_path):
+    import fcntl
+    import os
+
+    from demo import AppConfig
+    from demo.state import IN_USE_NAME, AppState
+
+    dead = tmp_path / "spikemo-app-99999-dead"  # its app ended: the lock file is there, nobody holds it
+    (dead / "downloads" / "talk-x").mkdir(parents=True)
+    (dead / "downloads" / "talk-x" / "talk-spikemo.json").write_text("{}")
+    (dead / IN_USE_NAME).write_text("")
+    live = tmp_path / "spikemo-app-1-live"  # another app, still running: it holds its lock
+    live.mkdir()
+    held = (live / IN_USE_NAME).open("w")
+    fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    old_style = tmp_path / "spikemo-app-abc123"  # an earlier version's folder, no lock file, long untouched
+    old_style.mkdir()
+    os.utime(old_style, (0, 0))
+    starting = tmp_path / "spikemo-app-2-starting"  # no lock file yet, but new: its app may be starting
+    starting.mkdir()
+    unrelated = tmp_path / "spikemo-bench-1"
+    unrelated.mkdir()
+    try:
+        state = AppState(AppConfig(checkpoint_dir=tmp_path / "none", temp_root=tmp_path))
+        assert not dead.exists() and not old_style.exists()
+        assert live.is_dir() and starting.is_dir() and unrelated.is_dir()
+        assert state.temp_dir.parent == tmp_path and state.temp_dir.name.startswith(f"spikemo-app-{os.getpid()}-")
+        AppState(AppConfig(checkpoint_dir=tmp_path / "none", temp_root=tmp_path))  # another app starting now
+        assert state.temp_dir.is_dir()  # leaves the running one's folder alone
+    finally:
+        held.close()
+
+
+def test_downloads_are_bounded_by_age_and_by_total_size_oldest_first(tmp_path):
+    import os
+    import time
+
+    from demo import AppConfig
+    from demo.state import AppState
+
+    state = AppState(AppConfig(checkpoint_dir=tmp_path / "none", temp_root=tmp_path, downloads_max_bytes=2500,
+                               downloads_max_age_s=3600))
+
+    def finish_request(stem: str) -> Path:
+        with state.request_folder() as scratch:
+            file = scratch / f"{stem}.json"
+            file.write_bytes(b"x" * 1000)
+            (kept,) = state.keep_downloads([file], stem)
+        assert not scratch.exists() and kept.read_bytes() == b"x" * 1000
+        return kept.parent
+
+    first = finish_request("first")
+    os.utime(first, (time.time() - 30, time.time() - 30))
+    second = finish_request("second")
+    assert first.is_dir() and second.is_dir()  # 2000 bytes: within the bound
+    os.utime(second, (time.time() - 20, time.time() - 20))
+    third = finish_request("third")  # 3000 bytes: over it, so the oldest goes
+    assert not first.exists() and second.is_dir() and third.is_dir()
+    os.utime(second, (time.time() - 7200, time.time() - 7200))  # past downloads_max_age_s
+    fourth = finish_request("fourth")
+    assert not second.exists() and third.is_dir() and fourth.is_dir()
+    alone = AppState(AppConfig(checkpoint_dir=tmp_path / "none", temp_root=tmp_path, downloads_max_bytes=10))
+    with alone.request_folder() as scratch:
+        (scratch / "big.csv").write_bytes(b"y" * 100)
+        (kept,) = alone.keep_downloads([scratch / "big.csv"], "big")
+    assert kept.is_file()  # the newest download stays even over the bound: its user has yet to fetch it
+    assert list(state.requests_dir.iterdir()) == [] and list(alone.requests_dir.iterdir()) == []
+
+
+# --- face cues only from frames the video holds ---------------------------------------------------------------
+
+
+def make_single_frame_video(folder: Path, seconds: float = 6.0) -> Path:
+    """A video whose picture stream is one frame (the astronaut photo) and whose audio lasts `seconds`."""
+    import subprocess
+
+    import imageio_ffmpeg
+    from skimage import data
+
+    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    photo = data.astronaut()
+    picture = folder / "picture.mp4"
+    subprocess.run([ffmpeg, "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "512x512",
+                    "-i", "-", "-frames:v", "1", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(picture)],
+                   input=photo.tobytes(), check=True)
+    video = folder / "single_frame.mp4"
+    subprocess.run([ffmpeg, "-y", "-loglevel", "error", "-i", str(picture), "-f", "lavfi", "-i",
+                    f"sine=frequency=220:duration={seconds}", "-c:v", "copy", "-c:a", "aac", str(video)], check=True)
+    return video
+
+
+@pytest.fixture(scope="module")
+def single_frame_video(tmp_path_factory) -> Path:
+    return make_single_frame_video(tmp_path_factory.mktemp("single"))
+
+
+def test_a_single_frame_video_gives_its_frame_once_and_no_face_cue(single_frame_video):
+    from spikemo.video.media import probe_video
+    from spikemo.video.visual_features import VisualFeatureExtractor, decode_span, visual_features_for_span
+
+    assert probe_video(single_frame_video).duration == pytest.approx(6.0, abs=0.1)  # a playable 6 s video
+    assert [t for t, _ in decode_span(single_frame_video, 0.0, 6.0, 2.0)] == [0.0]  # one frame, not 12 copies
+    assert decode_span(single_frame_video, 2.0, 4.0, 2.0) == []
+    with VisualFeatureExtractor() as extractor:
+        covering = visual_features_for_span(extractor, single_frame_video, 0.0, 2.0, 2.0)
+        later = visual_features_for_span(extractor, single_frame_video, 2.0, 4.0, 2.0)
+        astronaut = decode_span(single_frame_video, 0.0, 1.0, 2.0)[0][1]
+        repeated = extractor.extract([(0.0, astronaut)] * 5)  # a player handing out one frame five times
+        several = extractor.extract([(0.0, astronaut), (0.5, astronaut), (1.0, astronaut)])
+    cue = covering.face_cue()
+    assert covering.face_found and covering.num_frames == 1  # the face is there, in one frame
+    assert cue["face_expression"] is None and cue["face_frames"] == 1
+    assert cue["face_note"] == "only 1 video frame in this turn; a cue needs 2"
+    assert later.face_cue() == {"face_expression": None, "face_expression_prob": 0.0, "face_presence": 0.0,
+                                "face_frames": 0, "face_note": "no video frame in this turn"}
+    assert repeated.num_frames == 1 and repeated.face_cue()["face_expression"] is None
+    assert several.face_cue()["face_expression"] == "joy" and several.face_cue()["face_frames"] == 3
+
+
+def test_the_turn_table_and_details_say_why_a_turn_has_no_face_cue():
+    from demo.tabs.analyse import turn_details, turn_rows
+
+    analysis = make_analysis("Ann", "Hello there.")
+    analysis.cues[0].face_frames = 1
+    analysis.cues[0].face_note = "only 1 video frame in this turn; a cue needs 2"
+    assert turn_rows(analysis)["face"][0] == "only 1 video frame in this turn; a cue needs 2"
+    assert "**Face cue:** none: only 1 video frame in this turn; a cue needs 2." in turn_details(analysis, 0)
+    record = analysis.to_dict()["utterances"][0]["cues"]
+    assert record["face_frames"] == 1 and record["face_note"].startswith("only 1 video frame")
+
+
+@pytest.mark.slow
+def test_the_pipeline_gives_a_single_frame_video_no_face_cue_and_says_why(single_frame_video, tmp_path):
+    import json
+
+    from spikemo.runtime import torch_threads
+    from spikemo.video.analyzer import Analyzer
+    from tests.helpers import make_test_checkpoint
+
+    srt = tmp_path / "single_frame.srt"
+    srt.write_text("1\n00:00:00,000 --> 00:00:02,500\nAnn: Hello there.\n\n"
+                   "2\n00:00:03,000 --> 00:00:05,500\nBob: Hi, how are you?\n", encoding="utf-8")
+    checkpoint = make_test_checkpoint(tmp_path / "ckpt", ("text",))
+    with torch_threads(1), Analyzer(checkpoint) as analyzer:
+        analysis = analyzer.analyze(single_frame_video, transcript_path=srt)
+    assert [c.face_expression for c in analysis.cues] == [None, None]
+    assert [c.face_frames for c in analysis.cues] == [1, 0]
+    assert [c.face_note for c in analysis.cues] == ["only 1 video frame in this turn; a cue needs 2",
+                                                    "no video frame in this turn"]
+    analysis.write(tmp_path / "single_frame.json")
+    written = json.loads((tmp_path / "single_frame.json").read_text())["utterances"]
+    assert [u["cues"]["face_frames"] for u in written] == [1, 0]
+
+
+# --- the load test ---------------------------------------------------------------------------------------------
+
+
+def test_the_load_test_only_talks_to_this_machine_and_stays_bounded():
+    import subprocess
+    import sys
+
+    from spikemo.paths import REPO_ROOT
+
+    script = [sys.executable, str(REPO_ROOT / "scripts" / "load_test.py")]
+    env = {"PYTHONPATH": str(REPO_ROOT), "GRADIO_ANALYTICS_ENABLED": "False", "PATH": "/usr/bin:/bin"}
+    remote = subprocess.run([*script, "--url", "http://10.1.2.3:7860/"], capture_output=True, text=True, env=env,
+                            timeout=120)
+    assert remote.returncode != 0 and "must point at this machine" in remote.stderr
+    many = subprocess.run([*script, "--clients", "500"], capture_output=True, text=True, env=env, timeout=120)
+    assert many.returncode != 0 and "--clients 1..16" in many.stderr

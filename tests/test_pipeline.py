@@ -235,14 +235,14 @@ def test_audio_span_bounds():
 
 def test_a_long_span_decodes_at_most_max_frames(conversation, monkeypatch):
     decoded = []
-    real_iter_frames = visual_features.iter_frames
+    real_decode_span = visual_features.decode_span
 
-    def counting_iter_frames(*args, **kwargs):
-        for item in real_iter_frames(*args, **kwargs):
-            decoded.append(item[0])
-            yield item
+    def counting_decode_span(*args, **kwargs):
+        frames = real_decode_span(*args, **kwargs)
+        decoded.extend(t for t, _ in frames)
+        return frames
 
-    monkeypatch.setattr(visual_features, "iter_frames", counting_iter_frames)
+    monkeypatch.setattr(visual_features, "decode_span", counting_decode_span)
     with VisualFeatureExtractor(VisualFeatureConfig(max_frames=4)) as extractor:
         visual = visual_features_for_span(extractor, conversation.path, 0.0, conversation.duration, 2.0)
     assert visual.face_found

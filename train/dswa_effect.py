@@ -64,8 +64,9 @@ def render_markdown(effect: dict, checkpoint: str, csv: str) -> str:
         f"(mean shift {shift['spikes_silenced']:.3f} %).",
         "- Correlation of the per-utterance weights with the same softmax taken over DSWA's input features: "
         f"{effect['weight_feature_correlation']:.3f} over all utterances, "
-        f"{effect['weight_feature_correlation_multi_turn']:.3f} over dialogues of two or more turns "
-        "(1 would mean the weights are the features' own, whatever the spikes do).",
+        f"{effect['weight_feature_correlation_multi_turn']:.3f} over dialogues of two or more turns, and "
+        f"{effect['weight_feature_correlation_within_dialogue']:.3f} within those dialogues (both weights minus "
+        "the uniform 1/L: across dialogues both follow 1/L, which alone pushes the first two towards 1).",
         f"- Mean absolute change of a weight between T=2 and T={effect['time_steps']}: "
         f"{effect['weight_change_T2']:.5f}.",
         f"- Median over dialogues of the largest / smallest DSWA utterance weight: {ratios} (1 would be uniform).",

@@ -74,7 +74,8 @@ PAPER_IEMOCAP_TABLE5 = {("text",): 64.77, ("text", "audio", "visual"): 71.50}
 # Table IV's rows: the trained ablations, and the full runs scored with every spike silenced (no training).
 TABLE4_ROWS = ("full", "spikes_silenced", "no_dice", "no_corr", "no_dice_no_corr", "no_dswa")
 EFFECT_KEYS = ("changed_without_dswa", "changed_with_spikes_silenced", "weight_feature_correlation",
-               "weight_feature_correlation_multi_turn", "weight_change_T2")
+               "weight_feature_correlation_multi_turn", "weight_feature_correlation_within_dialogue",
+               "weight_change_T2")
 
 
 @dataclasses.dataclass
@@ -314,16 +315,19 @@ def dswa_effect_table(full_runs: list[dict]) -> str:
     """Per seed of the full configuration: what skipping DSWA and silencing its spikes change on dev, and what
     the weights follow (spikemo.training.dswa_ablation)."""
     lines = ["| seed | dev weighted F1 | spikes silenced | changed without DSWA | changed, spikes silenced | "
-             "weight-feature correlation (all / multi-turn) | weight change T=2 vs T |",
+             "weight-feature correlation: all / multi-turn / within dialogues | weight change T=2 vs T |",
              "|---|---|---|---|---|---|---|"]
     for record in sorted(full_runs, key=lambda r: r["seed"]):
         if "dswa_effect" not in record:
             continue
         effect = record["dswa_effect"]
+        within = effect.get("weight_feature_correlation_within_dialogue")
+        within = f"{within:.3f}" if within is not None else "not measured"
         lines.append(f"| {record['seed']} | {record['dev']['weighted_f1']:.2f} | "
                      f"{record['dev_spikes_silenced']['weighted_f1']:.2f} | {effect['changed_without_dswa']} | "
                      f"{effect['changed_with_spikes_silenced']} | {effect['weight_feature_correlation']:.3f} / "
-                     f"{effect['weight_feature_correlation_multi_turn']:.3f} | {effect['weight_change_T2']:.5f} |")
+                     f"{effect['weight_feature_correlation_multi_turn']:.3f} / {within} | "
+                     f"{effect['weight_change_T2']:.5f} |")
     return "\n".join(lines) if len(lines) > 2 else ""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import NamedTuple
 
@@ -12,18 +13,23 @@ from matplotlib.figure import Figure
 from demo.config import SpeechModel
 from demo.errors import parse_choice, user_errors
 from demo.markup import NO_LATEX, html_text, md
+from demo.queue_events import Cancelled, current_event, request_watch, session_events
 from demo.state import AppState
 from demo.worker import MODEL_CONCURRENCY_ID, ZERO_GPU, run_analysis
 from spikemo.data.transcript import load_transcript
 from spikemo.video.analysis import Analysis, voice_descriptions
 from spikemo.video.media import check_video
+from spikemo.video.visual_features import frame_phrase
 from spikemo.viz import plots
 
 TEXT = """Upload a video (up to {minutes:g} minutes), or click an example below and then **Analyse**.
 A transcript (.srt, .vtt or MELD .csv with times) replaces speech recognition. Then select a row of the turn
 table (or move the turn slider) to see that turn's probabilities, DSWA weight and spikes."""
 
+logger = logging.getLogger(__name__)
+
 TRANSCRIPT_SUFFIXES = (".srt", ".vtt", ".csv")
+ANALYSE_API = "analyse"
 MODALITY_NAMES = {"text": "text (the words)", "audio": "audio (the voice)", "visual": "visual (the face)"}
 TURN_TABLE_COLUMNS = ["#", "time", "speaker", "text", "emotion", "confidence", "face", "face agrees", "voice",
                       "voice agrees", "prosody"]
@@ -124,15 +130,33 @@ class AnalyseTab:
         analyse_button.click(
             self.analyse, [video, transcript, num_speakers, speech_model],
             [analysis, summary, turn_table, timeline, probabilities, heatmap, cue_strips, turn, layer, downloads],
-            concurrency_limit=config.concurrency_limit, concurrency_id=MODEL_CONCURRENCY_ID, api_name="analyse",
+            concurrency_limit=config.concurrency_limit, concurrency_id=MODEL_CONCURRENCY_ID, api_name=ANALYSE_API,
+            validator=self.admit,
         ).success(self.select_turn, [analysis, turn, layer], turn_view, api_name=False)
         turn_table.select(self.select_row, [analysis, layer], [turn, *turn_view], api_name=False)
         gr.on([turn.release, layer.input], self.select_turn, [analysis, turn, layer], turn_view,
               api_name="select_turn")
 
+    def admit(self, video: str | None, transcript: str | None, num_speakers: float | None, speech_model: str,
+              request: gr.Request) -> tuple[dict, ...]:
+        """Gradio's validator of the Analyse event, run as a submit enters the queue: refuse a session (a browser
+        tab or an API client) that already has max_analyses_per_session analyses waiting or running, so that one
+        client cannot fill the queue. The message shows on the video input (gradio_client: ValidationError)."""
+        session = request.session_hash if request is not None else None
+        limit = self.state.config.max_analyses_per_session
+        admitted = session is None or self.state.admit(session, session_events(session, ANALYSE_API))
+        refusal = (f"You already have {limit} {'analysis' if limit == 1 else 'analyses'} waiting or running: wait "
+                   "for one to finish (or cancel it) before you start another.")
+        return gr.validate(admitted, "" if admitted else refusal), *(gr.validate(True, "") for _ in range(3))
+
     def analyse(self, video: str | None, transcript: str | None, num_speakers: float | None,
                 speech_model: str, progress: gr.Progress = gr.Progress()) -> AnalysisResult:
-        """Run the pipeline on an uploaded video (+ optional transcript); every result view of the first turn."""
+        """Run the pipeline on an uploaded video (+ optional transcript); every result view of the first turn.
+
+        Each progress report first checks that the client still waits: a cancelled or disconnected request stops
+        at the pipeline's next stage, and its request folder goes with it."""
+        if (event := current_event()) is not None:
+            self.state.started(*event)  # its admission (see `admit`) is settled: the queue counts it from now
         if not video:
             raise gr.Error("Upload a video or pick one of the examples first.", title="No video")
         if transcript and Path(transcript).suffix.lower() not in TRANSCRIPT_SUFFIXES:
@@ -142,31 +166,43 @@ class AnalyseTab:
                              f"{', '.join(m.value for m in SpeechModel)}.", "Unknown speech model")
         speakers = int(num_speakers) if num_speakers else None
         setup = self.state.model_setup()
-        with user_errors("analyse the video"):
-            # The checks that need no model, with the pipeline's limits (as the CLI does): a bad video or
-            # transcript is refused in a second, before the models load or a GPU is claimed.
-            progress(0.0, desc="checking the video")
-            info = check_video(video, setup.pipeline.media)
-            if transcript:
-                load_transcript(transcript, info.duration, setup.pipeline.transcript)
-            progress(0.0, desc="loading the models")
-            report = None if ZERO_GPU else (lambda fraction, stage: progress(fraction, desc=stage))
-            analysis = run_analysis(setup, video, transcript, speakers, model.value, report)
-        if not analysis.conversation.utterances:
-            raise gr.Error("No speech was found in this video, so there are no turns to analyse.", title="No speech")
-        for warning in analysis.warnings:
-            gr.Warning(html_text(warning))
-        return self.present(analysis)
+        gone = request_watch()
 
-    def present(self, analysis: Analysis) -> AnalysisResult:
-        """Every view of a finished analysis (the first turn selected), and its JSON and CSV downloads."""
+        def report(fraction: float, stage: str) -> None:
+            if gone():
+                raise Cancelled(f"cancelled before: {stage}")
+            progress(fraction, desc=stage)
+
+        with user_errors("analyse the video"), self.state.request_folder() as scratch:
+            try:
+                # The checks that need no model, with the pipeline's limits (as the CLI does): a bad video or
+                # transcript is refused in a second, before the models load or a GPU is claimed.
+                report(0.0, "checking the video")
+                info = check_video(video, setup.pipeline.media)
+                if transcript:
+                    load_transcript(transcript, info.duration, setup.pipeline.transcript)
+                report(0.0, "loading the models")
+                # ZeroGPU runs the analysis in another process, where this check cannot follow.
+                analysis = run_analysis(setup, video, transcript, speakers, model.value, None if ZERO_GPU else report)
+                report(1.0, "writing the downloads")
+            except Cancelled as cancelled:
+                logger.info("analysis of %s stopped: %s", Path(video).name, cancelled)
+                raise gr.Error("The analysis was cancelled.", title="Cancelled", print_exception=False) from None
+            if not analysis.conversation.utterances:
+                raise gr.Error("No speech was found in this video, so there are no turns to analyse.",
+                               title="No speech")
+            for warning in analysis.warnings:
+                gr.Warning(html_text(warning))
+            return self.present(analysis, scratch)
+
+    def present(self, analysis: Analysis, scratch: Path) -> AnalysisResult:
+        """Every view of a finished analysis (the first turn selected), and its JSON and CSV downloads (written in
+        the request's folder `scratch`, then kept for the user to fetch)."""
         stem = Path(analysis.video_name).stem
-        folder = self.state.download_folder(stem)
-        downloads = []
-        for suffix in (".json", ".csv"):
-            path = folder / f"{stem}-spikemo{suffix}"
+        written = [scratch / f"{stem}-spikemo{suffix}" for suffix in (".json", ".csv")]
+        for path in written:
             analysis.write(path)
-            downloads.append(str(path))
+        downloads = [str(path) for path in self.state.keep_downloads(written, stem)]
         conversation = analysis.conversation
         layers = list(analysis.spikes)
         face = [c.face_expression for c in analysis.cues]
@@ -258,7 +294,10 @@ def turn_rows(analysis: Analysis) -> pd.DataFrame:
     rows = []
     for i, (u, cues) in enumerate(zip(analysis.conversation.utterances, analysis.cues)):
         p = u.prediction
-        face = f"{cues.face_expression} ({cues.face_expression_prob:.2f})" if cues.face_expression else "no face"
+        if cues.face_expression:
+            face = f"{cues.face_expression} ({cues.face_expression_prob:.2f})"
+        else:
+            face = cues.face_note or "no face"
         agrees = "" if not cues.face_expression else ("yes" if cues.face_expression == p.emotion else "NO")
         if cues.voice_emotion:
             voice = f"{cues.voice_emotion} ({cues.voice_probabilities.get(cues.voice_emotion, 0.0):.2f})"
@@ -295,7 +334,9 @@ def turn_details(analysis: Analysis, index: int) -> str:
     if cues.face_expression:
         verdict = "agrees with" if cues.face_expression == p.emotion else "**disagrees** with"
         lines.append(f"**Face cue: {cues.face_expression}** ({cues.face_expression_prob:.2f}, a face in "
-                     f"{cues.face_presence:.0%} of sampled frames): {verdict} the model.")
+                     f"{cues.face_presence:.0%} of {frame_phrase(cues.face_frames)}): {verdict} the model.")
+    elif cues.face_note:
+        lines.append(f"**Face cue:** none: {cues.face_note}.")
     else:
         lines.append("**Face cue:** no face was found in this turn's frames.")
     if cues.voice_emotion:

@@ -1,5 +1,5 @@
 """The Learn tab: one LIF neuron to play with, then the real model's DSWA weights on a bundled example as the
-number of time steps T grows."""
+number of time steps T grows, then spiking self-attention inside the model, seen from one turn of that example."""
 
 from __future__ import annotations
 
@@ -7,16 +7,18 @@ from enum import StrEnum
 from typing import NamedTuple
 
 import gradio as gr
+import numpy as np
 from matplotlib.figure import Figure
 
 from demo.errors import parse_choice, user_errors
 from demo.markup import NO_LATEX, md
 from demo.state import AppState
-from demo.worker import MODEL_CONCURRENCY_ID, ZERO_GPU, run_sweep
+from demo.worker import MODEL_CONCURRENCY_ID, ZERO_GPU, run_sweep, run_turn_attention
 from spikemo.errors import CheckpointError
 from spikemo.model.checkpoint import read_checkpoint_summary
-from spikemo.viz import plots
+from spikemo.viz import plots, ssa_plots
 from spikemo.viz.lif_teaching import LIFDemoConfig, TimeStepSweep, simulate_lif
+from spikemo.viz.ssa_teaching import TurnAttentionTrace
 
 LIF_TEXT = """### One leaky integrate-and-fire (LIF) neuron
 Every spiking layer in SpikEmo is made of LIF neurons. At each time step the membrane potential **H** moves a
@@ -35,6 +37,39 @@ spike-based attention over time. Each feature is then re-weighted as `F ← soft
 With few time steps the rates are coarse (a neuron can only fire 0, 1 or 2 times in T=2); with more steps they
 become finer, which the paper found helps. Below, the real model runs on a bundled example at T = 2 ... 64:
 1 (white) is an average turn, red turns get more weight, blue turns less."""
+
+ATTENTION_TEXT = """### Inside spiking self-attention, one turn at a time
+Now open the Spikformer up, on the bundled example and modality picked above. Press the button to see the
+first turn, then move the sliders to pick another turn or another attention head (each head is a separate
+group of neurons that attends in its own way): the pictures show what the real model's neurons do during its
+T time steps, layer by layer."""
+
+RASTER_TEXT = """**Spike rasters.** Time runs left to right, one row per neuron; a dash means the neuron fired (1) at
+that step, a blank means it stayed silent (0). A spiking network passes only these 0s and 1s. Each turn gets
+three groups of neurons: the **query** (what this turn looks for in the others), the **key** (what it offers
+them) and the **value** (what it passes on). The same features enter at every step, yet a neuron fires
+regularly, rarely or never, depending on how strongly it is driven: how *often* it fires is its message."""
+
+COINCIDENCE_TEXT = """**Coincidences, Q·Kᵀ.** To compare two turns, multiply turn *i*'s query spikes with turn *j*'s
+key spikes neuron by neuron and add them up. With 0s and 1s a product is 1 only when both fire, so the sum
+simply **counts the neurons firing together** at that step. Each small map shows that count (averaged over
+the steps) for every pair of turns: a bright cell means two turns' neurons agree often. There is no softmax:
+these counts directly scale how much of each turn's values flow into the others. The right-hand panel shows
+the picked turn's row (boxed in the framed head) step by step."""
+
+OUTPUT_TEXT = """**Attention output and firing rates.** The values, mixed by the coincidence counts, drive one more
+layer of LIF neurons, the attention neurons; their raster shows which of the picked head's channels fire for
+this turn. A **firing rate** is the share of (neuron, step) slots holding a spike: 0 is silence, 1 is a
+spike at every step. Spiking networks are sparse, so rates of a few percent are normal; the bars compare the
+queries, keys, values, attention neurons and the MLP that follows, in each layer, over the whole dialogue."""
+
+WEIGHTS_TEXT = """**Why more steps help.** DSWA averages the encoder's output over the time steps, then turns it into
+one weight per turn. Each line is a turn's weight had the model stopped after *t* steps (1 = an average
+turn). After one or two steps a neuron has fired 0, 1 or 2 times, so the average is coarse and the weights
+jump; with every extra step each rate is measured more finely, and the weights **settle**. That is why the
+paper found more time steps help, up to a point where they only cost time. Lines that are nearly flat from
+the first step mean the features themselves, more than the spikes, set the weights: a checkpoint with the
+"residual" DSWA adds its spikes to the continuous features (`python -m train.dswa_effect` measures how much)."""
 
 
 class InputShape(StrEnum):
@@ -57,6 +92,19 @@ class SweepView(NamedTuple):
 
     sweep_plot: Figure
     sweep_text: str
+
+
+class AttentionView(NamedTuple):
+    """Spiking self-attention seen from one turn of a bundled example: the pickers set to what is shown (and to
+    the example's turns and the model's heads), a reading, and four figures."""
+
+    attention_turn: dict
+    attention_head: dict
+    attention_reading: str
+    qkv_plot: Figure
+    coincidence_plot: Figure
+    output_plot: Figure
+    weights_plot: Figure
 
 
 class LearnTab:
@@ -87,6 +135,25 @@ class LearnTab:
                 sweep_button = gr.Button("Run the model at T = 2 ... 64", variant="primary")
             sweep_plot = gr.Plot(label="DSWA weights over T", show_label=False)
             sweep_text = gr.Markdown(latex_delimiters=NO_LATEX)
+            gr.Markdown(ATTENTION_TEXT)
+            with gr.Row():
+                # Their ranges are set by the first run: the analysis gives the turns, the model the heads.
+                attention_turn = gr.Slider(1, 2, value=1, step=1, label="Turn", interactive=False)
+                attention_head = gr.Slider(1, 2, value=1, step=1, label="Attention head", interactive=False)
+                attention_button = gr.Button("Show spiking self-attention", variant="primary")
+            attention_reading = gr.Markdown(latex_delimiters=NO_LATEX)
+            with gr.Row():
+                qkv_plot = gr.Plot(label="Query, key and value spikes", show_label=False, scale=3)
+                gr.Markdown(RASTER_TEXT, scale=1)
+            with gr.Row():
+                coincidence_plot = gr.Plot(label="Q·Kᵀ coincidences", show_label=False, scale=3)
+                gr.Markdown(COINCIDENCE_TEXT, scale=1)
+            with gr.Row():
+                output_plot = gr.Plot(label="Attention neurons and firing rates", show_label=False, scale=3)
+                gr.Markdown(OUTPUT_TEXT, scale=1)
+            with gr.Row():
+                weights_plot = gr.Plot(label="DSWA weights as the steps accumulate", show_label=False, scale=3)
+                gr.Markdown(WEIGHTS_TEXT, scale=1)
 
         sliders = [current, tau, threshold, time_steps]
         gr.on([blocks.load, *(s.release for s in sliders), shape.input], self.lif, [*sliders, shape],
@@ -94,6 +161,12 @@ class LearnTab:
         sweep_button.click(self.time_step_sweep, [example, modality], [sweep_plot, sweep_text],
                            concurrency_limit=self.state.config.concurrency_limit,
                            concurrency_id=MODEL_CONCURRENCY_ID, api_name="sweep")
+        gr.on([attention_button.click, attention_turn.release, attention_head.release], self.turn_attention,
+              [example, modality, attention_turn, attention_head],
+              [attention_turn, attention_head, attention_reading, qkv_plot, coincidence_plot, output_plot,
+               weights_plot],
+              concurrency_limit=self.state.config.concurrency_limit, concurrency_id=MODEL_CONCURRENCY_ID,
+              api_name="turn_attention")
 
     def trained_modalities(self) -> list[str]:
         """The checkpoint's modalities (text when it cannot be read)."""
@@ -144,6 +217,38 @@ class LearnTab:
                  if changes else "No turn's predicted emotion changes with T. ")
         return SweepView(plots.plot_time_step_sweep(sweep, modality), text + without_dswa_sentence(sweep))
 
+    def turn_attention(self, example_name: str | None, modality: str | None, turn: float | None,
+                       head: float | None, progress: gr.Progress = gr.Progress()) -> AttentionView:
+        """Spiking self-attention of a bundled example's `modality` stream for turn number `turn` and head number
+        `head` (1-based): the Q/K/V rasters, the coincidence maps, the attention neurons and firing rates, and
+        the DSWA weights as the steps accumulate."""
+        example = self.state.example(example_name)
+        if example is None:
+            raise gr.Error("Pick one of the bundled examples.", title="No example")
+        if not modality:
+            raise gr.Error("Pick a modality stream.", title="No modality")
+        with user_errors("show spiking self-attention"):
+            report = None if ZERO_GPU else (
+                lambda fraction, stage: progress(0.8 * fraction, desc=f"analysing the example: {stage}"))
+            conversation = self.state.example_analysis(example, report).conversation
+            if not conversation.utterances:
+                raise gr.Error("No turns were found in this example.", title="No turns")
+            # The slider may still span another example's turns: keep the pick inside this one.
+            index = min(max(int(turn or 1), 1), len(conversation)) - 1
+            progress(0.85, desc="tracing spiking self-attention")
+            trace = run_turn_attention(self.state.model_setup(), conversation, modality, index,
+                                       max(int(head or 1), 1) - 1)
+        return AttentionView(
+            attention_turn=gr.update(minimum=1, maximum=len(conversation), value=index + 1, interactive=True),
+            attention_head=gr.update(minimum=1, maximum=trace.heads, value=trace.head + 1, interactive=True),
+            attention_reading=turn_attention_reading(trace, conversation.utterances[index].speaker,
+                                                     conversation.utterances[index].text),
+            qkv_plot=ssa_plots.plot_qkv_rasters(trace),
+            coincidence_plot=ssa_plots.plot_coincidence(trace),
+            output_plot=ssa_plots.plot_attention_output(trace),
+            weights_plot=ssa_plots.plot_weights_by_step(trace),
+        )
+
 
 def without_dswa_sentence(sweep: TimeStepSweep) -> str:
     """What the model predicts with DSWA skipped, against its predictions at the largest T."""
@@ -154,3 +259,35 @@ def without_dswa_sentence(sweep: TimeStepSweep) -> str:
                 "not decisions.")
     turns = ", ".join(f"turn {i + 1} would be {label}" for i, label in differ)
     return f"With the DSWA step skipped, {turns}: DSWA decides those."
+
+
+def turn_attention_reading(trace: TurnAttentionTrace, speaker: str, text: str) -> str:
+    """What the figures say about the picked turn, in a few sentences (speaker and text are escaped)."""
+    turn, head = trace.turn + 1, trace.head + 1
+    reading = (f"**Turn {turn} of {trace.num_turns}** ({md(speaker)}: {md(text)}), {md(trace.modality)} stream, "
+               f"head {head} of {trace.heads}, T = {trace.time_steps} steps. ")
+    for layer in range(trace.layers):
+        rates = trace.firing_rates[layer]
+        row = trace.coincidence[layer][trace.head, trace.turn]
+        partner = int(row.argmax())
+        reading += (f"Layer {layer + 1}: over the dialogue, {rates['query']:.0%} of the query slots and "
+                    f"{rates['attention']:.0%} of the attention neurons' slots hold a spike; in head {head} this "
+                    "turn's query ")
+        if row[partner] > 0:
+            reading += (f"coincides most with turn {partner + 1}'s key ({row[partner]:.1f} neurons at once on "
+                        "average). ")
+        else:
+            reading += "never fires together with any turn's key, so this head passes it no values. "
+    weights = trace.weights_by_step[:, trace.turn] * trace.num_turns
+    reading += (f"Its DSWA weight is {weights[0]:.2f}x an average turn after 1 step and {weights[-1]:.2f}x after "
+                f"{trace.time_steps}; it stays within 5% of that final value from step "
+                f"{settling_step(weights)} on.")
+    return reading
+
+
+def settling_step(series: np.ndarray, tolerance: float = 0.05) -> int:
+    """The first step t (1-based) from which every value of `series` stays within `tolerance` (relative) of its
+    last value."""
+    final = series[-1]
+    outside = np.flatnonzero(np.abs(series - final) > tolerance * abs(final))
+    return int(outside[-1]) + 2 if outside.size else 1

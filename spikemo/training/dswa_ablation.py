@@ -107,11 +107,14 @@ def weight_statistics(
     weight_feature_correlation: Pearson r between each utterance's DSWA weight and the same softmax over
     utterances taken of DSWA's input features (1.0 would mean the spikes add nothing);
     weight_feature_correlation_multi_turn: the same over dialogues of two or more turns only (a lone turn has
-    weight 1 either way); weight_change_T2: mean absolute difference of the weights at T = short_time_steps
-    and at the model's own T. All modalities' utterances are pooled.
+    weight 1 either way); weight_feature_correlation_within_dialogue: the same over those dialogues after
+    subtracting the uniform weight 1/L from both (across dialogues both follow 1/L, which alone makes the plain
+    correlation near 1: this one asks whether the two favour the same turns); weight_change_T2: mean absolute
+    difference of the weights at T = short_time_steps and at the model's own T. All modalities' utterances are
+    pooled.
     """
     model.eval()
-    weights, feature_softmax, short, multi_turn = [], [], [], []
+    weights, feature_softmax, short, lengths_per_utterance = [], [], [], []
     modalities = available_modalities(model, conversations)
     for batch in iterate_batches(conversations, 16, modalities, model.config.labels):
         batch = batch.to(device)
@@ -121,12 +124,17 @@ def weight_statistics(
             weights.append(dswa(x, batch.mask)[1][batch.mask])
             short.append(dswa(x, batch.mask, short_time_steps)[1][batch.mask])
             feature_softmax.append(masked_utterance_softmax(x, batch.mask).mean(dim=-1)[batch.mask])
-            multi_turn.append(lengths[batch.mask] >= 2)
-    w, f, w_short = (torch.cat(t).double().cpu().numpy() for t in (weights, feature_softmax, short))
-    several = torch.cat(multi_turn).cpu().numpy()
+            lengths_per_utterance.append(lengths[batch.mask])
+    w, f, w_short, length = (
+        torch.cat(t).double().cpu().numpy() for t in (weights, feature_softmax, short, lengths_per_utterance)
+    )
+    several = length >= 2
+    uniform = 1.0 / length[several]
     return {
         "weight_feature_correlation": round(float(np.corrcoef(w, f)[0, 1]), 4),
         "weight_feature_correlation_multi_turn": round(float(np.corrcoef(w[several], f[several])[0, 1]), 4),
+        "weight_feature_correlation_within_dialogue": round(
+            float(np.corrcoef(w[several] - uniform, f[several] - uniform)[0, 1]), 4),
         "weight_change_T2": round(float(np.abs(w - w_short).mean()), 6),
     }
 

@@ -34,6 +34,8 @@ class UtteranceCues:
     # speech); None / {} when no voice-emotion model was loaded.
     voice_emotion: str | None = None
     voice_probabilities: dict[str, float] = field(default_factory=dict)
+    face_frames: int = 0  # distinct decoded video frames the face cue examined
+    face_note: str = ""  # why there is no face cue (no frame, too few distinct frames, no face); "" with a cue
 
 
 @dataclass
@@ -58,7 +60,7 @@ class Analysis:
     def records(self) -> list[dict]:
         """One nested record per utterance, the single source of both writers: start, end, speaker, text,
         emotion, probabilities, dswa_weights, spike_rates, and cues (face_expression, face_expression_prob,
-        face_presence, voice, voice_emotion, voice_probabilities)."""
+        face_presence, face_frames, face_note, voice, voice_emotion, voice_probabilities)."""
         return [
             {
                 "start": utterance.start,
@@ -73,6 +75,8 @@ class Analysis:
                     "face_expression": cues.face_expression,
                     "face_expression_prob": cues.face_expression_prob,
                     "face_presence": cues.face_presence,
+                    "face_frames": cues.face_frames,
+                    "face_note": cues.face_note,
                     "voice": cues.voice,
                     "voice_emotion": cues.voice_emotion,
                     "voice_probabilities": cues.voice_probabilities,
@@ -96,8 +100,8 @@ class Analysis:
 
     def to_dataframe(self) -> pd.DataFrame:
         """One row per utterance: start, end, speaker, text, emotion, confidence, prob_<label>...,
-        dswa_<modality>..., face_expression, face_expression_prob, face_presence, voice_<cue>..., voice_emotion,
-        voice_prob_<label>..."""
+        dswa_<modality>..., face_expression, face_expression_prob, face_presence, face_frames, face_note,
+        voice_<cue>..., voice_emotion, voice_prob_<label>..."""
         return pd.DataFrame([flat_row(record) for record in self.records()])
 
     def write(self, path: str | Path) -> None:
@@ -142,7 +146,8 @@ def flat_row(record: dict) -> dict:
         "confidence": record["probabilities"][record["emotion"]],
         **{f"prob_{label}": p for label, p in record["probabilities"].items()},
         **{f"dswa_{m}": w for m, w in record["dswa_weights"].items()},
-        **{key: cues[key] for key in ("face_expression", "face_expression_prob", "face_presence")},
+        **{key: cues[key] for key in ("face_expression", "face_expression_prob", "face_presence", "face_frames",
+                                      "face_note")},
         **{f"voice_{name}": value for name, value in cues["voice"].items()},
         "voice_emotion": cues.get("voice_emotion"),
         **{f"voice_prob_{label}": p for label, p in (cues.get("voice_probabilities") or {}).items()},

@@ -1,0 +1,202 @@
+"""Reading a scored MELD-format CSV turn by turn: one table of every turn and its prediction, filters over it
+(gold class, predicted class, speaker, confidence, errors only), pages of it, the turns behind one cell of the
+confusion matrix, the turns on which two checkpoints disagree, and the size limits on a CSV before it is scored.
+
+Tables are pandas DataFrames with one row per turn, in file order (dialogues by id, turns in order); `turn` is
+1-based and `gold` is "" for an unlabelled turn.
+"""
+
+import csv
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import pandas as pd
+
+from spikemo.data.conversation import Conversation
+from spikemo.errors import InputError
+
+TURN_COLUMNS: tuple[str, ...] = ("dialogue", "turn", "speaker", "text", "gold", "predicted", "confidence")
+CONFUSION_CORNER = "gold \\ predicted"
+DISAGREEMENT_COLUMNS: tuple[str, ...] = (
+    "dialogue", "turn", "text", "speaker", "gold", "predicted A", "confidence A", "predicted B", "confidence B",
+    "right",
+)
+
+
+@dataclass(frozen=True)
+class CsvLimits:
+    """The most a CSV may hold before it is scored: bytes on disk and data rows (scoring time grows with rows)."""
+
+    max_bytes: int = 2 * 1024**2
+    max_rows: int = 5_000
+
+
+def check_csv_limits(path: str | Path, limits: CsvLimits) -> int:
+    """The number of data rows of the CSV at `path` (blank lines not counted); InputError when the file is bigger
+    than `limits.max_bytes` or has more than `limits.max_rows` rows. Reads no further than the limit."""
+    path = Path(path)
+    size = path.stat().st_size
+    if size > limits.max_bytes:
+        raise InputError(f"{path.name} is {size:,} bytes; the limit is {limits.max_bytes:,} bytes. Score a smaller "
+                         "file, or run `python -m spikemo evaluate --csv FILE` on your own machine.")
+    rows = -1  # the header is not a data row
+    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+        try:
+            for cells in csv.reader(handle):
+                if any(cell.strip() for cell in cells):
+                    rows += 1
+                if rows > limits.max_rows:
+                    raise InputError(
+                        f"{path.name} has more than {limits.max_rows:,} data rows, the limit. Score a smaller file, "
+                        "or run `python -m spikemo evaluate --csv FILE` on your own machine.")
+        except csv.Error as error:
+            raise InputError(f"{path.name} could not be read as a CSV: {error}") from error
+    return max(rows, 0)
+
+
+def scored_turns(conversations: Sequence[Conversation],
+                 without_dswa: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
+    """One row per predicted turn: TURN_COLUMNS, then prob_<label> per class, then `without_dswa` (the label
+    predicted with the DSWA step skipped, when given: dialogue id -> label per turn), then dswa_<modality> (the
+    turn's DSWA weight per modality, when the model has DSWA)."""
+    rows = []
+    for conversation in conversations:
+        skipped = without_dswa[conversation.conversation_id] if without_dswa else None
+        for i, utterance in enumerate(conversation.utterances):
+            p = utterance.prediction
+            row = {"dialogue": conversation.conversation_id, "turn": i + 1, "speaker": utterance.speaker,
+                   "text": utterance.text, "gold": utterance.emotion or "", "predicted": p.emotion,
+                   "confidence": p.probabilities[p.emotion]}
+            row.update({f"prob_{label}": value for label, value in p.probabilities.items()})
+            if skipped is not None:
+                row["without_dswa"] = skipped[i]
+            row.update({f"dswa_{modality}": weight for modality, weight in p.dswa_weights.items()})
+            rows.append(row)
+    return pd.DataFrame(rows, columns=None if rows else list(TURN_COLUMNS))
+
+
+def is_error(turns: pd.DataFrame) -> pd.Series:
+    """True for the labelled turns whose prediction differs from the gold label."""
+    return (turns["gold"] != "") & (turns["gold"] != turns["predicted"])
+
+
+@dataclass(frozen=True)
+class TurnFilter:
+    """Which turns to show: an empty tuple of classes or speakers means any; confidence (the predicted class's
+    probability) within [min_confidence, max_confidence], both ends included, in either order."""
+
+    gold: tuple[str, ...] = ()
+    predicted: tuple[str, ...] = ()
+    speakers: tuple[str, ...] = ()
+    min_confidence: float = 0.0
+    max_confidence: float = 1.0
+    errors_only: bool = False
+
+
+def filter_turns(turns: pd.DataFrame, chosen: TurnFilter) -> pd.DataFrame:
+    """The rows of `turns` (a `scored_turns` table) that `chosen` lets through, in their order, index reset."""
+    low, high = sorted((chosen.min_confidence, chosen.max_confidence))
+    keep = turns["confidence"].between(low, high)
+    if chosen.gold:
+        keep &= turns["gold"].isin(chosen.gold)
+    if chosen.predicted:
+        keep &= turns["predicted"].isin(chosen.predicted)
+    if chosen.speakers:
+        keep &= turns["speaker"].isin(chosen.speakers)
+    if chosen.errors_only:
+        keep &= is_error(turns)
+    return turns[keep].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a table: `number` of `count` (1-based), its rows `first` to `stop` (0-based, stop excluded)
+    of `total`."""
+
+    number: int
+    count: int
+    first: int
+    stop: int
+    total: int
+
+    def describe(self) -> str:
+        """E.g. "rows 51-100 of 452 (page 2 of 10)", or "no rows"."""
+        if self.total == 0:
+            return "no rows"
+        return f"rows {self.first + 1}-{self.stop} of {self.total} (page {self.number} of {self.count})"
+
+
+def page_of(total: int, number: int, size: int) -> Page:
+    """Page `number` (clamped to the pages there are) of a table of `total` rows, `size` rows a page."""
+    if size < 1:
+        raise ValueError(f"a page needs at least one row, got size {size}")
+    count = max(1, -(-total // size))
+    number = min(max(int(number), 1), count)
+    first = (number - 1) * size
+    return Page(number, count, first, min(first + size, total), total)
+
+
+def confusion_table(confusion: Sequence[Sequence[int]], labels: Sequence[str]) -> pd.DataFrame:
+    """The confusion matrix (rows gold, columns predicted, in `labels` order) as a table: column
+    CONFUSION_CORNER names each row's gold class, then one column of counts per predicted class."""
+    table = pd.DataFrame([list(row) for row in confusion], columns=list(labels))
+    table.insert(0, CONFUSION_CORNER, list(labels))
+    return table
+
+
+def confusion_cell(labels: Sequence[str], row: int, column: int) -> TurnFilter:
+    """The filter that lists exactly the turns counted in one cell of a `confusion_table`: gold labels[row],
+    predicted labels[column - 1]; column 0 (the gold class's name) selects the whole row."""
+    if not 0 <= row < len(labels) or not 0 <= column <= len(labels):
+        raise ValueError(f"no cell ({row}, {column}) in a confusion table of {len(labels)} classes")
+    return TurnFilter(gold=(labels[row],), predicted=(labels[column - 1],) if column else ())
+
+
+def first_dialogue_with_errors(conversations: Sequence[Conversation]) -> str | None:
+    """The id of the first dialogue with a wrong prediction on a labelled turn, else of the first dialogue (None
+    when there is none)."""
+    for conversation in conversations:
+        if any(u.emotion is not None and u.prediction.emotion != u.emotion for u in conversation.utterances):
+            return conversation.conversation_id
+    return conversations[0].conversation_id if conversations else None
+
+
+class DisagreementOrder(StrEnum):
+    """How a table of disagreements orders its turns."""
+
+    TURN_ORDER = "turn order"
+    LARGEST_GAP = "largest confidence gap first"
+    A_RIGHT_FIRST = "A right first"
+    B_RIGHT_FIRST = "B right first"
+
+
+def disagreements(first: Sequence[Conversation], second: Sequence[Conversation]) -> pd.DataFrame:
+    """The turns that two scorings of the same file (A: `first`, B: `second`) predict differently, in file order:
+    DISAGREEMENT_COLUMNS, `right` saying which of the two matches the gold label ("A", "B", "neither", or ""
+    for an unlabelled turn). ValueError when the two do not hold the same dialogues and turns."""
+    if [(c.conversation_id, len(c)) for c in first] != [(c.conversation_id, len(c)) for c in second]:
+        raise ValueError("the two scorings do not hold the same dialogues and turns")
+    rows = []
+    for a_conversation, b_conversation in zip(first, second):
+        for i, (a, b) in enumerate(zip(a_conversation.utterances, b_conversation.utterances)):
+            pa, pb = a.prediction, b.prediction
+            if pa.emotion == pb.emotion:
+                continue
+            gold = a.emotion or ""
+            right = "" if not gold else "A" if pa.emotion == gold else "B" if pb.emotion == gold else "neither"
+            rows.append((a_conversation.conversation_id, i + 1, a.text, a.speaker, gold,
+                         pa.emotion, pa.probabilities[pa.emotion], pb.emotion, pb.probabilities[pb.emotion], right))
+    return pd.DataFrame(rows, columns=list(DISAGREEMENT_COLUMNS))
+
+
+def sort_disagreements(table: pd.DataFrame, order: DisagreementOrder) -> pd.DataFrame:
+    """A `disagreements` table in `order` (ties keep file order), index reset."""
+    if order is DisagreementOrder.LARGEST_GAP:
+        gap = (table["confidence A"] - table["confidence B"]).abs()
+        table = table.loc[gap.sort_values(ascending=False, kind="stable").index]
+    elif order in (DisagreementOrder.A_RIGHT_FIRST, DisagreementOrder.B_RIGHT_FIRST):
+        winner = "A" if order is DisagreementOrder.A_RIGHT_FIRST else "B"
+        table = table.loc[(table["right"] == winner).sort_values(ascending=False, kind="stable").index]
+    return table.reset_index(drop=True)

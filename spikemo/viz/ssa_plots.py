@@ -1,0 +1,160 @@
+"""Matplotlib figures of spiking self-attention for one turn (spikemo.viz.ssa_teaching.TurnAttentionTrace).
+
+Like spikemo.viz.plots, every function returns a new `matplotlib.figure.Figure` built without pyplot. Turns and
+heads are numbered from 1 in the figures (0-based in the trace).
+"""
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from matplotlib.ticker import MaxNLocator
+
+from spikemo.viz.plots import SPIKE_COLOR
+from spikemo.viz.ssa_teaching import RATE_NAMES, TurnAttentionTrace
+
+HIGHLIGHT_COLOR = "#d55e00"
+
+
+def _raster(axes: Axes, spikes: np.ndarray, title: str) -> None:
+    """Draw spikes [T, n] as a raster: a dash at (step, neuron) for every spike."""
+    steps, neurons = np.nonzero(spikes)
+    axes.scatter(steps, neurons, marker="|", s=18, color=SPIKE_COLOR, linewidths=1.0)
+    axes.set_xlim(-0.5, spikes.shape[0] - 0.5)
+    axes.set_ylim(-0.5, spikes.shape[1] - 0.5)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=4))
+    axes.set_title(f"{title} (rate {spikes.mean():.2f})", fontsize=9)
+
+
+def _turn_ticks(axes: Axes, length: int, axis: str) -> None:
+    """Label an axis of L cells with turn numbers 1 ... L (every few for long dialogues)."""
+    step = max(1, length // 10)
+    positions, names = list(range(0, length, step)), [str(i + 1) for i in range(0, length, step)]
+    if axis == "x":
+        axes.set_xticks(positions, names, fontsize=7)
+    else:
+        axes.set_yticks(positions, names, fontsize=7)
+
+
+def plot_qkv_rasters(trace: TurnAttentionTrace, max_neurons: int = 32) -> Figure:
+    """Query, key and value spike rasters of the chosen turn in the chosen head: one row per layer, time steps
+    on x, the head's first `max_neurons` neurons on y. 3 axes per layer."""
+    figure = Figure(figsize=(10, 2.1 * trace.layers + 0.7), layout="constrained")
+    grid = figure.subplots(trace.layers, 3, squeeze=False, sharex=True)
+    for layer in range(trace.layers):
+        for column, (name, spikes) in enumerate(
+            (("query Q", trace.query[layer]), ("key K", trace.key[layer]), ("value V", trace.value[layer]))
+        ):
+            axes = grid[layer, column]
+            _raster(axes, spikes[:, :max_neurons], f"layer {layer + 1}: {name}")
+            if column == 0:
+                axes.set_ylabel("neuron")
+            if layer == trace.layers - 1:
+                axes.set_xlabel("time step t")
+    figure.suptitle(f"Turn {trace.turn + 1}, head {trace.head + 1}: spike trains (a dash = a spike)", fontsize=10)
+    return figure
+
+
+def plot_coincidence(trace: TurnAttentionTrace) -> Figure:
+    """Q K^T coincidence counts averaged over T: per layer (row), one turn x turn map per head, then the chosen
+    turn's row in the chosen head at every step ([T, L]). The chosen head's map is framed and the chosen turn's
+    row boxed. The maps share one colour scale and the per-step panels another (single steps count more than
+    averages): layers * (H + 1) axes and two colour bars."""
+    heads, length = trace.heads, trace.num_turns
+    top = max(max(float(c.max()) for c in trace.coincidence), 1.0)
+    top_per_step = max(max(float(c.max()) for c in trace.turn_coincidence), 1.0)
+    figure = Figure(figsize=(1.45 * heads + 3.6, 1.9 * trace.layers + 0.9), layout="constrained")
+    grid = figure.add_gridspec(trace.layers, heads + 1, width_ratios=[1.0] * heads + [1.6])
+    cmap = colormaps["magma"]
+    maps, per_step = [], []
+    for layer in range(trace.layers):
+        for head in range(heads):
+            axes = figure.add_subplot(grid[layer, head])
+            image = axes.imshow(trace.coincidence[layer][head], cmap=cmap, vmin=0, vmax=top)
+            _turn_ticks(axes, length, "x")
+            _turn_ticks(axes, length, "y")
+            chosen = head == trace.head
+            axes.set_title(f"L{layer + 1} head {head + 1}", fontsize=8,
+                           color=HIGHLIGHT_COLOR if chosen else "black", fontweight="bold" if chosen else "normal")
+            if chosen:
+                for spine in axes.spines.values():
+                    spine.set(edgecolor=HIGHLIGHT_COLOR, linewidth=2.5)
+                axes.add_patch(Rectangle((-0.5, trace.turn - 0.5), length, 1, fill=False,
+                                         edgecolor="#00b4d8", linewidth=1.5))
+            if head == 0:
+                axes.set_ylabel("query turn", fontsize=8)
+            if layer == trace.layers - 1:
+                axes.set_xlabel("key turn", fontsize=8)
+            maps.append(axes)
+        over_time = figure.add_subplot(grid[layer, heads])
+        step_image = over_time.imshow(trace.turn_coincidence[layer], cmap=cmap, vmin=0, vmax=top_per_step,
+                                      aspect="auto")
+        _turn_ticks(over_time, length, "x")
+        over_time.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=4))
+        over_time.set_ylabel("time step t", fontsize=8)
+        over_time.set_title(f"L{layer + 1}: turn {trace.turn + 1}'s row, each step", fontsize=8)
+        if layer == trace.layers - 1:
+            over_time.set_xlabel("key turn", fontsize=8)
+        per_step.append(over_time)
+    figure.colorbar(image, ax=maps, label="mean neurons firing together", shrink=0.8)
+    figure.colorbar(step_image, ax=per_step, label="neurons firing together", shrink=0.8)
+    figure.suptitle("Q·Kᵀ: how many query and key neurons of two turns fire at the same step", fontsize=10)
+    return figure
+
+
+def plot_attention_output(trace: TurnAttentionTrace) -> Figure:
+    """Left, per layer: the chosen turn's attention-neuron spikes in the chosen head's channels ([T, d] of
+    [T, h]). Right: every layer's firing rates (query, key, value, attention, MLP) as bars. layers + 1 axes."""
+    size = trace.query[0].shape[1]
+    channels = slice(trace.head * size, (trace.head + 1) * size)
+    figure = Figure(figsize=(10, 2.0 * trace.layers + 1.0), layout="constrained")
+    grid = figure.add_gridspec(trace.layers, 2, width_ratios=(3, 2))
+    for layer in range(trace.layers):
+        axes = figure.add_subplot(grid[layer, 0])
+        _raster(axes, trace.attention_spikes[layer][:, channels],
+                f"layer {layer + 1}: attention neurons of turn {trace.turn + 1}, head {trace.head + 1}'s channels")
+        axes.set_ylabel("neuron")
+        if layer == trace.layers - 1:
+            axes.set_xlabel("time step t")
+    bars = figure.add_subplot(grid[:, 1])
+    width = 0.8 / trace.layers
+    palette = colormaps["tab10"]
+    positions = np.arange(len(RATE_NAMES))
+    for layer, rates in enumerate(trace.firing_rates):
+        values = [rates[name] for name in RATE_NAMES]
+        bars.bar(positions + (layer - (trace.layers - 1) / 2) * width, values, width, color=palette(layer),
+                 edgecolor="black", linewidth=0.4, label=f"layer {layer + 1}")
+    bars.set_xticks(positions, RATE_NAMES, rotation=30, ha="right")
+    # Spiking layers are sparse (rates of a few percent), so the scale follows the highest rate.
+    highest = max(max(rates.values()) for rates in trace.firing_rates)
+    bars.set_ylim(0, min(1.0, 1.25 * highest) if highest > 0 else 1.0)
+    bars.set_ylabel("firing rate (spikes per neuron per step)")
+    bars.set_title("Firing rates over the whole dialogue", fontsize=9)
+    bars.legend(fontsize=8, frameon=False)
+    return figure
+
+
+def plot_weights_by_step(trace: TurnAttentionTrace) -> Figure:
+    """Each turn's DSWA weight had the model stopped after t steps (t = 1 ... T), relative to uniform
+    (1 = an average turn); the chosen turn drawn bold. One axes."""
+    relative = trace.weights_by_step * trace.num_turns
+    steps = np.arange(1, trace.time_steps + 1)
+    figure = Figure(figsize=(8, 3.6), layout="constrained")
+    axes = figure.add_subplot()
+    for turn in range(trace.num_turns):
+        chosen = turn == trace.turn
+        axes.plot(steps, relative[:, turn], color=HIGHLIGHT_COLOR if chosen else "#8a8a8a",
+                  linewidth=2.4 if chosen else 0.9, zorder=3 if chosen else 2,
+                  label=f"turn {turn + 1}" if chosen else None)
+        axes.annotate(str(turn + 1), (steps[-1], relative[-1, turn]), xytext=(4, 0), textcoords="offset points",
+                      va="center", fontsize=7, color=HIGHLIGHT_COLOR if chosen else "#555555")
+    axes.axhline(1.0, color="black", linestyle="--", linewidth=0.8, label="uniform (1/L)")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_xlim(1, trace.time_steps + 0.9)
+    axes.set_xlabel("time steps t the model has run")
+    axes.set_ylabel("weight x turns (1 = average)")
+    axes.legend(fontsize=8, frameon=False, loc="best")
+    axes.set_title(f"How the {trace.modality} DSWA weights form as T grows (numbers: turns)", fontsize=10)
+    return figure

@@ -1,10 +1,11 @@
 """SpikEmo's Gradio app: `build_demo()` makes the Blocks, `launch()` serves them (see app.py at the root).
 
 config (where the app finds its files, its limits, the bundled examples), errors (library errors shown to
-the user), markup (user content escaped, so Markdown and HTML show it as text), worker (the model work,
-ZeroGPU-ready), state (what the tabs share), tabs/ (one module per tab: its texts, components, event wiring and
-handlers) and app (the page around the tabs). browser drives the running app in headless Chromium, for the
-browser test and the README's screenshot.
+the user), markup (user content escaped, so Markdown and HTML show it as text), worker (the model work, inside
+`spaces.GPU` for ZeroGPU, in-process elsewhere), state (what the tabs share), queue_events (what the handlers
+read from Gradio's queue: a cancelled or departed request, a session's waiting events), tabs/ (one module per
+tab: its texts, components, event wiring and handlers) and app (the page around the tabs). browser drives the
+running app in headless Chromium, for the browser test and the README's screenshot.
 """
 
 import os

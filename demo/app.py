@@ -24,9 +24,13 @@ for every turn with a spiking network (SpikEmo, arXiv 2411.13917). The tabs show
 wrong on MELD, and how its spiking neurons work."""
 
 # Below ~700 px (a phone) every row stacks, so each plot, table and control takes the whole width instead of
-# sharing it; a row marked "pager" (previous / page / next) stays one line. Gradio 6 takes page CSS at launch()
-# and scopes every selector to the app's container.
+# sharing it; a row marked "pager" (previous / page / next) stays one line. A "notice-banner" Markdown (the Analyse
+# tab's note on which modalities the prediction rests on) stands out from the text around it, in light and dark
+# themes, and takes no room while it is empty (Gradio 6 puts the class on the block and on its inner .prose, and
+# the text in a .md span). Gradio 6 takes page CSS at launch() and scopes every selector to the app's container.
 LAYOUT_CSS = """
+.block.notice-banner:has(.md:empty) { display: none; }
+.prose.notice-banner { border-left: 4px solid #f59e0b; background: rgba(245, 158, 11, 0.12); padding: 8px 12px; }
 @media (max-width: 700px) {
   .row:not(.pager) { flex-direction: column; }
   .row:not(.pager) > *, .row:not(.pager) > .form > * {

@@ -1,8 +1,9 @@
 """The model work: the analysis of a video, the scoring of a CSV and the sweep over T.
 
 These are module-level functions with picklable arguments because ZeroGPU (Hugging Face Spaces) runs GPU work
-in a worker process, inside functions decorated with `spaces.GPU`; elsewhere the decorator is a no-op. Each
-process loads the Analyzer of a `ModelSetup` once and shares it with every session.
+in a worker process, inside functions decorated with `spaces.GPU`; elsewhere (no ZeroGPU Space: a laptop, a CPU
+Space, the tests) `spaces.GPU` returns the function itself and the work runs in the calling thread. Each process
+loads the Analyzer of a `ModelSetup` once and shares it with every session.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import spaces
+
 from spikemo.data.conversation import Conversation
 from spikemo.model.checkpoint import Checkpoint, load_checkpoint
 from spikemo.runtime import pick_device
@@ -24,17 +27,10 @@ from spikemo.video.analyzer import Analyzer, PipelineConfig
 from spikemo.viz.lif_teaching import SWEEP_TIME_STEPS, TimeStepSweep, dswa_weights_by_time_steps
 from spikemo.viz.ssa_teaching import TurnAttentionTrace, trace_turn_attention
 
-try:
-    import spaces
-
-    ZERO_GPU = True
-    gpu_task: Callable = spaces.GPU(duration=120)
-except ImportError:
-    ZERO_GPU = False
-
-    def gpu_task(function: Callable) -> Callable:
-        return function
-
+# Whether this process runs on a ZeroGPU Space: what spaces.GPU itself checks (SPACES_ZERO_GPU, set by the Space).
+# Only then does the work leave the process, and a progress callback cannot follow it.
+ZERO_GPU: bool = spaces.config.Config.zero_gpu
+gpu_task: Callable = spaces.GPU(duration=120)
 
 # The events that run the model share this concurrency id, so at most AppConfig.concurrency_limit of them run
 # at once across all tabs.

@@ -1,6 +1,7 @@
-"""The app's tab handlers called directly (real pipeline, random-init test checkpoint), and the running app
-through gradio_client on a bundled example."""
+"""The app's tab handlers called directly (real pipeline, random-init test checkpoint), the model work of
+demo/worker.py outside a ZeroGPU Space, and the running app through gradio_client on a bundled example."""
 
+import ast
 import json
 import socket
 from pathlib import Path
@@ -11,7 +12,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from demo import AppConfig, build_demo
+from demo import AppConfig, build_demo, worker
 from demo.app import checkpoint_status
 from demo.markup import md
 from demo.state import AppState
@@ -27,7 +28,7 @@ from spikemo.training.dswa_ablation import predict_without_dswa
 from spikemo.training.inspection import scored_turns
 from spikemo.training.metrics import classification_metrics
 from spikemo.training.predict import gold_and_predicted
-from spikemo.viz.lif_teaching import INPUT_SHAPES, TimeStepSweep
+from spikemo.viz.lif_teaching import INPUT_SHAPES, SWEEP_TIME_STEPS, TimeStepSweep
 from tests.helpers import make_test_checkpoint, tiny_config
 
 pytestmark = pytest.mark.slow  # real models on generated media, or training (see pyproject.toml)
@@ -121,16 +122,28 @@ def test_result_figures(result, example):
     assert result.layer["choices"] == ["text/layer0"]
 
 
-def test_summary_says_which_modalities_the_prediction_uses(result):
-    assert "trained on text (the words)" in result.summary
-    assert "voice and face are extracted and shown beside the prediction as a cue only" in result.summary
-    assert "RAVDESS, **acted** emotional speech" in result.summary
+def test_summary_lists_the_notes(result):
+    assert "9 turns, 2 speakers" in result.summary
     assert "transcript supplied" in result.summary
+    assert "trained on" not in result.summary  # the banner's
 
 
-def test_downloads_hold_the_analysis(result, example):
+def test_text_only_notice_is_a_banner_not_a_toast(analyse_tab, example, monkeypatch):
+    def toast(message: str, *args, **kwargs) -> None:
+        raise AssertionError(f"a toast covers the results: {message}")
+
+    monkeypatch.setattr(gr, "Warning", toast)
+    monkeypatch.setattr(gr, "Info", toast)
+    notice = analyse_tab.analyse(str(example.video), str(example.transcript)).notice
+    assert notice.startswith("**The loaded checkpoint was trained on text (the words).**")
+    assert "voice and face are extracted and shown beside the prediction as a cue only" in notice
+    assert "RAVDESS, **acted** emotional speech" in notice
+
+
+def test_downloads_and_the_json_output_hold_the_analysis(result, example):
     json_path, csv_path = (Path(p) for p in result.downloads)
     data = json.loads(json_path.read_text())
+    assert result.record == data  # the JSON output is the CLI's record
     assert len(data["utterances"]) == len(example.script["turns"])
     assert data["modalities_used"] == ["text"]
     table = pd.read_csv(csv_path)
@@ -336,6 +349,31 @@ def test_time_step_sweep_on_the_example(learn_tab, example):
         learn_tab.time_step_sweep("nope", "text")
 
 
+def gpu_tasks() -> set[str]:
+    """The names of the functions in demo/worker.py decorated with gpu_task."""
+    tree = ast.parse((REPO / "demo" / "worker.py").read_text())
+    return {node.name for node in tree.body if isinstance(node, ast.FunctionDef)
+            and any(isinstance(d, ast.Name) and d.id == "gpu_task" for d in node.decorator_list)}
+
+
+def test_every_gpu_task_runs_here_without_a_space(state, checkpoint_dir, example, small_csv):
+    # The spaces package is installed; outside a ZeroGPU Space its GPU decorator hands back the function itself.
+    assert not worker.ZERO_GPU
+    assert worker.gpu_task(len) is len
+    assert gpu_tasks() == {"run_analysis", "run_score", "run_score_other", "run_sweep", "run_turn_attention"}
+    setup = state.model_setup()
+    analysis = worker.run_analysis(setup, str(example.video), str(example.transcript), None, "tiny.en")
+    assert len(analysis.conversation) == len(example.script["turns"])
+    scored = worker.run_score(setup, small_csv)
+    assert scored.metrics["n_dialogues"] == 4 and scored.without_dswa
+    other = worker.run_score_other(checkpoint_dir, None, small_csv)
+    assert other.metrics["weighted_f1"] == pytest.approx(scored.metrics["weighted_f1"])  # the same checkpoint
+    sweep = worker.run_sweep(setup, analysis.conversation)
+    assert sweep.time_steps == SWEEP_TIME_STEPS
+    trace = worker.run_turn_attention(setup, analysis.conversation, "text", 2, 1)
+    assert (trace.turn, trace.head, trace.num_turns) == (2, 1, len(analysis.conversation))
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -350,19 +388,37 @@ def test_running_app_through_gradio_client(checkpoint_dir, example):
     try:
         client = Client(blocks.local_url, verbose=False)
         endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-        assert set(endpoints) == {"/analyse", "/select_turn", "/score", "/show_dialogue", "/lif", "/sweep"}
-        outputs = client.predict(
-            handle_file(str(example.video)), handle_file(str(example.transcript)), None, "tiny.en",
-            api_name="/analyse",
-        )
-        summary, table = outputs[0], outputs[1]
-        assert "9 turns, 2 speakers" in summary
+        assert set(endpoints) == {"/analyse", "/select_turn", "/score", "/show_dialogue", "/lif", "/sweep",
+                                  "/turn_attention"}
+        labels = {name: [r["label"] for r in endpoint["returns"]] for name, endpoint in endpoints.items()}
+        assert not [label for names in labels.values() for label in names if label.startswith("value_")], labels
+        optional = {(name, p["parameter_name"]) for name, endpoint in endpoints.items()
+                    for p in endpoint["parameters"] if p["parameter_has_default"]}
+        assert {("/analyse", "transcript"), ("/analyse", "num_speakers"), ("/analyse", "speech_model"),
+                ("/select_turn", "layer"), ("/score", "upload")} <= optional
+        assert ("/analyse", "video") not in optional
+
+        # The optional inputs left out: their defaults apply.
+        outputs = dict(zip(labels["/analyse"], client.predict(
+            handle_file(str(example.video)), handle_file(str(example.transcript)), api_name="/analyse")))
+        assert "9 turns, 2 speakers" in outputs["summary"]
+        assert outputs["notice"].startswith("**The loaded checkpoint was trained on text (the words).**")
+        table = outputs["Turns (select a row for details)"]
         assert len(table["data"]) == len(example.script["turns"])
         assert table["headers"][:5] == ["#", "time", "speaker", "text", "emotion"]
         assert [row[3] for row in table["data"]] == [t["text"] for t in example.script["turns"]]
+        record = outputs["analysis (JSON)"]
+        assert [u["text"] for u in record["utterances"]] == [t["text"] for t in example.script["turns"]]
+        for utterance in record["utterances"]:
+            assert {"start", "end", "speaker", "text", "emotion", "probabilities", "dswa_weights", "spike_rates",
+                    "cues"} <= set(utterance)
+            assert set(utterance["probabilities"]) == set(MELD_LABELS)
+        assert record["modalities_used"] == ["text"]
+        details = dict(zip(labels["/select_turn"], client.predict(3, api_name="/select_turn")))["turn details"]
+        assert "Turn 3 of 9" in details  # the session keeps its analysis between calls
         figure_json, reading = client.predict(1.5, 2.0, 1.0, 16, "constant", api_name="/lif")
         assert "8 times in 16 steps" in reading
         with pytest.raises(Exception, match="Upload a video"):
-            client.predict(None, None, None, "tiny.en", api_name="/analyse")
+            client.predict(None, api_name="/analyse")
     finally:
         blocks.close()

@@ -1,17 +1,20 @@
 """A real browser on the running app: headless Debian Chromium (driven by Playwright, see demo/browser.py)
-uploads the bundled example through the page, clicks Analyse and waits for the results; on Inspect errors it
-scores a slice of MELD dev, pages through the errors, filters them, clicks a confusion-matrix cell, opens a turn
-in its dialogue and downloads the scored file; at phone width (400 px) it checks that every plot and table takes
-the whole width, that the text of the turns wraps, and that every tab can be reached. Screenshots at desktop and
-phone width go to tmp_path.
+uploads the bundled example through the page, clicks Analyse and waits for the results (and the banner saying
+what the prediction rests on); on Inspect errors it scores a slice of MELD dev, pages through the errors, filters
+them, clicks a confusion-matrix cell, opens a turn in its dialogue and downloads the scored file; at phone width
+(400 px) it checks that every plot and table takes the whole width, that the text of the turns wraps on both tabs,
+and that every tab can be reached. Screenshots at desktop and phone width go to tmp_path.
 
 The app runs as `python app.py` in a subprocess, once for the module. It serves the shipped checkpoint when that
 exists, else a random-init test checkpoint. The test writes nothing into the repository: scripts/make_screenshot.py
 makes the README's screenshot.
 """
 
+from __future__ import annotations
+
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pytest
@@ -32,11 +35,15 @@ from demo.browser import (
     score_preselected_csv,
     serve_app,
 )
+from demo.tabs.analyse import TURN_TABLE_COLUMNS
 from demo.tabs.inspect import FOCUS_MARK, PAGE_SIZE
 from spikemo.data.labels import MELD_LABELS
 from spikemo.paths import DEFAULT_CHECKPOINT, DEFAULT_DATA_DIR, EXAMPLES_DIR
 from spikemo.video.analysis import FORMULA_PREFIXES
 from tests.helpers import make_test_checkpoint
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 EXAMPLE_VIDEO = EXAMPLES_DIR / "two_friends.mp4"
 DIALOGUES = 40  # of MELD dev: ~420 turns, enough for several pages of errors, scored in about half a minute
@@ -66,6 +73,19 @@ def app_url(tmp_path_factory, dev_slice):
         yield url
 
 
+def cut_text_cells(page: Page, table_id: str, column: int) -> tuple[int, int]:
+    """Column `column` (0-based) of the table with this element id: how many data cells it shows, and how many of
+    them do not show all their text (it overflows the cell, or the cell runs past the window's right edge)."""
+    counts = page.locator(f"#{table_id} [role=row]").evaluate_all(
+        """(rows, column) => {
+            const cells = rows.slice(1).map(row => row.querySelectorAll('[role=gridcell]')[column]).filter(Boolean);
+            const cut = cells.filter(cell => cell.scrollWidth > cell.clientWidth + 1
+                                     || cell.getBoundingClientRect().right > window.innerWidth);
+            return [cells.length, cut.length];
+        }""", column)
+    return counts[0], counts[1]
+
+
 def as_written(cell: str) -> str:
     """A text cell of the downloaded CSV as the utterance was written: without the quote that keeps a spreadsheet
     from running it as a formula."""
@@ -75,9 +95,14 @@ def as_written(cell: str) -> str:
 def test_browser_uploads_the_example_and_sees_results(app_url, tmp_path):
     shot = tmp_path / "analyse.png"
     with open_page(app_url) as page:
+        notice = page.locator("#analysis-notice")
+        shown_before = notice.is_visible()
         found = analyse_video(page, EXAMPLE_VIDEO)
+        found["notice"] = notice.inner_text() if notice.is_visible() else ""
         save_screenshot(page, shot)
         found["lif"] = lif_figure_width(page)
+    assert not shown_before  # the banner is empty until an analysis, and takes no room
+    assert found["notice"].startswith("The loaded checkpoint was trained on"), found
     assert found["rows"] >= 5, found  # ~9 spoken turns; speech recognition may merge or split a few
     assert found["timeline"] == 1 and found["timeline_width"] > 100
     assert found["heatmap"] == 1 and found["heatmap_width"] > 100
@@ -137,6 +162,9 @@ def test_inspect_errors_pages_filters_cells_turns_and_download(app_url, dev_slic
 def test_phone_width_stacks_plots_and_tables_and_keeps_every_tab(app_url, tmp_path):
     shot = tmp_path / "inspect-phone.png"
     with open_page(app_url, PHONE_WIDTH) as page:
+        analyse_video(page, EXAMPLE_VIDEO)
+        analysed_cells, analysed_cut = cut_text_cells(page, "turn-table", TURN_TABLE_COLUMNS.index("text"))
+        save_screenshot(page, tmp_path / "analyse-phone.png")
         score_preselected_csv(page)
         open_turn(page, 0)
         save_screenshot(page, shot)
@@ -148,5 +176,6 @@ def test_phone_width_stacks_plots_and_tables_and_keeps_every_tab(app_url, tmp_pa
     for element, (x, width) in layout["boxes"].items():
         assert x == left and width >= PHONE_WIDTH - 2 * left - 2, (element, layout)  # one per row, full width
     assert layout["text_cells"] > 0 and layout["cut_text_cells"] == 0, layout  # utterances wrap, none cut off
+    assert analysed_cells >= 5 and analysed_cut == 0, (analysed_cells, analysed_cut)  # so do the analysed turns
     assert lif > 100  # the Learn tab is reachable and draws
     assert shot.stat().st_size > 50_000

@@ -33,6 +33,10 @@ ANALYSE_API = "analyse"
 MODALITY_NAMES = {"text": "text (the words)", "audio": "audio (the voice)", "visual": "visual (the face)"}
 TURN_TABLE_COLUMNS = ["#", "time", "speaker", "text", "emotion", "confidence", "face", "face agrees", "voice",
                       "voice agrees", "prosody"]
+# Narrow fixed columns before the text and a share of the table's width for it, so at phone width the text cell
+# stays on screen and its words wrap inside it (the cue columns after it scroll sideways), while at desktop width
+# (a table ~1200 px wide) every column fits. One width per TURN_TABLE_COLUMNS.
+TURN_TABLE_WIDTHS = ["32px", "76px", "76px", "31%", "84px", "108px", "100px", "72px", "100px", "72px", "112px"]
 VOICE_CUE_NOTE = ("The voice cue's emotion comes from a small model trained on RAVDESS, **acted** emotional speech "
                   "(actors reading two neutral sentences in a studio, CC BY-NC-SA 4.0): on real conversations, where "
                   "emotions are milder and rooms and microphones differ, it is a hint, much less reliable than on "
@@ -40,7 +44,9 @@ VOICE_CUE_NOTE = ("The voice cue's emotion comes from a small model trained on R
 
 
 class AnalysisResult(NamedTuple):
-    """Every view of a finished analysis, the first turn selected."""
+    """Every view of a finished analysis, the first turn selected; `record` is the analysis as the CLI's JSON
+    writes it (Analysis.to_dict), for API clients. The banner and the record come last, so that API clients that
+    read the earlier outputs by position keep working."""
 
     analysis: Analysis
     summary: str
@@ -52,6 +58,8 @@ class AnalysisResult(NamedTuple):
     turn: dict
     layer: dict
     downloads: list[str]
+    notice: str
+    record: dict
 
 
 class TurnView(NamedTuple):
@@ -102,18 +110,25 @@ class AnalyseTab:
                             inputs=[video, transcript], label="Bundled examples (generated, licence-clean)",
                         )
                 with gr.Column(scale=3):
-                    summary = gr.Markdown(elem_id="analysis-summary", latex_delimiters=NO_LATEX)
+                    # What the prediction rests on (e.g. text only), at the top of the results: a banner that
+                    # stays, where a toast would cover the timeline. Empty (and hidden, see app.LAYOUT_CSS) until
+                    # the first analysis; a plain string, so API clients get text rather than a visibility update.
+                    notice = gr.Markdown(label="notice", show_label=False, elem_id="analysis-notice",
+                                         elem_classes="notice-banner", latex_delimiters=NO_LATEX)
+                    summary = gr.Markdown(label="summary", show_label=False, elem_id="analysis-summary",
+                                          latex_delimiters=NO_LATEX)
                     timeline = gr.Plot(label="Emotion timeline", show_label=False, elem_id="timeline-plot")
                     cue_strips = gr.Plot(label="Model vs. face and voice cues", show_label=False,
                                          elem_id="cues-plot")
             turn_table = gr.Dataframe(label="Turns (select a row for details)", interactive=False, wrap=True,
-                                      elem_id="turn-table")
+                                      column_widths=TURN_TABLE_WIDTHS, elem_id="turn-table")
             with gr.Row():
                 turn = gr.Slider(1, 2, value=1, step=1, label="Turn", interactive=False)
                 layer = gr.Dropdown(label="Spiking layer", choices=[], interactive=True)
             with gr.Row():
                 with gr.Column():
-                    details = gr.Markdown(elem_id="turn-details", latex_delimiters=NO_LATEX)
+                    details = gr.Markdown(label="turn details", show_label=False, elem_id="turn-details",
+                                          latex_delimiters=NO_LATEX)
                 with gr.Column():
                     turn_probabilities = gr.Plot(label="Probabilities of the selected turn", show_label=False)
             with gr.Row():
@@ -124,12 +139,15 @@ class AnalyseTab:
                 raster = gr.Plot(label="Spike raster of the selected turn", show_label=False)
                 rates = gr.Plot(label="Spike rate over time steps", show_label=False)
             downloads = gr.File(label="Download the analysis (JSON and CSV)", file_count="multiple")
+            with gr.Accordion("The analysis as JSON data", open=False):
+                record = gr.JSON(label="analysis (JSON)", elem_id="analysis-json")
             analysis = gr.State()
 
         turn_view = [details, turn_probabilities, raster, rates, heatmap]
         analyse_button.click(
             self.analyse, [video, transcript, num_speakers, speech_model],
-            [analysis, summary, turn_table, timeline, probabilities, heatmap, cue_strips, turn, layer, downloads],
+            [analysis, summary, turn_table, timeline, probabilities, heatmap, cue_strips, turn, layer, downloads,
+             notice, record],
             concurrency_limit=config.concurrency_limit, concurrency_id=MODEL_CONCURRENCY_ID, api_name=ANALYSE_API,
             validator=self.admit,
         ).success(self.select_turn, [analysis, turn, layer], turn_view, api_name=False)
@@ -149,8 +167,8 @@ class AnalyseTab:
                    "for one to finish (or cancel it) before you start another.")
         return gr.validate(admitted, "" if admitted else refusal), *(gr.validate(True, "") for _ in range(3))
 
-    def analyse(self, video: str | None, transcript: str | None, num_speakers: float | None,
-                speech_model: str, progress: gr.Progress = gr.Progress()) -> AnalysisResult:
+    def analyse(self, video: str | None, transcript: str | None = None, num_speakers: float | None = 0,
+                speech_model: str = SpeechModel.TINY_EN.value, progress: gr.Progress = gr.Progress()) -> AnalysisResult:
         """Run the pipeline on an uploaded video (+ optional transcript); every result view of the first turn.
 
         Each progress report first checks that the client still waits: a cancelled or disconnected request stops
@@ -191,9 +209,7 @@ class AnalyseTab:
             if not analysis.conversation.utterances:
                 raise gr.Error("No speech was found in this video, so there are no turns to analyse.",
                                title="No speech")
-            for warning in analysis.warnings:
-                gr.Warning(html_text(warning))
-            return self.present(analysis, scratch)
+            return self.present(analysis, scratch)  # the warnings show in the banner and the summary's notes
 
     def present(self, analysis: Analysis, scratch: Path) -> AnalysisResult:
         """Every view of a finished analysis (the first turn selected), and its JSON and CSV downloads (written in
@@ -221,9 +237,11 @@ class AnalyseTab:
             turn=gr.update(minimum=1, maximum=max(len(conversation), 1), value=1, step=1, interactive=True),
             layer=gr.update(choices=layers, value=layers[0] if layers else None),
             downloads=downloads,
+            notice=modality_statement(analysis.modalities_trained, analysis.modalities_used),
+            record=analysis.to_dict(),
         )
 
-    def select_turn(self, analysis: Analysis | None, turn: float | None, layer: str | None) -> TurnView:
+    def select_turn(self, analysis: Analysis | None, turn: float | None, layer: str | None = None) -> TurnView:
         """Details, probability bars, spike raster and rates of turn number `turn` (1-based)."""
         if analysis is None:
             raise gr.Error("Analyse a video first.", title="Nothing analysed yet")
@@ -275,14 +293,13 @@ def modality_statement(trained: tuple[str, ...], used: tuple[str, ...] | None = 
 
 
 def analysis_summary(analysis: Analysis) -> str:
-    """The video, its turns and speakers, the time each stage took, what the prediction rests on, and notes (the
-    video's name and the notes escaped: they show as text)."""
+    """The video, its turns and speakers, the time each stage took, and notes (the video's name and the notes
+    escaped: they show as text). What the prediction rests on is the banner's (`modality_statement`)."""
     conversation = analysis.conversation
     timings = ", ".join(f"{k} {v:.1f} s" for k, v in analysis.timings.items() if v >= 0.05 and k != "total")
     return "\n\n".join([
         f"**{md(analysis.video_name)}**: {len(conversation)} turns, {len(conversation.speakers())} "
         f"speakers, analysed in {analysis.timings.get('total', 0):.1f} s ({timings}).",
-        modality_statement(analysis.modalities_trained, analysis.modalities_used),
         *(f"Note: {md(w)}" for w in analysis.warnings if not w.startswith("the checkpoint was trained on")),
     ])
 

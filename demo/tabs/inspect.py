@@ -158,7 +158,8 @@ class InspectTab:
                                         label=f"CSV in {config.data_dir}")
                 upload = gr.File(label="...or upload a MELD-format CSV", file_types=[".csv"])
                 score_button = gr.Button("Score", variant="primary", elem_id="score-button")
-            score_summary = gr.Markdown(elem_id="score-summary", latex_delimiters=NO_LATEX)
+            score_summary = gr.Markdown(label="score summary", show_label=False, elem_id="score-summary",
+                                        latex_delimiters=NO_LATEX)
             with gr.Row():
                 per_class = gr.Plot(label="Per-class F1", show_label=False, scale=2, elem_id="per-class-plot")
                 confusion = gr.Dataframe(label="Confusion matrix: rows gold, columns predicted (click a cell)",
@@ -179,7 +180,7 @@ class InspectTab:
                 errors_only = gr.Checkbox(value=True, label="Errors only", elem_id="errors-only")
                 sort = gr.Dropdown([o.value for o in SortOrder], value=SortOrder.MOST_CONFIDENT.value, label="Sort",
                                    elem_id="turn-sort")
-            turns_page = gr.Markdown(elem_id="turns-page")
+            turns_page = gr.Markdown(label="rows shown", show_label=False, elem_id="turns-page")
             with gr.Row(elem_classes="pager"):
                 previous_page = gr.Button("Previous", size="sm", min_width=80, elem_id="previous-page")
                 page_number = gr.Number(value=1, precision=0, minimum=1, label="Page", min_width=80,
@@ -191,7 +192,8 @@ class InspectTab:
             with gr.Column(elem_id="dialogue-view"):
                 gr.Markdown("### Dialogue")
                 dialogue = gr.Dropdown(label="Dialogue", choices=[], elem_id="dialogue-choice")
-                dialogue_focus = gr.Markdown(elem_id="dialogue-focus", latex_delimiters=NO_LATEX)
+                dialogue_focus = gr.Markdown(label="turn details", show_label=False, elem_id="dialogue-focus",
+                                             latex_delimiters=NO_LATEX)
                 dialogue_table = gr.Dataframe(label="Every turn in order (errors shaded, the opened turn marked)",
                                               interactive=False, wrap=True, max_height=900,
                                               column_widths=DIALOGUE_WIDTHS, elem_id="dialogue-table")
@@ -211,7 +213,8 @@ class InspectTab:
                                                 value=DisagreementOrder.TURN_ORDER.value, label="Sort",
                                                 elem_id="disagreement-sort")
                     compare_button = gr.Button("Compare", elem_id="compare-button")
-                compare_summary = gr.Markdown(elem_id="compare-summary", latex_delimiters=NO_LATEX)
+                compare_summary = gr.Markdown(label="comparison summary", show_label=False,
+                                              elem_id="compare-summary", latex_delimiters=NO_LATEX)
                 disagreement_table = gr.Dataframe(label="Turns where A and B disagree", interactive=False,
                                                   wrap=True, max_height=520, column_widths=DISAGREEMENT_WIDTHS,
                                                   elem_id="disagreements")
@@ -292,7 +295,7 @@ class InspectTab:
             self.state.keep_scored_file(key, scored)
         return key, scored
 
-    def score(self, data_file: str | None, upload: str | None,
+    def score(self, data_file: str | None, upload: str | None = None,
               progress: gr.Progress = gr.Progress(track_tqdm=True)) -> ScoreResult:
         """Score a CSV (an upload wins over the data-folder choice); cached per (file content, checkpoint)."""
         path = self.csv_path(data_file, upload)

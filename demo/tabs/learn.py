@@ -125,7 +125,7 @@ class LearnTab:
                 shape = gr.Radio([s.value for s in InputShape], value=InputShape.CONSTANT.value,
                                  label="Input over time")
             lif_plot = gr.Plot(label="LIF neuron", show_label=False, elem_id="lif-plot")
-            lif_reading = gr.Markdown()
+            lif_reading = gr.Markdown(label="LIF reading", show_label=False)
             gr.Markdown(SSA_TEXT)
             names = [e.name for e in self.state.examples]
             modalities = self.trained_modalities()
@@ -134,14 +134,14 @@ class LearnTab:
                 modality = gr.Dropdown(modalities, value=modalities[0], label="Modality stream")
                 sweep_button = gr.Button("Run the model at T = 2 ... 64", variant="primary")
             sweep_plot = gr.Plot(label="DSWA weights over T", show_label=False)
-            sweep_text = gr.Markdown(latex_delimiters=NO_LATEX)
+            sweep_text = gr.Markdown(label="sweep reading", show_label=False, latex_delimiters=NO_LATEX)
             gr.Markdown(ATTENTION_TEXT)
             with gr.Row():
                 # Their ranges are set by the first run: the analysis gives the turns, the model the heads.
                 attention_turn = gr.Slider(1, 2, value=1, step=1, label="Turn", interactive=False)
                 attention_head = gr.Slider(1, 2, value=1, step=1, label="Attention head", interactive=False)
                 attention_button = gr.Button("Show spiking self-attention", variant="primary")
-            attention_reading = gr.Markdown(latex_delimiters=NO_LATEX)
+            attention_reading = gr.Markdown(label="attention reading", show_label=False, latex_delimiters=NO_LATEX)
             with gr.Row():
                 qkv_plot = gr.Plot(label="Query, key and value spikes", show_label=False, scale=3)
                 gr.Markdown(RASTER_TEXT, scale=1)

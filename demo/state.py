@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from demo.config import AppConfig, Example, SpeechModel, find_examples
+from demo.config import DEFAULT_SPEECH_MODEL, AppConfig, Example, find_examples
 from demo.worker import ModelSetup, ScoredFile, get_analyzer, run_analysis
 from spikemo.errors import SpikEmoError
 from spikemo.video.analysis import Analysis
@@ -129,7 +129,7 @@ class AppState:
         if example.name not in self._example_analyses:
             transcript = str(example.transcript) if example.transcript else None
             self._example_analyses[example.name] = run_analysis(
-                self.model_setup(), str(example.video), transcript, None, SpeechModel.TINY_EN.value, progress)
+                self.model_setup(), str(example.video), transcript, None, DEFAULT_SPEECH_MODEL.value, progress)
         return self._example_analyses[example.name]
 
     @contextmanager

@@ -68,6 +68,9 @@ def _bench(args: argparse.Namespace) -> None:
     if args.target == "text":
         _bench_text(args)
         return
+    if args.target == "turns":
+        _bench_turns(args)
+        return
     from spikemo.bench.model import bench_model, bench_training, format_bench
     from spikemo.model.checkpoint import load_checkpoint
     from spikemo.runtime import pick_device
@@ -82,12 +85,12 @@ def _bench(args: argparse.Namespace) -> None:
 
 def _bench_pipeline(args: argparse.Namespace) -> None:
     from spikemo.bench.pipeline import bench_pipeline, format_pipeline_bench
+    from spikemo.video.analyzer import PipelineConfig
+    from spikemo.video.speech import SpeechConfig
 
-    config = None
+    config = PipelineConfig(speech=SpeechConfig(model=args.speech_model or SpeechConfig().model))
     if args.no_voice_emotion:
-        from spikemo.video.analyzer import PipelineConfig
-
-        config = PipelineConfig(voice_model=None)
+        config.voice_model = None
     result = bench_pipeline(args.duration, args.repeats, args.checkpoint, config)
     print(format_pipeline_bench(result))
     if args.json:
@@ -102,6 +105,15 @@ def _bench_text(args: argparse.Namespace) -> None:
         print(format_text_bench(result))
         if args.json:
             print(json.dumps(result))
+
+
+def _bench_turns(args: argparse.Namespace) -> None:
+    from spikemo.bench.turns import bench_turns, format_turn_bench
+
+    result = bench_turns(args.models, args.conversations, args.seed, not args.estimate_speakers, args.threads or 0)
+    print(format_turn_bench(result))
+    if args.json:
+        print(json.dumps(result))
 
 
 def _loss_config(checkpoint):
@@ -123,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("video", type=Path, help="video file with an audio track")
     analyze.add_argument("--transcript", type=Path, help=".srt, .vtt or MELD .csv transcript used instead of ASR")
     analyze.add_argument("--num-speakers", type=int, help="how many people speak (default: estimated)")
-    analyze.add_argument("--speech-model", help="tiny.en (default), base, a faster-whisper model name or folder")
+    analyze.add_argument("--speech-model", help="base (default), tiny.en, a faster-whisper model name or folder")
     analyze.add_argument("--checkpoint", help="checkpoint folder (default: the shipped MELD checkpoint)")
     analyze.add_argument("--device", help="cpu or cuda (default: cuda when present)")
     analyze.add_argument("--out", type=Path, help="output .json or .csv (default: JSON on stdout)")
@@ -149,22 +161,30 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="speed benchmarks; prints medians of several runs")
     bench.add_argument(
         "target",
-        choices=["model", "pipeline", "text"],
+        choices=["model", "pipeline", "text", "turns"],
         help="model: forward latency per T and training throughput; pipeline: end-to-end video analysis; "
-        "text: the text encoders' cost per utterance",
+        "text: the text encoders' cost per utterance; turns: turn-taking scores on generated quick exchanges",
     )
     bench.add_argument("--checkpoint", help="checkpoint folder (default: the shipped MELD checkpoint)")
     bench.add_argument("--time-steps", type=int, nargs="+", default=[4, 8, 16, 32, 64], help="model only")
     bench.add_argument("--duration", type=float, default=60.0, help="pipeline only: seconds of generated video")
     bench.add_argument("--repeats", type=int, default=3, help="pipeline, text: timed runs after a warm-up")
-    bench.add_argument("--json", action="store_true", help="pipeline, text: also print the figures as JSON")
+    bench.add_argument("--json", action="store_true", help="pipeline, text, turns: also print the figures as JSON")
     bench.add_argument("--encoders", nargs="+", default=["minilm", "mpnet"],
                        help="text only: encoder names, folders or checkpoint text_encoder folders")
     bench.add_argument("--csv", default=str(DEFAULT_DATA_DIR / "dev_sent_emo.csv"),
                        help="text only: MELD-format CSV whose first dialogues are encoded")
     bench.add_argument("--no-voice-emotion", action="store_true",
                        help="pipeline only: without the voice-emotion model (to measure what it costs)")
-    bench.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    bench.add_argument("--speech-model", help="pipeline only: the Whisper model (default: the pipeline's default)")
+    bench.add_argument("--conversations", type=int, default=9,
+                       help="turns only: generated conversations (2-4 voices, 3 noise levels, about 20 s each)")
+    bench.add_argument("--models", nargs="+", default=["tiny.en", "base"], help="turns only: Whisper models")
+    bench.add_argument("--seed", type=int, default=0, help="turns only: the first conversation's seed")
+    bench.add_argument("--estimate-speakers", action="store_true",
+                       help="turns only: estimate the number of voices instead of giving it")
+    bench.add_argument("--threads", type=int,
+                       help="torch CPU threads, and Whisper's for turns (default: the libraries' choice)")
     bench.set_defaults(run=_bench)
     return parser
 

@@ -31,5 +31,5 @@ def conversation_audio(conversation: SyntheticConversation) -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def recognised(conversation_audio: np.ndarray) -> Transcription:
-    """Whisper tiny.en (the packaged default) on the conversation."""
+    """Whisper base (the packaged default) on the conversation."""
     return transcribe(conversation_audio)

@@ -1,4 +1,5 @@
-"""Real Whisper tiny.en and Silero VAD on a generated conversation, model checks, and segmentation rules."""
+"""Real Whisper (the default model) and Silero VAD on a generated conversation, model checks, and segmentation
+rules."""
 
 import jiwer
 import pytest
@@ -35,7 +36,7 @@ def _overlap(a_start: float, a_end: float, b_start: float, b_end: float) -> floa
 @pytest.mark.slow
 def test_word_error_rate_against_the_script(conversation, recognised):
     wer = jiwer.wer(conversation.text, recognised.text, reference_transform=NORMALISE, hypothesis_transform=NORMALISE)
-    print(f"\nWER tiny.en on {conversation.duration:.1f} s of espeak speech: {wer:.3f}")
+    print(f"\nWER {SpeechConfig().model} on {conversation.duration:.1f} s of espeak speech: {wer:.3f}")
     assert wer < 0.15
 
 

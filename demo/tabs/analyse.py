@@ -10,7 +10,7 @@ import gradio as gr
 import pandas as pd
 from matplotlib.figure import Figure
 
-from demo.config import SpeechModel
+from demo.config import DEFAULT_SPEECH_MODEL, SpeechModel
 from demo.errors import parse_choice, user_errors
 from demo.markup import NO_LATEX, html_text, md
 from demo.queue_events import Cancelled, current_event, request_watch, session_events
@@ -101,7 +101,7 @@ class AnalyseTab:
                     with gr.Row():
                         num_speakers = gr.Number(label="Speakers (0: estimate from the voices)", precision=0,
                                                  minimum=0, maximum=9, value=0)
-                        speech_model = gr.Radio([m.value for m in SpeechModel], value=SpeechModel.TINY_EN.value,
+                        speech_model = gr.Radio([m.value for m in SpeechModel], value=DEFAULT_SPEECH_MODEL.value,
                                                 label="Speech model")
                     analyse_button = gr.Button("Analyse", variant="primary", elem_id="analyse-button")
                     if self.state.examples:
@@ -168,7 +168,8 @@ class AnalyseTab:
         return gr.validate(admitted, "" if admitted else refusal), *(gr.validate(True, "") for _ in range(3))
 
     def analyse(self, video: str | None, transcript: str | None = None, num_speakers: float | None = 0,
-                speech_model: str = SpeechModel.TINY_EN.value, progress: gr.Progress = gr.Progress()) -> AnalysisResult:
+                speech_model: str = DEFAULT_SPEECH_MODEL.value,
+                progress: gr.Progress = gr.Progress()) -> AnalysisResult:
         """Run the pipeline on an uploaded video (+ optional transcript); every result view of the first turn.
 
         Each progress report first checks that the client still waits: a cancelled or disconnected request stops

@@ -5,6 +5,10 @@ carry a clear emotion; silence separates the turns. The video shows the speaker'
 of their turn until the next turn: the public-domain NASA astronaut photo (skimage) for A, a mirrored and
 colour-shifted copy for B. The returned script gives each turn's text, speaker, emotion and times, so tests
 can score speech recognition, segmentation and speaker attribution against it.
+
+`make_turn_taking` makes audio-only conversations of quick exchanges instead (see `TurnTakingConfig`): two to
+four voices, one- and two-word replies, gaps of 0-150 ms, a little overlap, background noise at a set SNR.
+`turn_taking_suite` is the fixed, seeded set of them that the tests and `python -m spikemo bench turns` share.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import random
 import subprocess
 import tempfile
 import wave
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -20,12 +25,19 @@ from typing import Literal
 import imageio.v3 as iio
 import imageio_ffmpeg
 import numpy as np
+from scipy.signal import lfilter, resample_poly
 from skimage import data as skimage_data
 from skimage.transform import resize
 
 ESPEAK_RATE = 22_050
-# speaker -> (espeak voice, words per minute, pitch 0-99)
-VOICES: dict[str, tuple[str, int, int]] = {"A": ("en-us+m3", 150, 30), "B": ("en-us+f2", 175, 75)}
+TURN_RATE = 16_000  # turn-taking conversations are made at the pipeline's rate: no video, no resampling later
+# speaker -> (espeak voice and variant, words per minute, pitch 0-99). make_conversation uses A and B.
+VOICES: dict[str, tuple[str, int, int]] = {
+    "A": ("en-us+m3", 150, 30),
+    "B": ("en-us+f2", 175, 75),
+    "C": ("en-us+Andy", 135, 45),
+    "D": ("en-us+f4", 195, 45),
+}
 
 # emotion -> sentences whose words say the emotion plainly (MELD's label names).
 SCRIPT_BANK: dict[str, tuple[str, ...]] = {
@@ -200,3 +212,147 @@ def make_conversation(output: str | Path, config: SyntheticConfig = SyntheticCon
                     "-tune", "stillimage", "-t", f"{duration:.3f}", str(output)]
         subprocess.run(command, capture_output=True, check=True)
     return SyntheticConversation(output, turns, duration)
+
+
+# Turn-taking conversations: lines that invite a quick answer, and the short replies that give it.
+QUESTIONS: dict[str, tuple[str, ...]] = {
+    "neutral": (
+        "Do you hear me?",
+        "Is this your bag?",
+        "Can you see the screen from there?",
+        "Did you lock the front door?",
+        "Shall we take the early train tomorrow?",
+    ),
+    "surprise": ("You sold the house already?", "Is that really your brother?"),
+    "joy": ("Do you want to come to the party with us?",),
+    "anger": ("Did you just take my coffee again?",),
+}
+SHORT_REPLIES: dict[str, tuple[str, ...]] = {
+    "neutral": ("Yes.", "No.", "Okay.", "Sure.", "Not yet.", "Maybe."),
+    "surprise": ("What?", "No way!", "Really?"),
+    "joy": ("Of course!", "Thank you!"),
+    "anger": ("Stop it!",),
+    "sadness": ("Oh no.",),
+}
+
+
+@dataclass(frozen=True)
+class TurnTakingConfig:
+    """An audio-only conversation of quick exchanges between `num_speakers` voices (2-4, VOICES A-D).
+
+    Each turn after the first goes to another speaker, except with probability same_speaker_probability,
+    when the same speaker goes on after a pause drawn from pause_s. A speaker change starts the next turn
+    quick_gap_s after the previous one ends, or, with probability overlap_probability, up to max_overlap_s
+    before it ends. A turn answers a question with a short reply (one or two words) with probability
+    reply_probability, otherwise it is a question or a sentence from SCRIPT_BANK. snr_db: pink-ish background
+    noise at this signal-to-noise ratio over the speech (None: none). Everything is drawn from `seed`.
+    """
+
+    num_turns: int = 10
+    num_speakers: int = 2
+    snr_db: float | None = 20.0
+    quick_gap_s: tuple[float, float] = (0.0, 0.15)
+    overlap_probability: float = 0.15
+    max_overlap_s: float = 0.15
+    same_speaker_probability: float = 0.15
+    pause_s: tuple[float, float] = (0.8, 1.1)
+    reply_probability: float = 0.6
+    lead_s: float = 0.5
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class SpokenConversation:
+    """A generated conversation as 16 kHz mono audio [n_samples] float32 and its timed script."""
+
+    audio: np.ndarray
+    turns: list[ScriptTurn]
+    snr_db: float | None
+
+    @property
+    def duration(self) -> float:
+        return self.audio.size / TURN_RATE
+
+    @property
+    def text(self) -> str:
+        return " ".join(turn.text for turn in self.turns)
+
+
+def _plan_exchange(config: TurnTakingConfig, rng: random.Random) -> list[tuple[str, str, str, float]]:
+    """(speaker, emotion, text, seconds from the previous turn's end, negative for overlap) per turn."""
+    if not 2 <= config.num_speakers <= len(VOICES):
+        raise ValueError(f"num_speakers must be 2 to {len(VOICES)}, got {config.num_speakers}")
+    speakers = list(VOICES)[: config.num_speakers]
+    replies = [(emotion, text) for emotion, texts in SHORT_REPLIES.items() for text in texts]
+    questions = [(emotion, text) for emotion, texts in QUESTIONS.items() for text in texts]
+    sentences = [(emotion, text) for emotion, texts in SCRIPT_BANK.items() for text in texts]
+    plan: list[tuple[str, str, str, float]] = []
+    speaker, asked = speakers[0], False
+    for index in range(config.num_turns):
+        gap, changed = 0.0, False
+        if index > 0 and rng.random() < config.same_speaker_probability:
+            gap = rng.uniform(*config.pause_s)
+        elif index > 0:
+            speaker, changed = rng.choice([s for s in speakers if s != speaker]), True
+            if rng.random() < config.overlap_probability:
+                gap = -rng.uniform(0.05, config.max_overlap_s)
+            else:
+                gap = rng.uniform(*config.quick_gap_s)
+        # Another voice answers a question; a reply is never itself answered.
+        if asked and changed and rng.random() < config.reply_probability:
+            (emotion, text), asked = rng.choice(replies), False
+        else:
+            emotion, text = rng.choice(questions if rng.random() < 0.6 else sentences)
+            asked = text.endswith("?")
+        plan.append((speaker, emotion, text, gap))
+    return plan
+
+
+def _pink_noise(size: int, rng: np.random.Generator) -> np.ndarray:
+    """Noise whose power falls with frequency (white noise through a one-pole low-pass), unit RMS. [size]"""
+    noise = lfilter([1.0], [1.0, -0.9], rng.standard_normal(size))
+    return (noise / np.sqrt(np.mean(noise**2))).astype(np.float32)
+
+
+def speak_exchange(
+    plan: Sequence[tuple[str, str, str, float]], lead_s: float = 0.5, snr_db: float | None = None, seed: int = 0
+) -> SpokenConversation:
+    """Speak (speaker, emotion, text, seconds after the previous turn's end; negative: overlap) turns into 16 kHz
+    audio with lead_s of silence at both ends; overlapping turns are summed. snr_db: pink-ish noise (drawn from
+    `seed`) at this ratio to the speech's power (None: none)."""
+    spoken = [resample_poly(speak(text, speaker), TURN_RATE, ESPEAK_RATE).astype(np.float32)
+              for speaker, _, text, _ in plan]
+    starts, cursor = [], int(lead_s * TURN_RATE)
+    for (_, _, _, gap), speech in zip(plan, spoken):
+        start = cursor if not starts else max(0, cursor + int(gap * TURN_RATE))
+        starts.append(start)
+        cursor = start + speech.size
+    audio = np.zeros(cursor + int(lead_s * TURN_RATE), dtype=np.float32)
+    for start, speech in zip(starts, spoken):
+        audio[start : start + speech.size] += speech
+    turns = [
+        ScriptTurn(speaker, text, emotion, start / TURN_RATE, (start + speech.size) / TURN_RATE)
+        for (speaker, emotion, text, _), start, speech in zip(plan, starts, spoken)
+    ]
+    if snr_db is not None:
+        speaking = np.concatenate([audio[s : s + x.size] for s, x in zip(starts, spoken)])
+        noise_rms = np.sqrt(np.mean(speaking**2)) / 10 ** (snr_db / 20)
+        audio += noise_rms * _pink_noise(audio.size, np.random.default_rng(seed))
+    peak = np.abs(audio).max()
+    return SpokenConversation(audio / peak * 0.9 if peak > 0.9 else audio, turns, snr_db)
+
+
+def make_turn_taking(config: TurnTakingConfig = TurnTakingConfig()) -> SpokenConversation:
+    """A planned exchange (see TurnTakingConfig), spoken by `speak_exchange`."""
+    plan = _plan_exchange(config, random.Random(config.seed))
+    return speak_exchange(plan, config.lead_s, config.snr_db, config.seed)
+
+
+def turn_taking_suite(count: int = 9, seed: int = 0, snrs_db: tuple[float | None, ...] = (30.0, 15.0, 5.0)
+                      ) -> list[TurnTakingConfig]:
+    """`count` conversation settings: 2, 3 and 4 speakers in turn, each count at every SNR of snrs_db before the
+    next SNR repeats (seeds seed, seed + 1, ...); the same arguments always give the same conversations."""
+    return [
+        TurnTakingConfig(num_speakers=2 + index % 3, snr_db=snrs_db[index // 3 % len(snrs_db)], seed=seed + index)
+        for index in range(count)
+    ]

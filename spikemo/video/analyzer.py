@@ -4,9 +4,10 @@ Stages (each timed, each reported to an optional progress callback):
   media         probe the file, read a given transcript (within its limits, spikemo.data.transcript), decode the
                 audio to 16 kHz mono (spikemo.video.media): a bad input fails here, before any model runs
   speech        Whisper words with VAD regions (spikemo.video.speech), skipped when a transcript is given
-  segmentation  words -> utterance segments at pauses (spikemo.video.segmentation)
-  speakers      voice clustering per segment piece (spikemo.video.speakers); with a transcript only for cues
-                that name no speaker
+  segmentation  words -> segments at pauses (spikemo.video.segmentation)
+  speakers      a speaker per word from voice windows, turns split wherever it changes, pause or not
+                (spikemo.video.speakers); with a transcript only to name cues that name no speaker, whose turns
+                stay exactly as given
   text          the checkpoint's text encoder over the dialogue, with context (spikemo.text.encoder)
   audio         openSMILE ComParE_2016 functionals + readable voice cues (eGeMAPS) per utterance, and the
                 voice-emotion model's probabilities from those same features (spikemo.video.voice_emotion)
@@ -43,13 +44,12 @@ from spikemo.video.analysis import Analysis, UtteranceCues
 from spikemo.video.audio_features import AudioFeatureConfig, AudioFeatureExtractor
 from spikemo.video.media import MediaConfig, load_audio, probe_video
 from spikemo.video.segmentation import SegmentationConfig, segment_words, to_utterances
-from spikemo.video.speakers import SpeakerConfig, attribute_speakers, label_segments, load_voice_encoder
+from spikemo.video.speakers import SpeakerConfig, label_segments, label_transcript, load_voice_encoder
 from spikemo.video.speech import SpeechConfig, load_whisper, transcribe
 from spikemo.video.visual_features import (
     UtteranceVisual,
     VisualFeatureConfig,
     VisualFeatureExtractor,
-    expression_cues,
     visual_features_for_span,
 )
 from spikemo.video.voice_emotion import DEFAULT_VOICE_MODEL, VoiceEmotionModel, combine_features
@@ -239,7 +239,7 @@ class Analyzer:
             spikes = self._predict(conversation, used)
 
         cues = [
-            UtteranceCues(voice=voice, **voice_emotion, **expression_cues(visual.vector))
+            UtteranceCues(voice=voice, **voice_emotion, **visual.face_cue())
             for visual, voice, voice_emotion in zip(visuals, voices, voice_emotions)
         ]
         timings = clock.finish()
@@ -263,7 +263,7 @@ class Analyzer:
             transcription = transcribe(audio, speech)
         with stage("segmentation", 0.3, "splitting the words into utterances"):
             segments = segment_words(transcription.words, transcription.regions, self.config.segmentation)
-        with stage("speakers", 0.35, "telling the speakers apart by voice"):
+        with stage("speakers", 0.35, "telling the speakers apart by voice, word by word"):
             segments = label_segments(audio, segments, num_speakers, self.config.speakers, self.config.segmentation)
         return to_utterances(segments)
 
@@ -275,10 +275,7 @@ class Analyzer:
             with stage("speakers", 0.3, "telling the speakers apart by voice"):
                 for utterance in unnamed:  # fail on a cue outside the audio before any clustering
                     audio_span(audio, utterance.start, utterance.end, self.config.media.sample_rate)
-                spans = [(u.start, u.end) for u in unnamed]
-                labels = attribute_speakers(audio, spans, num_speakers, self.config.speakers)
-            for utterance, label in zip(unnamed, labels):
-                utterance.speaker = label
+                label_transcript(audio, utterances, num_speakers, self.config.speakers)
             warnings.append(f"{len(unnamed)} transcript cue(s) name no speaker: speakers attributed by voice")
         return utterances
 

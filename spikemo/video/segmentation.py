@@ -1,5 +1,6 @@
-"""Timed words -> utterances: split at pauses, at sentence ends when long, and at speaker changes; merge tiny
-fragments. Pure functions over small dataclasses, so each rule is tested without audio.
+"""Timed words -> utterances: split at pauses, at sentence ends when long, and wherever the speaker of the words
+changes (pause or not); a tiny fragment joins a neighbour only when both have the same speaker. Pure functions over
+small dataclasses, so each rule is tested without audio; the speakers come from spikemo.video.speakers.
 
 A pause is measured on the word timestamps and, where Silero VAD regions are given, on the silence between
 regions too (Whisper's word edges drift by a few hundred ms; VAD edges are tighter).

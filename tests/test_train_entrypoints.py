@@ -63,6 +63,22 @@ def test_train_meld_stage2_only_on_an_earlier_encoder(quick_checkpoint, tmp_path
     assert "DSWA variant `residual`" in card and "stage 1 reused from" in card
 
 
+def test_choices_recorded_after_training_rewrite_the_card(quick_checkpoint, tmp_path):
+    import shutil
+
+    from train import model_card
+
+    out = tmp_path / "copy"
+    shutil.copytree(quick_checkpoint[0], out)
+    model_card.main([str(out), "--choice", "kept the residual variant: see table4.md"])
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["choices"] == ["kept the residual variant: see table4.md"]
+    card = (out / "README.md").read_text()
+    assert "## Choices made on dev" in card and "- kept the residual variant: see table4.md" in card
+    assert f"Weighted F1 **{saved['metrics']['dev']['weighted_f1']:.2f}**" in card
+    assert load_checkpoint(out).config.modalities == ("text",)
+
+
 def test_train_meld_quick_with_cross_fitted_features(tmp_path):
     metadata = train_meld.main(["--quick", "--cross-fit", "2", "--out", str(tmp_path / "cross")])
     assert len(metadata["metrics"]["stage1"]["cross_fit"]) == 2

@@ -1,4 +1,16 @@
-"""The model card (README.md) of a trained checkpoint, written from its measured metadata."""
+"""The model card (README.md) of a trained checkpoint, written from its measured metadata.
+
+    python -m train.model_card CHECKPOINT --choice NOTE [--choice NOTE ...]   # record choices made on dev after
+                                                                              # training, and rewrite the card
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from spikemo.errors import run_command
+from spikemo.model.checkpoint import update_checkpoint_metadata
+from spikemo.model.modeling import read_pretrained_config
 
 
 def render_model_card(metadata: dict) -> str:
@@ -63,3 +75,24 @@ per-epoch history are in `config.json`.
 MELD (Poria et al., ACL 2019) is GPL-3.0; this model is trained on its transcripts and shared under the same
 licence. all-MiniLM-L6-v2 is Apache-2.0.
 """
+
+
+def record_choices(checkpoint: Path, choices: list[str]) -> dict:
+    """Set the checkpoint's list of choices made on dev (config.json "choices") and rewrite its card from its
+    config.json; returns the updated metadata."""
+    metadata = {**read_pretrained_config(checkpoint), "choices": choices}
+    update_checkpoint_metadata(checkpoint, {"choices": choices}, render_model_card(metadata))
+    return metadata
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m train.model_card", description=__doc__.split("\n\n")[0])
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("--choice", action="append", required=True, metavar="NOTE",
+                        help="a choice made on dev and where it was measured (repeatable; replaces the list)")
+    args = parser.parse_args(argv)
+    return record_choices(args.checkpoint, args.choice)
+
+
+if __name__ == "__main__":
+    sys.exit(run_command(main))

@@ -117,6 +117,11 @@ def test_experiments_quick_writes_tables_and_resumes(tmp_path):
     assert "| audio | – | needs MELD's clips" in table5 and "35.91" in table5
     assert all("latency_ms" in r and r["dev"]["n_utterances"] > 0 for r in first)
     assert experiments.main(args) == []  # resumed: every run's JSON exists, nothing is trained again
+    for name in ("table4.md", "figure4.md", "table5.md"):  # the tables come back from the run JSONs alone
+        (tmp_path / name).unlink()
+    assert experiments.main([*args, "--reports-only"]) == []
+    assert (tmp_path / "table4.md").read_text() == table4 and (tmp_path / "figure4.md").read_text() == figure4
+    assert (tmp_path / "table5.md").read_text() == table5
     assert all("quick subset" in r["source"] and "weights sha256" in r["source"] for r in first)
 
     # Runs from another data source are never resumed into the same tables.

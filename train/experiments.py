@@ -422,6 +422,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="where the runs and tables go (default: train/results/dswa-<variant>)")
     parser.add_argument("--models-dir", type=Path, help="also save every trained model under DIR/<run id>")
     parser.add_argument("--quick", action="store_true", help="tiny subset and model, to check the loop")
+    parser.add_argument("--reports-only", action="store_true",
+                        help="only rebuild the tables and the plot from the run JSONs already in the results folder")
     args = parser.parse_args(argv)
     if (args.train_store is None) != (args.dev_store is None) or (args.test_store and not args.train_store):
         parser.error("feature stores come as --train-store and --dev-store (and optionally --test-store)")
@@ -435,10 +437,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def rewrite_reports(args: argparse.Namespace) -> None:
+    """Rebuild the tables of args.results_dir from its run JSONs alone: no features, no training."""
+    records = load_records(args.results_dir)
+    if not records:
+        raise InputError(f"{args.results_dir} holds no runs to report")
+    modalities = tuple(max((r["model"]["modalities"] for r in records), key=len))
+    dataset = Dataset([], [], None, modalities, records[0]["source"], args.dataset)
+    specs = table4_specs(args.seeds) + figure4_specs(args.seeds, args.time_steps)
+    specs += table5_specs(args.seeds, modalities)
+    inert = {s.name: reason for s in specs if (reason := inert_reason(s, modalities))}
+    write_reports(args.results_dir, args.experiments, specs, inert, dataset)
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.reports_only:
+        rewrite_reports(args)
+        return []
     if args.train_store:
         stores = {"train": args.train_store, "dev": args.dev_store}
         if args.test_store:

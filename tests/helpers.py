@@ -13,6 +13,7 @@ from spikemo.model.configuration import DEFAULT_INPUT_DIMS, SpikEmoConfig
 from spikemo.model.modeling import SpikEmoModel
 from spikemo.text.encoder import TextEncoder
 from spikemo.text.packaged import default_text_encoder_path
+from spikemo.video.speech import Word
 
 
 def tiny_config(modalities: tuple[str, ...] = MODALITIES, **overrides: Any) -> SpikEmoConfig:
@@ -40,3 +41,15 @@ def make_test_checkpoint(folder: Path, modalities: tuple[str, ...], seed: int = 
     encoder = TextEncoder.from_pretrained(default_text_encoder_path())
     card = f"# test checkpoint\nRandom weights, modalities {', '.join(modalities)}; for tests only.\n"
     return save_checkpoint(folder, model, {"note": "random-init test checkpoint"}, card, text_encoder=encoder)
+
+
+def timed_words(spec: str, start: float = 0.0, step: float = 0.4, length: float = 0.3) -> list[Word]:
+    """'a b | c' -> words every `step` seconds lasting `length`; '|' inserts a 1-second pause."""
+    words, t = [], start
+    for token in spec.split():
+        if token == "|":
+            t += 1.0
+            continue
+        words.append(Word(token, t, t + length))
+        t += step
+    return words

@@ -20,6 +20,7 @@ from spikemo.video.segmentation import (
     to_utterances,
 )
 from spikemo.video.speech import SpeechConfig, SpeechRegion, Word, detect_speech, load_whisper, transcribe
+from tests.helpers import timed_words
 
 NORMALISE = jiwer.Compose(
     [jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(), jiwer.Strip(),
@@ -99,20 +100,8 @@ def test_missing_model_package_says_what_to_install(monkeypatch):
 # Segmentation rules on hand-made word lists (no audio).
 
 
-def _words(spec: str, start: float = 0.0, step: float = 0.4, length: float = 0.3) -> list[Word]:
-    """'a b | c' -> timed words; '|' inserts a 1-second pause."""
-    words, t = [], start
-    for token in spec.split():
-        if token == "|":
-            t += 1.0
-            continue
-        words.append(Word(token, t, t + length))
-        t += step
-    return words
-
-
 def test_split_at_pauses_cuts_only_long_silences():
-    segments = split_at_pauses(_words("hello there friend | how are you"), pause_s=0.5)
+    segments = split_at_pauses(timed_words("hello there friend | how are you"), pause_s=0.5)
     assert [s.text for s in segments] == ["hello there friend", "how are you"]
 
 
@@ -124,29 +113,30 @@ def test_vad_silence_splits_where_word_times_touch():
 
 
 def test_long_segments_split_at_the_sentence_end_nearest_the_middle():
-    words = _words("a b c. d e f g. h i j k l m. n o")
+    words = timed_words("a b c. d e f g. h i j k l m. n o")
     pieces = split_long(Segment(tuple(words)), max_duration_s=3.0)
     assert [p.text for p in pieces] == ["a b c. d e f g.", "h i j k l m.", "n o"]
-    unbroken = Segment(tuple(_words("no sentence end here at all")))
+    unbroken = Segment(tuple(timed_words("no sentence end here at all")))
     assert split_long(unbroken, 0.5) == [unbroken]
 
 
 def test_fragments_merge_into_the_closer_neighbour():
-    segments = split_at_pauses(_words("good morning to you | yes") + _words("and then we left", start=7.0), 0.5)
+    words = timed_words("good morning to you | yes") + timed_words("and then we left", start=7.0)
+    segments = split_at_pauses(words, 0.5)
     merged = merge_fragments(segments, SegmentationConfig())
     assert [s.text for s in merged] == ["good morning to you yes", "and then we left"]
 
 
 def test_fragments_do_not_merge_across_speakers_or_long_gaps():
-    left = Segment(tuple(_words("good morning to you")), "Speaker 1")
-    fragment = Segment(tuple(_words("yes", start=2.0)), "Speaker 2")
-    far = Segment(tuple(_words("ok", start=9.0)), "Speaker 2")
+    left = Segment(tuple(timed_words("good morning to you")), "Speaker 1")
+    fragment = Segment(tuple(timed_words("yes", start=2.0)), "Speaker 2")
+    far = Segment(tuple(timed_words("ok", start=9.0)), "Speaker 2")
     assert merge_fragments([left, fragment], SegmentationConfig()) == [left, fragment]
     assert len(merge_fragments([left, far], SegmentationConfig())) == 2
 
 
 def test_speaker_changes_split_a_segment():
-    segment = Segment(tuple(_words("I agree completely well I do not")))
+    segment = Segment(tuple(timed_words("I agree completely well I do not")))
     labels = ["S1", "S1", "S1", "S2", "S2", "S2", "S2"]
     pieces = split_at_speaker_changes(segment, labels)
     assert [(p.speaker, p.text) for p in pieces] == [("S1", "I agree completely"), ("S2", "well I do not")]
@@ -155,7 +145,7 @@ def test_speaker_changes_split_a_segment():
 
 
 def test_apply_speakers_and_convert_to_utterances():
-    segments = segment_words(_words("hello there my friend | how are you doing today"))
+    segments = segment_words(timed_words("hello there my friend | how are you doing today"))
     labelled = apply_speakers(segments, [["Speaker 1"] * 4, ["Speaker 2"] * 5])
     utterances = to_utterances(labelled)
     assert [(u.speaker, u.text, u.utterance_id) for u in utterances] == [

@@ -39,19 +39,7 @@ from spikemo.video.speakers import (
     word_voices,
 )
 from spikemo.video.speech import SpeechConfig, Word, transcribe
-
-
-def _timed(spec: str, start: float = 0.0, step: float = 0.4, length: float = 0.3) -> list[Word]:
-    """'a b | c' -> words every `step` seconds lasting `length`; '|' inserts a 1-second pause."""
-    words, t = [], start
-    for token in spec.split():
-        if token == "|":
-            t += 1.0
-            continue
-        words.append(Word(token, t, t + length))
-        t += step
-    return words
-
+from tests.helpers import timed_words
 
 # --- windows and word votes ---------------------------------------------------------------------------------
 
@@ -80,7 +68,7 @@ def test_overlap_counts_the_seconds_a_word_shares_with_each_window():
 
 def test_each_word_takes_the_voice_with_most_window_time_on_it():
     # Four words; windows of voice 0 cover the first three, two short windows of voice 1 sit on the last word.
-    words = _timed("do you hear yes", step=0.5, length=0.4)
+    words = timed_words("do you hear yes", step=0.5, length=0.4)
     windows = [(0.0, 1.0), (0.5, 1.4), (1.0, 1.8), (1.4, 1.8), (1.5, 1.9)]
     voices = np.array([0, 0, 0, 1, 1])
     assert word_voices(words, windows, voices, 2).tolist() == [0, 0, 0, 1]
@@ -125,7 +113,7 @@ def test_the_command_line_runs_the_turn_benchmark_with_its_options():
 
 
 def test_a_one_word_reply_by_another_voice_is_its_own_turn():
-    words = _timed("do you hear me yes")  # no pause anywhere
+    words = timed_words("do you hear me yes")  # no pause anywhere
     segments = segment_words(words)
     assert len(segments) == 1
     turns = apply_speakers(segments, [["S1"] * 4 + ["S2"]])
@@ -133,7 +121,7 @@ def test_a_one_word_reply_by_another_voice_is_its_own_turn():
 
 
 def test_a_short_piece_merges_only_into_the_same_voice():
-    words = _timed("good morning to you | yes")  # a pause, then a one-word fragment
+    words = timed_words("good morning to you | yes")  # a pause, then a one-word fragment
     segments = segment_words(words)
     assert len(segments) == 1  # the fragment joined its neighbour before voices were known
     same = apply_speakers(segments, [["S1"] * 5])
@@ -143,7 +131,7 @@ def test_a_short_piece_merges_only_into_the_same_voice():
 
 
 def test_a_same_voice_pause_still_splits():
-    words = _timed("the meeting starts at nine | I will take the train")
+    words = timed_words("the meeting starts at nine | I will take the train")
     turns = apply_speakers(segment_words(words), [["S1"] * 5, ["S1"] * 5])
     assert [(t.speaker, t.text) for t in turns] == [("S1", "the meeting starts at nine"),
                                                     ("S1", "I will take the train")]
@@ -153,7 +141,7 @@ def test_a_same_voice_pause_still_splits():
 def test_every_word_lands_in_exactly_one_turn_in_order(seed):
     rng = np.random.default_rng(seed)
     spec = " ".join("|" if rng.random() < 0.15 else f"w{i}" for i in range(40))
-    words = _timed(spec, step=float(rng.uniform(0.2, 0.5)))
+    words = timed_words(spec, step=float(rng.uniform(0.2, 0.5)))
     segments = segment_words(words, config=SegmentationConfig(max_duration_s=3.0))
     labels = [[f"S{rng.integers(3)}" for _ in s.words] for s in segments]
     turns = apply_speakers(segments, labels)

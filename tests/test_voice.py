@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile
 import torch
 
 from spikemo.__main__ import main as cli_main
@@ -24,36 +23,9 @@ from spikemo.video.voice_emotion import (
     predict_proba,
     save_voice_model,
 )
+from tests.helpers import clip_name, make_corpus, write_tone
 
 RAVDESS_ENV = "SPIKEMO_RAVDESS_DIR"
-EMOTION_CODES = {"neutral": "01", "calm": "02", "happy": "03", "angry": "05"}
-
-
-def clip_name(emotion: str, actor: int, repetition: int = 1, statement: int = 1, intensity: int = 1) -> str:
-    return f"03-01-{EMOTION_CODES[emotion]}-{intensity:02d}-{statement:02d}-{repetition:02d}-{actor:02d}.wav"
-
-
-def write_tone(path: Path, pitch_hz: float, loudness: float, seconds: float = 0.8, rate: int = 16000) -> Path:
-    """A voiced-looking tone (a few harmonics with vibrato) as 16-bit PCM."""
-    t = np.arange(int(seconds * rate)) / rate
-    phase = 2 * np.pi * np.cumsum(pitch_hz * (1 + 0.02 * np.sin(2 * np.pi * 5 * t))) / rate
-    signal = sum(np.sin(k * phase) / k for k in range(1, 6)) * loudness * np.hanning(t.size)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    soundfile.write(path, signal.astype(np.float32), rate, subtype="PCM_16")
-    return path
-
-
-def make_corpus(folder: Path, actors: int = 4, emotions: tuple[str, ...] = ("neutral", "angry", "happy", "calm"),
-                repetitions: int = 2) -> Path:
-    """Generated clips in the RAVDESS layout: each emotion its own pitch and loudness, varied per actor."""
-    style = {"neutral": (120, 0.2), "calm": (110, 0.15), "angry": (220, 0.8), "happy": (300, 0.5)}
-    for actor in range(1, actors + 1):
-        for emotion in emotions:
-            for repetition in (1, 2)[:repetitions]:
-                pitch, loudness = style[emotion]
-                write_tone(folder / f"Actor_{actor:02d}" / clip_name(emotion, actor, repetition),
-                           pitch * (1 + 0.05 * actor), loudness)
-    return folder
 
 
 @pytest.fixture(scope="module")

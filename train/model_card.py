@@ -32,18 +32,17 @@ def render_model_card(metadata: dict) -> str:
     stage1_from = timings.get("stage1_reused_from")
     stage1_note = f" (stage 1 reused from `{stage1_from}`)" if stage1_from else ""
     quick = "\n**Quick mode: a tiny subset, for tests only. Not a usable model.**\n" if data["quick"] else ""
+    ravdess = data.get("ravdess")
     return f"""---
-license: gpl-3.0
+license: {"other" if ravdess else "gpl-3.0"}
 language: en
-tags: [emotion-recognition, spiking-neural-network, erc, meld]
-datasets: [meld]
+tags: [emotion-recognition, spiking-neural-network, erc, meld{", speech-emotion-recognition" if ravdess else ""}]
+datasets: [meld{", ravdess" if ravdess else ""}]
 metrics: [f1]
 ---
-# SpikEmo, MELD transcripts, text only
+# SpikEmo, {"MELD transcripts and RAVDESS speech" if ravdess else "MELD transcripts, text only"}
 {quick}
-SpikEmo (arXiv 2411.13917) trained on the **text** of MELD: the video clips cannot be fetched on the
-machines this was trained on, so audio and visual were not used. The app still shows face-expression and
-voice cues next to this model's prediction, but they are not part of it.
+{_joint_intro(ravdess) if ravdess else _text_intro()}
 
 - Modalities trained: {", ".join(metadata["modalities"])}
 - Text encoder: {metadata["text_encoder_base"]}, fine-tuned on MELD train with dialogue context (stage 1,
@@ -69,12 +68,45 @@ encoder); this card reports dev, the split used for model selection.
 ## Training
 `{metadata["command"]}`: {timings["total_seconds"] / 60:.1f} minutes in all with {timings["threads"]} torch
 thread(s) on a 2-core CPU (stage 1: {timings["stage1_seconds"] / 60:.1f} minutes{stage1_note}). Configs and the
-per-epoch history are in `config.json`.
+per-epoch history are in `config.json`.{_joint_time(timings) if ravdess else ""}
 {choices}
 ## Licence and data
-MELD (Poria et al., ACL 2019) is GPL-3.0; this model is trained on its transcripts and shared under the same
-licence. all-MiniLM-L6-v2 is Apache-2.0.
+MELD (Poria et al., ACL 2019) is GPL-3.0; this model is trained on its transcripts. all-MiniLM-L6-v2 is
+Apache-2.0. {_licence(ravdess)}
 """
+
+
+def _text_intro() -> str:
+    return """SpikEmo (arXiv 2411.13917) trained on the **text** of MELD: the video clips cannot be fetched on the
+machines this was trained on, so audio and visual were not used. The app still shows face-expression and
+voice cues next to this model's prediction, but they are not part of it."""
+
+
+def _joint_intro(ravdess: dict) -> str:
+    return f"""SpikEmo (arXiv 2411.13917) trained on two corpora at once: the **text** of MELD's dialogues (their
+video clips cannot be fetched on the machines this was trained on, so MELD brings no audio) and the
+**voice** of RAVDESS acted speech (openSMILE ComParE_2016 functionals of each clip, with its sentence as
+text), actors {", ".join(map(str, ravdess["actors"]))} in single-speaker pseudo-dialogues of
+{ravdess["dialogue_length"]} clips (calm counted as {ravdess["calm"]}; epochs chosen on MELD dev and actors
+{", ".join(map(str, ravdess["validation_actors"]))}). Each batch holds one corpus, so the model reads text
+alone, audio with a sentence that says nothing of the emotion, and (by modality dropout) audio alone. The
+audio path learned emotion only from actors reading two neutral sentences: on conversational speech its
+voice is a hint, not a measurement. Visual features are not used."""
+
+
+def _joint_time(timings: dict) -> str:
+    return (f" The joint SpikEmo stage (`train.joint --final`, on the text encoder above) took "
+            f"{timings['joint_seconds'] / 60:.1f} minutes; the minutes before it are those of the text model whose "
+            "encoder it reuses.")
+
+
+def _licence(ravdess: dict | None) -> str:
+    if not ravdess:
+        return "This model is shared under GPL-3.0, MELD's licence."
+    return ("RAVDESS (Livingstone & Russo 2018, https://doi.org/10.5281/zenodo.1188976) is CC BY-NC-SA 4.0: this "
+            "model learned from both, so it is shared for non-commercial use only, under the terms of both "
+            "(attribution, share-alike; MELD's GPL-3.0 for what comes from its transcripts). No RAVDESS clip "
+            "or feature is stored in it.")
 
 
 def record_choices(checkpoint: Path, choices: list[str]) -> dict:

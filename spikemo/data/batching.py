@@ -80,6 +80,27 @@ def _feature_dim(conversations: Sequence[Conversation], modality: str) -> int:
     return dims.pop()
 
 
+def modalities_by_conversation(
+    conversations: Sequence[Conversation], modalities: Sequence[str]
+) -> dict[tuple[str, ...], list[int]]:
+    """Conversation indices grouped by which of `modalities` all their utterances carry (in the given order).
+
+    A corpus with audio and one without (RAVDESS clips and MELD transcripts) train together this way: each
+    batch holds one group, so it carries exactly the features its dialogues have. InputError when a
+    conversation has none of `modalities`.
+    """
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for index, conversation in enumerate(conversations):
+        present = tuple(m for m in modalities if all(m in u.features for u in conversation.utterances))
+        if not present:
+            raise InputError(
+                f"conversation {conversation.conversation_id} has no features for any of {', '.join(modalities)}; "
+                "extract them first"
+            )
+        groups.setdefault(present, []).append(index)
+    return groups
+
+
 def iterate_batches(
     conversations: Sequence[Conversation],
     batch_size: int,
@@ -89,20 +110,24 @@ def iterate_batches(
 ):
     """Yield Batches of `batch_size` dialogues; in order, or shuffled when a generator is given.
 
-    Shuffled batches are length-bucketed: dialogues are shuffled, sorted by length inside pools of
-    8 batches, cut into batches, and the batches shuffled, so little compute goes to padding.
+    Each batch carries the modalities its dialogues all have (`modalities_by_conversation`): with one corpus
+    that is every batch the same. Shuffled batches are length-bucketed: dialogues are shuffled, sorted by
+    length inside pools of 8 batches, cut into batches, and the batches shuffled, so little compute goes to
+    padding.
     """
-    order = list(range(len(conversations)))
-    if shuffle_generator is not None:
-        order = torch.randperm(len(conversations), generator=shuffle_generator).tolist()
-        pool = 8 * batch_size
-        order = [
-            i
-            for start in range(0, len(order), pool)
-            for i in sorted(order[start : start + pool], key=lambda i: len(conversations[i]))
-        ]
-    chunks = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+    chunks: list[tuple[tuple[str, ...], list[int]]] = []
+    for present, indices in modalities_by_conversation(conversations, modalities).items():
+        order = indices
+        if shuffle_generator is not None:
+            order = [indices[i] for i in torch.randperm(len(indices), generator=shuffle_generator).tolist()]
+            pool = 8 * batch_size
+            order = [
+                i
+                for start in range(0, len(order), pool)
+                for i in sorted(order[start : start + pool], key=lambda i: len(conversations[i]))
+            ]
+        chunks += [(present, order[start : start + batch_size]) for start in range(0, len(order), batch_size)]
     if shuffle_generator is not None:
         chunks = [chunks[i] for i in torch.randperm(len(chunks), generator=shuffle_generator).tolist()]
-    for chunk in chunks:
-        yield collate_conversations([conversations[i] for i in chunk], modalities, labels)
+    for present, chunk in chunks:
+        yield collate_conversations([conversations[i] for i in chunk], present, labels)

@@ -114,9 +114,14 @@ class TrainConfig(JsonDataclass):
     epochs: int = 50  # most epochs to train; the epoch with the best dev score is kept (the paper's)
     batch_size: int = 64  # dialogues per step (the paper's MELD batch; IEMOCAP uses 32, see the presets)
     seed: int = 0  # initialisation, shuffling and dropout
+    # Chance that a batch carrying several modalities trains with one of them (picked at random) left out, so
+    # that each modality learns to decide alone too (not in the paper; 0 leaves every batch whole).
+    modality_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         self.betas = tuple(self.betas)
+        if not 0.0 <= self.modality_dropout < 1.0:
+            raise ValueError(f"modality_dropout must be in [0, 1), got {self.modality_dropout}")
 
 
 def meld_preset() -> tuple[SpikEmoConfig, LossConfig, TrainConfig]:

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 import torch
 
-from spikemo.data.batching import iterate_batches
+from spikemo.data.batching import iterate_batches, modalities_by_conversation
 from spikemo.data.conversation import Conversation, Prediction
 from spikemo.model.modeling import SpikEmoModel, SpikEmoOutput
 
@@ -29,22 +29,20 @@ def predict_conversations(
 ) -> tuple[str, ...]:
     """Fill `utterance.prediction` for every utterance; returns the modalities the model used.
 
+    Each dialogue is read with the model's modalities it carries (a transcript without audio beside a clip
+    with audio: see iterate_batches); the result lists every modality used for at least one dialogue.
     Spike rates per time step are recorded only with return_traces (they cost memory on big files);
     skip_dswa runs the model with its DSWA step left out (see SpikEmoModel.forward).
     """
-    modalities = available_modalities(model, conversations)
-    if not modalities:
-        raise ValueError(
-            f"the model needs one of {model.config.modalities}, and the conversations carry none of them"
-        )
+    groups = modalities_by_conversation(conversations, model.config.modalities)
     model.eval()
     by_id = {c.conversation_id: c for c in conversations}
-    for batch in iterate_batches(conversations, batch_size, modalities, model.config.labels):
+    for batch in iterate_batches(conversations, batch_size, model.config.modalities, model.config.labels):
         batch = batch.to(device)
         output = model(batch.features, batch.speakers, batch.mask, return_traces=return_traces, skip_dswa=skip_dswa)
         for b, conversation_id in enumerate(batch.conversation_ids):
             write_predictions(by_id[conversation_id], output, b, model.config.labels)
-    return modalities
+    return tuple(m for m in model.config.modalities if any(m in group for group in groups))
 
 
 def write_predictions(conversation: Conversation, output: SpikEmoOutput, b: int, labels: Sequence[str]) -> None:

@@ -3,7 +3,7 @@
 import copy
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 
 from spikemo.data.batching import iterate_batches
 from spikemo.data.conversation import Conversation
+from spikemo.errors import InputError
 from spikemo.model.configuration import LossConfig, SpikEmoConfig, TrainConfig
 from spikemo.model.losses import SpikEmoLoss
 from spikemo.model.modeling import SpikEmoModel
@@ -38,11 +39,14 @@ def set_seed(seed: int) -> None:
 def feature_statistics(
     conversations: Sequence[Conversation], modalities: Sequence[str]
 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """Per-modality mean and std [D_m] over all training utterances: the model standardises inputs by them
-    (raw openSMILE functionals span many orders of magnitude)."""
+    """Per-modality mean and std [D_m] over the training utterances that carry it: the model standardises
+    inputs by them (raw openSMILE functionals span many orders of magnitude)."""
     statistics = {}
     for modality in modalities:
-        stacked = np.stack([u.features[modality] for c in conversations for u in c.utterances]).astype(np.float64)
+        vectors = [u.features[modality] for c in conversations for u in c.utterances if modality in u.features]
+        if not vectors:
+            raise InputError(f"no training utterance has {modality} features")
+        stacked = np.stack(vectors).astype(np.float64)
         statistics[modality] = (
             torch.from_numpy(stacked.mean(0)).float(),
             torch.from_numpy(stacked.std(0)).float(),
@@ -68,10 +72,14 @@ def train_spikemo(
     device: str | torch.device = "cpu",
     patience: int | None = None,
     progress: bool = True,
+    score_dev: Callable[[SpikEmoModel], dict] | None = None,
 ) -> TrainResult:
     """Train with Adam and step decay; keep the epoch with the best dev weighted F1.
 
     patience: stop after this many epochs without a better dev score (None: run all epochs).
+    score_dev: how the model is scored after each epoch, returning "weighted_f1" (what selects) and "accuracy"
+    (default: `evaluate_model` on `dev`; training on two corpora may score each and combine them). The history
+    keeps those two and any number in its "details" as "dev_<name>".
     """
     set_seed(train_config.seed)
     model = SpikEmoModel(model_config)
@@ -95,13 +103,14 @@ def train_spikemo(
         started = time.perf_counter()
         losses = _train_one_epoch(model, loss_fn, optimizer, train, train_config, shuffle, device)
         scheduler.step()
-        dev_metrics = evaluate_model(model, dev, device)
+        dev_metrics = score_dev(model) if score_dev is not None else evaluate_model(model, dev, device)
         history.append(
             {
                 "epoch": epoch,
                 **losses,
                 "dev_weighted_f1": dev_metrics["weighted_f1"],
                 "dev_accuracy": dev_metrics["accuracy"],
+                **{f"dev_{name}": value for name, value in dev_metrics.get("details", {}).items()},
                 "learning_rate": optimizer.param_groups[0]["lr"],
                 "seconds": round(time.perf_counter() - started, 2),
             }
@@ -131,7 +140,8 @@ def _train_one_epoch(
     modalities = model.config.modalities
     for batch in iterate_batches(train, train_config.batch_size, modalities, model.config.labels, shuffle):
         batch = batch.to(device)
-        output = model(batch.features, batch.speakers, batch.mask)
+        features = drop_a_modality(batch.features, train_config.modality_dropout, shuffle)
+        output = model(features, batch.speakers, batch.mask)
         terms = loss_fn(output, batch.labels, batch.mask)
         optimizer.zero_grad(set_to_none=True)
         terms["loss"].backward()
@@ -140,3 +150,13 @@ def _train_one_epoch(
             totals[name] = totals.get(name, 0.0) + float(value.detach())
         n_batches += 1
     return {name: round(total / n_batches, 4) for name, total in totals.items()}
+
+
+def drop_a_modality(
+    features: dict[str, torch.Tensor], probability: float, generator: torch.Generator
+) -> dict[str, torch.Tensor]:
+    """With `probability`, the features without one modality picked at random (only when there are several)."""
+    if probability <= 0.0 or len(features) < 2 or torch.rand(1, generator=generator).item() >= probability:
+        return features
+    dropped = list(features)[int(torch.randint(len(features), (1,), generator=generator))]
+    return {m: x for m, x in features.items() if m != dropped}

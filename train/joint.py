@@ -1,0 +1,355 @@
+"""SpikEmo trained on two corpora at once: MELD transcripts (text; audio absent) and RAVDESS acted speech
+(audio and its sentence), one model reading whichever modalities each dialogue carries.
+
+    python -m train.joint --ravdess DIR             # leave-actors-out folds: MELD dev + held-out RAVDESS
+    python -m train.joint --ravdess DIR --final OUT # one model on every given actor, saved as a checkpoint
+    python -m train.joint --ravdess DIR --quick     # the real loop on a tiny subset (what the tests run)
+
+Each RAVDESS actor's clips are shuffled and cut into single-speaker pseudo-dialogues of `--dialogue-length`
+clips, each turn with its ComParE functionals (as the video pipeline extracts them) and the sentence's text
+features from the same fine-tuned encoder as MELD's. Batches hold one corpus each (spikemo.data.batching),
+so a MELD batch trains the text path alone and a RAVDESS batch both paths; `--modality-dropout` leaves one
+modality out of a two-modality batch now and then, so the audio path also learns to decide alone.
+
+Fold k holds out the actors of fold k (as train.voice splits them) and selects its epoch on MELD dev and
+the first two actors of fold k+1 (removed from its training set): the selection score is the mean of the
+two corpora's weighted F1. No clip is ever scored by a model that heard its actor. One JSON per fold goes
+to `--results-dir`/runs (a finished fold is skipped on the next call), and the report to
+`--results-dir`/joint.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from spikemo.data.conversation import Conversation, Utterance
+from spikemo.data.meld import read_meld_csv
+from spikemo.data.ravdess import CALM_POLICIES, RavdessClip, find_clips
+from spikemo.errors import InputError, run_command
+from spikemo.model.checkpoint import save_checkpoint
+from spikemo.model.configuration import LossConfig, SpikEmoConfig, TrainConfig
+from spikemo.model.modeling import SpikEmoModel
+from spikemo.paths import DEFAULT_CHECKPOINT, REPO_ROOT, repo_relative
+from spikemo.text.encoder import TextEncoder
+from spikemo.training.metrics import classification_metrics
+from spikemo.training.predict import gold_and_predicted, predict_conversations
+from spikemo.training.trainer import TrainResult, train_spikemo
+from spikemo.video.voice_emotion import clip_features
+from train.experiments import mean_std
+from train.meld import MELD_DIR
+from train.model_card import render_model_card
+from train.voice import actor_folds
+
+RESULTS_DIR = REPO_ROOT / "train" / "results" / "joint"
+
+
+def ravdess_conversations(clips: list[RavdessClip], compare: np.ndarray, dialogue_length: int,
+                          seed: int) -> list[Conversation]:
+    """Single-speaker pseudo-dialogues: each actor's clips in a seeded random order, cut every
+    `dialogue_length` clips. Utterances carry the clip's sentence, label and ComParE features [6373]."""
+    rng = np.random.default_rng(seed)
+    by_actor: dict[int, list[int]] = {}
+    for index, clip in enumerate(clips):
+        by_actor.setdefault(clip.actor, []).append(index)
+    conversations = []
+    for actor, indices in sorted(by_actor.items()):
+        order = [indices[i] for i in rng.permutation(len(indices))]
+        for start in range(0, len(order), dialogue_length):
+            utterances = [
+                Utterance(speaker=f"Actor_{actor:02d}", text=clips[i].text, emotion=clips[i].label,
+                          utterance_id=i, features={"audio": compare[i].astype(np.float32)})
+                for i in order[start : start + dialogue_length]
+            ]
+            conversations.append(Conversation(f"ravdess-{actor:02d}-{start // dialogue_length}", utterances))
+    return conversations
+
+
+def actors_of(conversations: list[Conversation]) -> set[int]:
+    return {int(c.conversation_id.split("-")[1]) for c in conversations}
+
+
+def select_actors(conversations: list[Conversation], actors: set[int]) -> list[Conversation]:
+    return [c for c in conversations if int(c.conversation_id.split("-")[1]) in actors]
+
+
+def without_modality(conversations: list[Conversation], modality: str) -> list[Conversation]:
+    """Copies whose utterances lack `modality`'s features (the originals are untouched)."""
+    return [
+        Conversation(c.conversation_id, [
+            dataclasses.replace(u, features={m: x for m, x in u.features.items() if m != modality}, prediction=None)
+            for u in c.utterances
+        ])
+        for c in conversations
+    ]
+
+
+def score(model: SpikEmoModel, conversations: list[Conversation]) -> dict:
+    """classification_metrics of the model on `conversations` (with whatever features they carry)."""
+    predict_conversations(model, conversations, batch_size=32)
+    gold, predicted = gold_and_predicted(conversations)
+    return classification_metrics(gold, predicted, model.config.labels)
+
+
+def two_corpus_scorer(meld_dev: list[Conversation], ravdess_dev: list[Conversation]):
+    """The epoch selection score: the mean of MELD dev's and the RAVDESS validation actors' weighted F1."""
+    def score_dev(model: SpikEmoModel) -> dict:
+        meld, ravdess = score(model, meld_dev), score(model, ravdess_dev)
+        return {
+            "weighted_f1": round((meld["weighted_f1"] + ravdess["weighted_f1"]) / 2, 2),
+            "accuracy": round((meld["accuracy"] + ravdess["accuracy"]) / 2, 2),
+            "details": {"meld_weighted_f1": meld["weighted_f1"], "ravdess_weighted_f1": ravdess["weighted_f1"],
+                        "ravdess_accuracy": ravdess["accuracy"]},
+        }
+    return score_dev
+
+
+def joint_model_config(base: SpikEmoConfig, text_dim: int, audio_dim: int) -> SpikEmoConfig:
+    """The shipped text model's architecture with an audio path beside the text path."""
+    return dataclasses.replace(base, modalities=("text", "audio"), input_dims={"text": text_dim, "audio": audio_dim},
+                               context_modalities=())
+
+
+def train_joint(meld_train: list[Conversation], meld_dev: list[Conversation], ravdess_train: list[Conversation],
+                ravdess_dev: list[Conversation], model_config: SpikEmoConfig, loss_config, train_config,
+                patience: int) -> TrainResult:
+    return train_spikemo(meld_train + ravdess_train, meld_dev + ravdess_dev, model_config, loss_config, train_config,
+                         patience=patience, score_dev=two_corpus_scorer(meld_dev, ravdess_dev))
+
+
+def held_out_scores(model: SpikEmoModel, meld_dev: list[Conversation], held: list[Conversation]) -> dict:
+    """MELD dev (text) and the held-out actors' clips read three ways: text+audio, audio only, text only."""
+    return {
+        "meld_dev": _short(score(model, meld_dev)),
+        "ravdess_text_audio": _short(score(model, held)),
+        "ravdess_audio_only": _short(score(model, without_modality(held, "text"))),
+        "ravdess_text_only": _short(score(model, without_modality(held, "audio"))),
+    }
+
+
+def _short(metrics: dict) -> dict:
+    return {k: metrics[k] for k in ("weighted_f1", "accuracy", "per_class_f1", "n_utterances", "confusion")}
+
+
+def validation_actors(folds: list[list[int]], k: int) -> set[int]:
+    """The first two actors of the next fold: fold k's selection set."""
+    return set(folds[(k + 1) % len(folds)][:2])
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m train.joint", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--ravdess", type=Path, required=True, help="RAVDESS speech folder (16 kHz clips)")
+    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
+                        help="text model whose fine-tuned encoder makes the text features and whose "
+                             "architecture the joint model keeps")
+    parser.add_argument("--train-csv", type=Path, default=MELD_DIR / "train_sent_emo.csv")
+    parser.add_argument("--dev-csv", type=Path, default=MELD_DIR / "dev_sent_emo.csv")
+    parser.add_argument("--calm", choices=CALM_POLICIES, default="neutral")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--only-folds", type=int, nargs="+", help="run just these folds (0-based)")
+    parser.add_argument("--dialogue-length", type=int, default=8, help="clips per RAVDESS pseudo-dialogue")
+    parser.add_argument("--modality-dropout", type=float, default=0.3)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--patience", type=int, default=4)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--final", type=Path, metavar="OUT",
+                        help="instead of the folds: train on every given actor (selection on MELD dev and two "
+                             "of them) and save the checkpoint to OUT")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--quick", action="store_true", help="tiny subset and model: checks the loop runs")
+    return parser.parse_args(argv)
+
+
+@dataclasses.dataclass
+class JointData:
+    """Everything a fold needs: MELD train/dev with text features, RAVDESS pseudo-dialogues with text and audio."""
+
+    meld_train: list[Conversation]
+    meld_dev: list[Conversation]
+    ravdess: list[Conversation]
+    source: str
+
+
+def load_data(args: argparse.Namespace, encoder: TextEncoder) -> JointData:
+    meld_train, meld_dev = read_meld_csv(args.train_csv), read_meld_csv(args.dev_csv)
+    clips = find_clips(args.ravdess, calm=args.calm)
+    if args.quick:
+        meld_train, meld_dev = meld_train[:12], meld_dev[:6]
+    compare, _ = clip_features(clips, progress=True)
+    ravdess = ravdess_conversations(clips, compare, args.dialogue_length, seed=0)
+    encoder.encode_conversations(meld_train + meld_dev + ravdess, progress=True)
+    source = (f"MELD transcripts ({args.train_csv.name}, {args.dev_csv.name}) and {len(clips)} RAVDESS clips of "
+              f"{len(actors_of(ravdess))} actors (calm -> {args.calm}); text features of "
+              f"`{repo_relative(args.checkpoint)}/text_encoder`")
+    return JointData(meld_train, meld_dev, ravdess, source)
+
+
+def configs(args: argparse.Namespace, metadata: dict, text_dim: int, audio_dim: int):
+    """Model, loss and training configs: the text checkpoint's, with an audio path and this run's schedule."""
+    model_config = joint_model_config(SpikEmoConfig.from_dict(metadata["model"]), text_dim, audio_dim)
+    loss_config = LossConfig.from_dict(metadata["loss"])
+    train_config = dataclasses.replace(TrainConfig.from_dict(metadata["train"]), epochs=args.epochs,
+                                       batch_size=args.batch_size, modality_dropout=args.modality_dropout)
+    if args.quick:
+        model_config = dataclasses.replace(model_config, time_steps=4, fusion_layers=1, spikformer_layers=1)
+        train_config = dataclasses.replace(train_config, epochs=2, batch_size=4)
+    return model_config, loss_config, train_config
+
+
+def run_fold(k: int, folds: list[list[int]], data: JointData, model_config, loss_config, train_config,
+             patience: int) -> dict:
+    """Train fold k (seed k) and score it; returns its record."""
+    held, validation = set(folds[k]), validation_actors(folds, k)
+    training = actors_of(data.ravdess) - held - validation
+    started = time.perf_counter()
+    result = train_joint(data.meld_train, data.meld_dev, select_actors(data.ravdess, training),
+                         select_actors(data.ravdess, validation), model_config, loss_config,
+                         dataclasses.replace(train_config, seed=k), patience)
+    return {
+        "fold": k,
+        "seed": k,
+        "held_out_actors": sorted(held),
+        "validation_actors": sorted(validation),
+        "training_actors": sorted(training),
+        "best_epoch": result.best_epoch,
+        "history": result.history,
+        "scores": held_out_scores(result.model, data.meld_dev, select_actors(data.ravdess, held)),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def train_final(args: argparse.Namespace, folds: list[list[int]], data: JointData, metadata: dict,
+                encoder: TextEncoder, model_config, loss_config, train_config) -> dict:
+    """One model on every actor but two (the selection set), saved as a checkpoint with its card."""
+    validation = validation_actors(folds, len(folds) - 1)
+    training = actors_of(data.ravdess) - validation
+    started = time.perf_counter()
+    result = train_joint(data.meld_train, data.meld_dev, select_actors(data.ravdess, training),
+                         select_actors(data.ravdess, validation), model_config, loss_config, train_config,
+                         args.patience)
+    final = {
+        **{k: v for k, v in metadata.items() if k not in ("format", "format_version", "model", "text_encoder")},
+        "modalities": list(model_config.modalities),
+        "train": train_config.to_dict(),
+        "training_data": {**metadata["training_data"], "quick": args.quick,
+                          "ravdess": {"actors": sorted(training), "validation_actors": sorted(validation),
+                                      "calm": args.calm, "dialogue_length": args.dialogue_length,
+                                      "licence": "CC BY-NC-SA 4.0"}},
+        "metrics": {**metadata["metrics"], "stage2_history": result.history,
+                    "stage2_best_epoch": result.best_epoch, "dev": _short(score(result.model, data.meld_dev))},
+        "timings": {**metadata["timings"], "joint_seconds": round(time.perf_counter() - started, 1),
+                    "threads": args.threads},
+        "command": "python -m train.joint " + " ".join(sys.argv[1:]),
+        "model": model_config.to_dict(),
+    }
+    final["metrics"]["dev_confusion"] = final["metrics"]["dev"].pop("confusion")
+    save_checkpoint(args.final, result.model, final, render_model_card(final), text_encoder=encoder)
+    return final
+
+
+def text_only_reference(checkpoint: SpikEmoModel, ravdess: list[Conversation]) -> dict:
+    """The text model on every RAVDESS clip: it reads only the sentence, so this is its floor on acted speech."""
+    return _short(score(checkpoint, without_modality(ravdess, "audio")))
+
+
+def chance(ravdess: list[Conversation], labels: tuple[str, ...]) -> dict:
+    """Always the most frequent label of the clips."""
+    gold = [u.emotion for c in ravdess for u in c.utterances]
+    most = max(labels, key=gold.count)  # ties go to the label listed first
+    return {"label": most, **_short(classification_metrics(gold, [most] * len(gold), labels))}
+
+
+def render_report(records: list[dict], source: str, text_reference: dict, voice: dict | None,
+                  meld_text_runs: list[float], chance_scores: dict) -> str:
+    """joint.md: one row per fold, their mean ± std, and the references on the same data."""
+    columns = [("meld_dev", "weighted_f1"), ("ravdess_text_audio", "accuracy"), ("ravdess_text_audio", "weighted_f1"),
+               ("ravdess_audio_only", "accuracy"), ("ravdess_text_only", "accuracy")]
+    rows = [
+        [str(r["fold"]), ", ".join(map(str, r["held_out_actors"])), str(r["best_epoch"]),
+         *(f"{r['scores'][key][metric]:.2f}" for key, metric in columns), f"{r['seconds'] / 60:.1f}"]
+        for r in records
+    ]
+    rows.append(["mean ± std", "", "",
+                 *(mean_std([r["scores"][key][metric] for r in records]) for key, metric in columns), ""])
+    references = [
+        [f"chance: always {chance_scores['label']}", "–", f"{chance_scores['accuracy']:.2f}",
+         f"{chance_scores['weighted_f1']:.2f}"],
+        ["SpikEmo text only: MELD dev over the seeds of train/results/dswa-residual/table4.md (the shipped "
+         "variant); RAVDESS: the shipped checkpoint on every clip's sentence", mean_std(meld_text_runs),
+         f"{text_reference['accuracy']:.2f}", f"{text_reference['weighted_f1']:.2f}"],
+    ]
+    if voice:
+        references.append(["voice-only MLP, leave-actors-out (`assets/voice/ravdess-compare`, train/results/voice.md)",
+                           "not applicable: MELD here has no audio",
+                           f"{voice['accuracy_mean']:.2f} ± {voice['accuracy_std']:.2f}",
+                           f"{voice['weighted_f1_mean']:.2f} ± {voice['weighted_f1_std']:.2f}"])
+    header = ["fold", "held-out actors", "best epoch", "MELD dev wF1", "RAVDESS acc (text+audio)",
+              "RAVDESS wF1 (text+audio)", "RAVDESS acc (audio only)", "RAVDESS acc (text only)", "minutes"]
+    return f"""# SpikEmo on MELD text and RAVDESS speech at once (issue 11)
+
+Data: {source}. Made by `python -m train.joint --ravdess RAVDESS_DIR` (per-fold records in `runs/`).
+Fold k: seed k, RAVDESS actors of fold k held out, epoch selected on the mean of MELD dev and two validation
+actors' weighted F1. Held-out actors' clips are scored three ways: with text and audio (as the app reads a
+real clip), audio only and text only (the sentence, the same two for every emotion).
+
+{_table(header, rows)}
+
+References on the same data:
+
+{_table(["model", "MELD dev wF1", "RAVDESS accuracy", "RAVDESS wF1"], references)}
+"""
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = [header, ["---"] * len(header), *rows]
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    metadata = json.loads((args.checkpoint / "config.json").read_text())
+    encoder = TextEncoder.from_pretrained(str(args.checkpoint / "text_encoder"))
+    data = load_data(args, encoder)
+    audio_dim = int(data.ravdess[0].utterances[0].features["audio"].shape[0])
+    model_config, loss_config, train_config = configs(args, metadata, encoder.dim, audio_dim)
+    folds = actor_folds(sorted(actors_of(data.ravdess)), args.folds)
+    if len(folds) < 3:
+        raise InputError(f"leave-actors-out needs at least 3 actors (held out, validation, training), got "
+                         f"{len(actors_of(data.ravdess))}")
+    if args.final:
+        final = train_final(args, folds, data, metadata, encoder, model_config, loss_config, train_config)
+        print(json.dumps({"dev": {k: v for k, v in final["metrics"]["dev"].items() if k != "per_class_f1"}}))
+        return [final]
+    runs_dir = args.results_dir / "runs"
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    for k in args.only_folds if args.only_folds is not None else range(len(folds)):
+        path = runs_dir / f"fold{k}.json"
+        if path.is_file():
+            continue
+        record = run_fold(k, folds, data, model_config, loss_config, train_config, args.patience)
+        record["source"] = data.source
+        path.write_text(json.dumps(record, indent=1) + "\n")
+    records = [json.loads(p.read_text()) for p in sorted(runs_dir.glob("fold*.json"))]
+    shipped = SpikEmoModel.from_pretrained(args.checkpoint)
+    voice_path = REPO_ROOT / "train" / "results" / "voice.json"
+    voice = json.loads(voice_path.read_text())["chosen"]["cv"] if voice_path.is_file() and not args.quick else None
+    meld_text_runs = [json.loads(p.read_text())["dev"]["weighted_f1"]
+                      for p in sorted((REPO_ROOT / "train/results/dswa-residual/runs").glob("table4-full-seed*.json"))]
+    report = render_report(records, data.source, text_only_reference(shipped, data.ravdess), voice, meld_text_runs,
+                           chance(data.ravdess, shipped.config.labels))
+    (args.results_dir / "joint.md").write_text(report)
+    print(report)
+    return records
+
+
+if __name__ == "__main__":
+    sys.exit(run_command(main))

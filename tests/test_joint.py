@@ -10,7 +10,7 @@ import torch
 from spikemo.data.batching import iterate_batches, modalities_by_conversation
 from spikemo.data.conversation import Conversation, Utterance
 from spikemo.data.labels import MELD_LABELS
-from spikemo.errors import InputError
+from spikemo.errors import InputError, run_command
 from spikemo.model.checkpoint import load_checkpoint
 from spikemo.model.configuration import LossConfig, TrainConfig
 from spikemo.model.modeling import SpikEmoModel
@@ -148,3 +148,17 @@ def test_train_joint_quick_folds_and_final_model(tmp_path, monkeypatch):
     config = json.loads((out / "config.json").read_text())
     assert config["training_data"]["ravdess"]["licence"] == "CC BY-NC-SA 4.0"
     assert f"Weighted F1 **{config['metrics']['dev']['weighted_f1']:.2f}**" in card
+
+
+@pytest.mark.slow
+def test_train_joint_bad_data_ends_in_one_error_line(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    one_emotion = make_corpus(tmp_path / "one", actors=3, emotions=("angry",))
+    for folder, message in ((empty, "no audio clips"), (one_emotion, "only 1 emotion"),
+                            (tmp_path / "missing", "RAVDESS folder not found")):
+        argv = ["--ravdess", str(folder), "--quick", "--threads", "1", "--results-dir", str(tmp_path / "results")]
+        assert run_command(lambda argv=argv: joint.main(argv)) == 2
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert lines[-1].startswith("error: ") and message in lines[-1]
+    assert not (tmp_path / "results").exists()  # nothing written for data that cannot be used

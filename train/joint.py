@@ -36,7 +36,7 @@ from spikemo.data.ravdess import CALM_POLICIES, RavdessClip, find_clips
 from spikemo.errors import InputError, run_command
 from spikemo.model.checkpoint import save_checkpoint
 from spikemo.model.configuration import LossConfig, SpikEmoConfig, TrainConfig
-from spikemo.model.modeling import SpikEmoModel
+from spikemo.model.modeling import SpikEmoModel, read_pretrained_config
 from spikemo.paths import DEFAULT_CHECKPOINT, REPO_ROOT, repo_relative
 from spikemo.text.encoder import TextEncoder
 from spikemo.training.metrics import classification_metrics
@@ -178,9 +178,8 @@ class JointData:
     source: str
 
 
-def load_data(args: argparse.Namespace, encoder: TextEncoder) -> JointData:
+def load_data(args: argparse.Namespace, clips: list[RavdessClip], encoder: TextEncoder) -> JointData:
     meld_train, meld_dev = read_meld_csv(args.train_csv), read_meld_csv(args.dev_csv)
-    clips = find_clips(args.ravdess, calm=args.calm)
     if args.quick:
         meld_train, meld_dev = meld_train[:12], meld_dev[:6]
     compare, _ = clip_features(clips, progress=True)
@@ -316,9 +315,10 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 def main(argv: list[str] | None = None) -> list[dict]:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    metadata = json.loads((args.checkpoint / "config.json").read_text())
+    clips = find_clips(args.ravdess, calm=args.calm)  # bad data fails here, before any model loads
+    metadata = read_pretrained_config(args.checkpoint)
     encoder = TextEncoder.from_pretrained(str(args.checkpoint / "text_encoder"))
-    data = load_data(args, encoder)
+    data = load_data(args, clips, encoder)
     audio_dim = int(data.ravdess[0].utterances[0].features["audio"].shape[0])
     model_config, loss_config, train_config = configs(args, metadata, encoder.dim, audio_dim)
     folds = actor_folds(sorted(actors_of(data.ravdess)), args.folds)

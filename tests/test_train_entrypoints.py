@@ -124,6 +124,12 @@ def test_experiments_quick_writes_tables_and_resumes(tmp_path):
     assert (tmp_path / "table5.md").read_text() == table5
     assert all("quick subset" in r["source"] and "weights sha256" in r["source"] for r in first)
 
+    # A T sweep run on its own trains the preset's T too; the report counts that configuration once per seed.
+    sweep = ["--quick", "--text-encoder", default_text_encoder_path(), "--results-dir", str(tmp_path),
+             "--seeds", "0", "1", "--experiments", "figure4", "--time-steps", "4", "--dswa-variant", "residual"]
+    assert [r["name"] for r in experiments.main(sweep)] == ["T4", "T4"]
+    assert "| T4 | 2 |" in (tmp_path / "figure4.md").read_text()
+
     # Runs from another data source are never resumed into the same tables.
     run = tmp_path / "runs" / "table4-full-seed0.json"
     run.write_text(json.dumps({**json.loads(run.read_text()), "source": "feature store elsewhere"}))

@@ -337,6 +337,12 @@ def write_reports(results_dir: Path, requested: Sequence[str], specs: list[RunSp
     records = load_records(results_dir)
     trained = {e: [r for r in records if r["experiment"] == e] for e in ("table4", "figure4", "table5")}
     full_runs = [r for r in trained["table4"] if r["name"] == "full"]
+    # A T sweep run without table4 trains the preset's T itself; where table4's full run of that seed exists,
+    # it is the same configuration, so it is counted once.
+    full_seeds = {r["seed"] for r in full_runs}
+    full_time_steps = {r["model"]["time_steps"] for r in full_runs}
+    trained["figure4"] = [r for r in trained["figure4"]
+                          if not (r["seed"] in full_seeds and r["model"]["time_steps"] in full_time_steps)]
     by_experiment = {
         "table4": trained["table4"] + [{**r, "name": "spikes_silenced", "dev": r["dev_spikes_silenced"]}
                                        for r in full_runs if "dev_spikes_silenced" in r],

@@ -5,6 +5,7 @@ of it. Playwright is a development dependency, imported only when a page is open
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -186,11 +187,10 @@ def click_confusion_cell(page: Page, row: int, column: int) -> dict:
 
 def next_turns_page(page: Page) -> str:
     """Click "Next" above the table of turns; returns the new line once it shows the next page."""
-    before = turns_page(page)
+    # Wait for the next page's number: while the table reloads, a progress timer also changes the line.
+    current = int(re.search(r"\(page (\d+) of", turns_page(page)).group(1))
     page.locator("#next-page").click()
-    page.wait_for_function("old => document.querySelector('#turns-page').innerText.trim() !== old", arg=before,
-                           timeout=STEP_TIMEOUT_MS)
-    return turns_page(page)
+    return wait_for_turns_page(page, f"(page {current + 1} of")
 
 
 def open_turn(page: Page, row: int) -> dict:

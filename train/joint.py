@@ -34,11 +34,12 @@ from spikemo.data.conversation import Conversation, Utterance
 from spikemo.data.meld import read_meld_csv
 from spikemo.data.ravdess import CALM_POLICIES, RavdessClip, find_clips
 from spikemo.errors import InputError, run_command
-from spikemo.model.checkpoint import save_checkpoint
+from spikemo.model.checkpoint import save_checkpoint, update_checkpoint_metadata
 from spikemo.model.configuration import LossConfig, SpikEmoConfig, TrainConfig
 from spikemo.model.modeling import SpikEmoModel, read_pretrained_config
 from spikemo.paths import DEFAULT_CHECKPOINT, REPO_ROOT, repo_relative
 from spikemo.text.encoder import TextEncoder
+from spikemo.training.evaluate import evaluate_csv
 from spikemo.training.metrics import classification_metrics
 from spikemo.training.predict import gold_and_predicted, predict_conversations
 from spikemo.training.trainer import TrainResult, train_spikemo
@@ -225,7 +226,7 @@ def run_fold(k: int, folds: list[list[int]], data: JointData, model_config, loss
     }
 
 
-def train_final(args: argparse.Namespace, folds: list[list[int]], data: JointData, metadata: dict,
+def train_final(args: argparse.Namespace, argv: list[str], folds: list[list[int]], data: JointData, metadata: dict,
                 encoder: TextEncoder, model_config, loss_config, train_config) -> dict:
     """One model on every actor but two (the selection set), saved as a checkpoint with its card."""
     validation = validation_actors(folds, len(folds) - 1)
@@ -242,15 +243,18 @@ def train_final(args: argparse.Namespace, folds: list[list[int]], data: JointDat
                           "ravdess": {"actors": sorted(training), "validation_actors": sorted(validation),
                                       "calm": args.calm, "dialogue_length": args.dialogue_length,
                                       "licence": "CC BY-NC-SA 4.0"}},
-        "metrics": {**metadata["metrics"], "stage2_history": result.history,
-                    "stage2_best_epoch": result.best_epoch, "dev": _short(score(result.model, data.meld_dev))},
+        "metrics": {**metadata["metrics"], "stage2_history": result.history, "stage2_best_epoch": result.best_epoch},
         "timings": {**metadata["timings"], "joint_seconds": round(time.perf_counter() - started, 1),
                     "threads": args.threads},
-        "command": "python -m train.joint " + " ".join(sys.argv[1:]),
+        "command": "python -m train.joint " + " ".join(argv),
         "model": model_config.to_dict(),
     }
-    final["metrics"]["dev_confusion"] = final["metrics"]["dev"].pop("confusion")
-    save_checkpoint(args.final, result.model, final, render_model_card(final), text_encoder=encoder)
+    save_checkpoint(args.final, result.model, final, model_card="", text_encoder=encoder)
+    # The card's dev numbers come from the saved folder, scored the way `python -m spikemo evaluate` does.
+    dev = evaluate_csv(args.dev_csv, args.final)
+    final["metrics"]["dev"] = {k: v for k, v in dev.items() if k not in ("confusion", "checkpoint", "csv")}
+    final["metrics"]["dev_confusion"] = dev["confusion"]
+    update_checkpoint_metadata(args.final, {"metrics": final["metrics"]}, render_model_card(final))
     return final
 
 
@@ -326,7 +330,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
         raise InputError(f"leave-actors-out needs at least 3 actors (held out, validation, training), got "
                          f"{len(actors_of(data.ravdess))}")
     if args.final:
-        final = train_final(args, folds, data, metadata, encoder, model_config, loss_config, train_config)
+        command_line = argv if argv is not None else sys.argv[1:]
+        final = train_final(args, command_line, folds, data, metadata, encoder, model_config, loss_config,
+                            train_config)
         print(json.dumps({"dev": {k: v for k, v in final["metrics"]["dev"].items() if k != "per_class_f1"}}))
         return [final]
     runs_dir = args.results_dir / "runs"

@@ -37,14 +37,52 @@ def encoder(one_thread) -> TextEncoder:
 
 def test_build_text_input_context_order_and_speakers():
     config = TextEncoderConfig(context_turns=2)
-    assert build_text_input(DIALOGUE, 0, config) == ("", "Ross: Hi.")
+    assert build_text_input(DIALOGUE, 0, config) == ("", "Ross: Hi.", "")
     assert build_text_input(DIALOGUE, 3, config) == ("Rachel: Hey! You got the tickets? Ross: I lost them.",
-                                                     "Monica: You did what?")
+                                                     "Monica: You did what?", "")
     no_speakers = TextEncoderConfig(context_turns=5, include_speaker=False)
-    assert build_text_input(DIALOGUE, 2, no_speakers) == ("Hi. Hey! You got the tickets?", "I lost them.")
-    assert build_text_input(DIALOGUE, 3, TextEncoderConfig(context_turns=0)) == ("", "Monica: You did what?")
+    assert build_text_input(DIALOGUE, 2, no_speakers) == ("Hi. Hey! You got the tickets?", "I lost them.", "")
+    assert build_text_input(DIALOGUE, 3, TextEncoderConfig(context_turns=0)) == ("", "Monica: You did what?", "")
+    ahead = TextEncoderConfig(context_turns=1, future_turns=2)
+    assert build_text_input(DIALOGUE, 0, ahead) == ("", "Ross: Hi.", "Rachel: Hey! You got the tickets? Ross: I lost them.")
+    assert build_text_input(DIALOGUE, 2, ahead) == ("Rachel: Hey! You got the tickets?", "Ross: I lost them.",
+                                                    "Monica: You did what?")
     with pytest.raises(InputError):
         TextEncoderConfig(pooling="max")
+    with pytest.raises(InputError):
+        TextEncoderConfig(future_turns=-1)
+
+
+def test_following_turns_inform_the_target_but_are_not_pooled(encoder):
+    ahead = TextEncoder(encoder.model, encoder.tokenizer, TextEncoderConfig(max_length=64, context_turns=2,
+                                                                            future_turns=1))
+    items = ahead.tokenize([DIALOGUE])
+    tokens = ahead.tokenizer.convert_ids_to_tokens(items[2].input_ids)
+    assert [t for t, m in zip(tokens, items[2].target_mask) if m] == ["ross", ":", "i", "lost", "them", "."]
+    assert tokens[-7:] == ["monica", ":", "you", "did", "what", "?", "[SEP]"]  # the next turn, after the target
+    assert tokens[:5] == ["[CLS]", "ross", ":", "hi", "."]  # the previous turns stay in front
+    # the last turn has nothing after it: the same input as without future turns
+    assert items[3].input_ids == encoder.tokenize([DIALOGUE])[3].input_ids
+    # features: the target's tokens now also attend to the next turn, so its vector changes
+    with_next = ahead.encode(items)
+    without = encoder.encode(encoder.tokenize([DIALOGUE]))
+    assert not np.allclose(with_next[2], without[2], atol=1e-3)
+    np.testing.assert_allclose(with_next[3], without[3], atol=1e-5)
+
+
+def test_following_turns_take_at_most_half_the_budget(encoder):
+    ahead = TextEncoder(encoder.model, encoder.tokenizer, TextEncoderConfig(max_length=64, context_turns=2,
+                                                                            future_turns=2))
+    words = " ".join(f"w{i}" for i in range(200))
+    conversation = Conversation("z", [Utterance("Ann", words), Utterance("Bob", "the end"), Utterance("Cy", words)])
+    item = ahead.tokenize([conversation])[1]
+    tokens = ahead.tokenizer.convert_ids_to_tokens(item.input_ids)
+    first_sep = tokens.index("[SEP]")
+    budget = 64 - 3  # [CLS] and two [SEP]
+    assert len(tokens) == 64 and len(tokens) - first_sep - 2 == budget // 2  # the second segment's share
+    assert [t for t, m in zip(tokens, item.target_mask) if m] == ["bob", ":", "the", "end"]
+    assert tokens[first_sep + 5 : first_sep + 8] == ["cy", ":", "w"]  # the following turn, cut at its end
+    assert "".join(tokens[1:first_sep]).replace("##", "").endswith("w198w199")  # the past keeps the rest
 
 
 def test_context_is_cut_from_the_left_and_target_kept(encoder):
@@ -147,8 +185,8 @@ def test_cross_fitted_features_come_from_encoders_that_never_saw_their_dialogue(
 
     monkeypatch.setattr("spikemo.text.finetune.finetune_text_encoder", record_finetune)
     train, dev = _meld_like(7, 0), _meld_like(2, 1)
-    reports = encode_cross_fitted(default_text_encoder_path(), train, dev, MELD_LABELS, TextFinetuneConfig(), 3,
-                                  progress=False)
+    recipe = TextEncoderConfig(name_or_path=default_text_encoder_path(), context_turns=1, future_turns=1)
+    reports = encode_cross_fitted(recipe, train, dev, MELD_LABELS, TextFinetuneConfig(), 3, progress=False)
     assert reports == [{"best_epoch": 1}] * 3
     everything = {c.conversation_id for c in train}
     held_out = [everything - seen for seen in trained_on]
@@ -159,7 +197,7 @@ def test_cross_fitted_features_come_from_encoders_that_never_saw_their_dialogue(
     assert not any("text" in u.features for c in dev for u in c.utterances)
     by_id = {c.conversation_id: c for c in train}
     for fold, dialogues in enumerate(held_out):  # each dialogue's features are its own fold's encoder's
-        expected = TextEncoder.from_pretrained(default_text_encoder_path())
+        expected = TextEncoder.from_pretrained(default_text_encoder_path(), recipe)  # the fold encoders' recipe
         expected.model.get_input_embeddings().weight.data.add_(float(fold + 1))
         copies = [Conversation(d, [Utterance(u.speaker, u.text) for u in by_id[d].utterances]) for d in dialogues]
         expected.encode_conversations(copies)
@@ -167,7 +205,7 @@ def test_cross_fitted_features_come_from_encoders_that_never_saw_their_dialogue(
             for mine, theirs in zip(by_id[copy.conversation_id].utterances, copy.utterances):
                 np.testing.assert_allclose(mine.features["text"], theirs.features["text"], rtol=1e-5, atol=1e-6)
     with pytest.raises(InputError, match="2 to 7 folds"):
-        encode_cross_fitted(default_text_encoder_path(), train, dev, MELD_LABELS, TextFinetuneConfig(), 1)
+        encode_cross_fitted(recipe, train, dev, MELD_LABELS, TextFinetuneConfig(), 1)
 
 
 def test_finetune_rejects_unknown_labels():

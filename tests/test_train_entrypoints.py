@@ -41,6 +41,9 @@ def test_model_card_numbers_are_what_evaluate_measures(quick_checkpoint):
     card = (out / "README.md").read_text()
     assert f"Weighted F1 **{measured['weighted_f1']:.2f}**" in card
     assert "Quick mode" in card
+    assert "Stage 1 recipe: all weights but the word embeddings, 1 epochs at peak learning rate 0.0001, " \
+           "cross-entropy; each utterance read with the 3 previous turns, up to 128 tokens." in card
+    assert "base\n(sentence-transformers/all-MiniLM-L6-v2) is Apache-2.0." in card
     for label, f1 in measured["per_class_f1"].items():
         assert f"| {label} | {f1:.2f} |" in card
 
@@ -80,11 +83,17 @@ def test_choices_recorded_after_training_rewrite_the_card(quick_checkpoint, tmp_
 
 
 def test_train_meld_quick_with_cross_fitted_features(tmp_path):
-    metadata = train_meld.main(["--quick", "--cross-fit", "2", "--out", str(tmp_path / "cross")])
+    metadata = train_meld.main(["--quick", "--cross-fit", "2", "--text-future-turns", "1", "--text-class-weighting",
+                                "--out", str(tmp_path / "cross")])
+    assert metadata["text_finetune"]["class_weighting"] is True
+    saved_recipe = json.loads((tmp_path / "cross" / "text_encoder" / "text_encoder_config.json").read_text())
+    assert saved_recipe["future_turns"] == 1  # the app reads the next turn too, as stage 1 did
     assert len(metadata["metrics"]["stage1"]["cross_fit"]) == 2
     assert all(report["train_utterances"] > 0 for report in metadata["metrics"]["stage1"]["cross_fit"])
     assert metadata["training_data"]["cross_fit_folds"] == 2
-    assert "cross-fitted train features (2 encoders" in (tmp_path / "cross" / "README.md").read_text()
+    card = (tmp_path / "cross" / "README.md").read_text()
+    assert "cross-fitted train features (2 encoders" in card
+    assert "class-weighted cross-entropy; each utterance read with the 3 previous turns and the 1 following" in card
     assert load_checkpoint(tmp_path / "cross").config.modalities == ("text",)
 
 

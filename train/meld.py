@@ -64,6 +64,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "stores only the adapters (default: full fine-tuning)")
     parser.add_argument("--text-lora-layers", type=int,
                         help="with --text-lora-rank: adapters only in the top N transformer layers (cheaper steps)")
+    parser.add_argument("--text-future-turns", type=int, default=0, metavar="N",
+                        help="stage 1 also reads the N following turns after each utterance (default 0: only the "
+                             "previous ones)")
+    parser.add_argument("--text-class-weighting", action="store_true",
+                        help="stage 1 weighs its cross-entropy by inverse class frequency (rare classes count more)")
     parser.add_argument("--cross-fit", type=int, default=0, metavar="K",
                         help="stage 2 trains on train features from K encoders each fine-tuned without that "
                              "dialogue's fold (K more stage-1 runs; default 0: the shipped encoder's own features)")
@@ -98,10 +103,12 @@ def main(argv: list[str] | None = None) -> dict:
     if args.stage1_from:
         encoder, finetune_config, stage1, encoder_base = reuse_stage1(args.stage1_from)
     else:
-        encoder = TextEncoder.from_pretrained(args.text_encoder, TextEncoderConfig(name_or_path=args.text_encoder))
+        encoder_config = TextEncoderConfig(name_or_path=args.text_encoder, future_turns=args.text_future_turns)
+        encoder = TextEncoder.from_pretrained(args.text_encoder, encoder_config)
         encoder_base = describe_text_encoder(args.text_encoder)
         finetune_config = TextFinetuneConfig(
-            seed=args.seed, lora_rank=args.text_lora_rank, lora_layers=args.text_lora_layers
+            seed=args.seed, lora_rank=args.text_lora_rank, lora_layers=args.text_lora_layers,
+            class_weighting=args.text_class_weighting,
         )
         if args.text_epochs is not None:
             finetune_config = dataclasses.replace(finetune_config, epochs=args.text_epochs)
@@ -113,7 +120,7 @@ def main(argv: list[str] | None = None) -> dict:
     stage1_seconds = time.perf_counter() - started
 
     if args.cross_fit:
-        stage1["cross_fit"] = encode_cross_fitted(args.text_encoder, train, dev, model_config.labels,
+        stage1["cross_fit"] = encode_cross_fitted(encoder.config, train, dev, model_config.labels,
                                                   finetune_config, args.cross_fit)
         encoder.encode_conversations(dev, progress=True)
     else:
@@ -152,6 +159,7 @@ def main(argv: list[str] | None = None) -> dict:
             "cross_fit_folds": args.cross_fit,
         },
         "text_encoder_base": encoder_base,
+        "text_encoder_config": {k: v for k, v in encoder.config.to_dict().items() if k != "name_or_path"},
         "loss": loss_config.to_dict(),
         "train": train_config.to_dict(),
         "text_finetune": finetune_config.to_dict(),

@@ -47,7 +47,7 @@ metrics: [f1]
 - Modalities trained: {", ".join(metadata["modalities"])}
 - Text encoder: {metadata["text_encoder_base"]}, fine-tuned on MELD train with dialogue context (stage 1,
   best epoch by dev weighted F1: {stage1["best_epoch"]}, dev weighted F1 of its own linear head
-  {100 * stage1["best_dev_weighted_f1"]:.2f}); saved in `text_encoder/`.
+  {100 * stage1["best_dev_weighted_f1"]:.2f}); saved in `text_encoder/`.{_stage1_recipe(metadata)}
 - SpikEmo (stage 2) on {stage2_features}: best epoch {metadata["metrics"]["stage2_best_epoch"]} chosen
   on dev.{dswa} Training data: {data["train_csv"]} ({data["train_dialogues"]} dialogues); selection: {data["dev_csv"]}
   ({data["dev_dialogues"]} dialogues). The test split was never seen.
@@ -71,9 +71,27 @@ thread(s) on a 2-core CPU (stage 1: {timings["stage1_seconds"] / 60:.1f} minutes
 per-epoch history are in `config.json`.{_joint_time(timings) if ravdess else ""}
 {choices}
 ## Licence and data
-MELD (Poria et al., ACL 2019) is GPL-3.0; this model is trained on its transcripts. all-MiniLM-L6-v2 is
-Apache-2.0. {_licence(ravdess)}
+MELD (Poria et al., ACL 2019) is GPL-3.0; this model is trained on its transcripts. Its text encoder's base
+({metadata["text_encoder_base"].split(" (")[0]}) is Apache-2.0. {_licence(ravdess)}
 """
+
+
+def _stage1_recipe(metadata: dict) -> str:
+    """How stage 1 tuned the encoder and what it reads, as one card line ("" for checkpoints that predate the
+    encoder config in their metadata)."""
+    tuning, reads = metadata.get("text_finetune"), metadata.get("text_encoder_config")
+    if not tuning or not reads:
+        return ""
+    if tuning.get("lora_rank"):
+        layers = f"the top {tuning['lora_layers']}" if tuning.get("lora_layers") else "all"
+        how = f"LoRA adapters of rank {tuning['lora_rank']} in {layers} transformer layers"
+    else:
+        how = "all weights but the word embeddings" if tuning.get("freeze_embeddings") else "all weights"
+    loss = "class-weighted cross-entropy" if tuning.get("class_weighting") else "cross-entropy"
+    following = f" and the {reads['future_turns']} following" if reads.get("future_turns") else ""
+    return (f"\n- Stage 1 recipe: {how}, {tuning['epochs']} epochs at peak learning rate {tuning['learning_rate']:g}, "
+            f"{loss}; each utterance read with the {reads['context_turns']} previous turns{following}, up to "
+            f"{reads['max_length']} tokens.")
 
 
 def _text_intro() -> str:

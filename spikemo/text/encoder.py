@@ -6,10 +6,12 @@ such model can be fetched here, so the offline default is all-MiniLM-L6-v2 (384-
 transformers model id or folder can be used instead (hub ids need internet).
 
 Each utterance is encoded as a sentence pair:
-    [CLS] <previous turns, "Speaker: text" ...> [SEP] <"Speaker: utterance"> [SEP]
+    [CLS] <previous turns, "Speaker: text" ...> [SEP] <"Speaker: utterance"> <following turns, if any> [SEP]
 The context is cut from the left when too long (the most recent words matter most), and the feature is the
-mean of the last hidden states over the target segment only: context informs the utterance's tokens through
-attention, but neighbouring utterances, whose contexts overlap, keep distinct features.
+mean of the last hidden states over the target utterance's tokens only: context informs them through
+attention, but neighbouring utterances, whose contexts overlap, keep distinct features. Following turns
+(`future_turns`, EmoBERTa's past-and-future input) are possible because the app has the whole transcript
+before it encodes any turn.
 """
 
 import copy
@@ -38,6 +40,8 @@ class TextEncoderConfig(JsonDataclass):
 
     context_turns: previous utterances of the same conversation included as context. 3 covers a typical MELD
         exchange while keeping inputs short (training time grows with the input length).
+    future_turns: following utterances appended after the target; they take at most half the token budget
+        (the previous turns keep the rest). 0 (the default, and every checkpoint saved before it existed): none.
     max_length: token budget of the pair; MELD's longest utterance (69 words) fits in 128 with room for context.
     include_speaker: prefix each turn with "Speaker: " (who speaks is a strong cue in multi-party dialogue).
     pooling: "target_mean" (mean over the target utterance's tokens) or "mean" (over all tokens).
@@ -48,6 +52,7 @@ class TextEncoderConfig(JsonDataclass):
     name_or_path: str = field(default_factory=default_text_encoder_path)
     max_length: int = 128
     context_turns: int = 3
+    future_turns: int = 0
     include_speaker: bool = True
     pooling: str = "target_mean"
     base_model: str | None = None
@@ -55,8 +60,8 @@ class TextEncoderConfig(JsonDataclass):
     def __post_init__(self) -> None:
         if self.pooling not in POOLINGS:
             raise InputError(f"text encoder pooling must be one of {POOLINGS}, got {self.pooling!r}")
-        if self.context_turns < 0 or self.max_length < 8:
-            raise InputError("text encoder needs context_turns >= 0 and max_length >= 8")
+        if self.context_turns < 0 or self.future_turns < 0 or self.max_length < 8:
+            raise InputError("text encoder needs context_turns >= 0, future_turns >= 0 and max_length >= 8")
 
 
 def _read_saved_config(path: Path) -> TextEncoderConfig:
@@ -70,16 +75,20 @@ def _turn(speaker: str, text: str, include_speaker: bool) -> str:
     return f"{speaker}: {text}" if include_speaker and speaker else text
 
 
-def build_text_input(conversation: Conversation, index: int, config: TextEncoderConfig) -> tuple[str, str]:
-    """(context, target) for utterance `index`: the previous `context_turns` turns oldest first, then the turn.
+def build_text_input(conversation: Conversation, index: int, config: TextEncoderConfig) -> tuple[str, str, str]:
+    """(context, target, following) for utterance `index`: the previous `context_turns` turns oldest first, the
+    turn, and the next `future_turns` turns in order.
 
-    e.g. ("Ross: Hi. Rachel: Hey!", "Monica: What's up?"); the context is "" for a conversation's first turn.
+    e.g. ("Ross: Hi. Rachel: Hey!", "Monica: What's up?", "") with no future turns; the context is "" for a
+    conversation's first turn and the following "" for its last.
     """
     utterances = conversation.utterances
     first = max(0, index - config.context_turns)
     context = " ".join(_turn(u.speaker, u.text, config.include_speaker) for u in utterances[first:index])
     target = _turn(utterances[index].speaker, utterances[index].text, config.include_speaker)
-    return context, target
+    following = " ".join(_turn(u.speaker, u.text, config.include_speaker)
+                         for u in utterances[index + 1 : index + 1 + config.future_turns])
+    return context, target, following
 
 
 @dataclass
@@ -156,36 +165,45 @@ class TextEncoder:
         return int(self.model.config.hidden_size)
 
     def tokenize(self, conversations: list[Conversation]) -> list[EncodedUtterance]:
-        """Every utterance of `conversations`, in order, as an unpadded (context, target) token pair."""
-        pairs = [build_text_input(c, i, self.config) for c in conversations for i in range(len(c))]
-        if not pairs:
+        """Every utterance of `conversations`, in order, as an unpadded (context, target + following) token pair."""
+        triples = [build_text_input(c, i, self.config) for c in conversations for i in range(len(c))]
+        if not triples:
             return []
-        contexts = [context for context, _ in pairs]
-        targets = self._fit_targets(pairs)
-        encoding = self.tokenizer(contexts, targets, truncation="only_first", max_length=self.config.max_length)
+        contexts = [context for context, _, _ in triples]
+        seconds = self._fit_second_segments(triples)
+        encoding = self.tokenizer(contexts, seconds, truncation="only_first", max_length=self.config.max_length,
+                                  return_offsets_mapping=True)
         has_types = "token_type_ids" in encoding
+        target_ends = [len(target) for _, target, _ in triples]
         return [
             EncodedUtterance(
                 input_ids=encoding["input_ids"][i],
                 token_type_ids=encoding["token_type_ids"][i] if has_types else None,
-                target_mask=[int(s == 1) for s in encoding.sequence_ids(i)],
+                # the second segment's tokens that lie inside the target's characters (not the following turns)
+                target_mask=[int(sequence == 1 and end <= target_ends[i])
+                             for sequence, (_, end) in zip(encoding.sequence_ids(i), encoding["offset_mapping"][i])],
             )
-            for i in range(len(pairs))
+            for i in range(len(triples))
         ]
 
-    def _fit_targets(self, pairs: list[tuple[str, str]]) -> list[str]:
-        """Cut targets that alone exceed the budget (their end goes; context truncation can't make room).
+    def _fit_second_segments(self, triples: list[tuple[str, str, str]]) -> list[str]:
+        """The second segment of each pair, "target following", cut at its end to fit the budget.
 
-        With a context, one token of the budget stays reserved for it: the tokenizer refuses to truncate a
-        first sequence away entirely.
+        Following turns get at most half the budget (or none beyond a target longer than that); a target that
+        alone exceeds the budget is cut at its end (context truncation can't make room). With a context, one
+        token of the budget stays reserved for it: the tokenizer refuses to truncate a first sequence away
+        entirely.
         """
         budget = self.config.max_length - self.tokenizer.num_special_tokens_to_add(pair=True)
-        targets = [target for _, target in pairs]
-        encoding = self.tokenizer(targets, add_special_tokens=False, return_offsets_mapping=True)
+        seconds = [f"{target} {following}" if following else target for _, target, following in triples]
+        encoding = self.tokenizer(seconds, add_special_tokens=False, return_offsets_mapping=True)
         fitted = []
-        for (context, target), offsets in zip(pairs, encoding["offset_mapping"]):
+        for (context, target, following), second, offsets in zip(triples, seconds, encoding["offset_mapping"]):
             room = budget - 1 if context else budget
-            fitted.append(target[: offsets[room - 1][1]] if len(offsets) > room else target)
+            if following:
+                target_tokens = sum(end <= len(target) for _, end in offsets)
+                room = min(room, max(target_tokens, budget // 2))
+            fitted.append(second[: offsets[room - 1][1]] if len(offsets) > room else second)
         return fitted
 
     def collate(self, items: list[EncodedUtterance]) -> dict[str, torch.Tensor]:

@@ -198,12 +198,13 @@ def finetune_text_encoder(encoder: TextEncoder, train: list[Conversation], dev: 
             "train_utterances": len(train_items)}
 
 
-def encode_cross_fitted(base: str, train: list[Conversation], dev: list[Conversation], labels: tuple[str, ...],
-                        config: TextFinetuneConfig, folds: int, progress: bool = True) -> list[dict]:
+def encode_cross_fitted(base: TextEncoderConfig, train: list[Conversation], dev: list[Conversation],
+                        labels: tuple[str, ...], config: TextFinetuneConfig, folds: int,
+                        progress: bool = True) -> list[dict]:
     """Give every train utterance text features from an encoder that was not fine-tuned on its dialogue.
 
-    The train dialogues are dealt into `folds` groups (seeded); for each group a fresh copy of the `base`
-    encoder is fine-tuned on the other groups (dev picks its epoch) and encodes that group. A model trained
+    The train dialogues are dealt into `folds` groups (seeded); for each group a fresh copy of the encoder
+    `base` describes (its weights and input recipe) is fine-tuned on the other groups (dev picks its epoch) and encodes that group. A model trained
     on these features sees train inputs as noisy as the dev and test ones, instead of features of the very
     dialogues the encoder was fitted to. Returns each fold's `finetune_text_encoder` report.
     """
@@ -214,7 +215,7 @@ def encode_cross_fitted(base: str, train: list[Conversation], dev: list[Conversa
     reports = []
     for fold in range(folds):
         held_out = set(order[fold::folds])
-        encoder = TextEncoder.from_pretrained(base, TextEncoderConfig(name_or_path=base))
+        encoder = TextEncoder.from_pretrained(base.name_or_path, base)
         rest = [c for i, c in enumerate(train) if i not in held_out]
         reports.append(finetune_text_encoder(encoder, rest, dev, labels, config, progress))
         encoder.encode_conversations([c for i, c in enumerate(train) if i in held_out], progress=progress)

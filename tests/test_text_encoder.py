@@ -44,7 +44,8 @@ def test_build_text_input_context_order_and_speakers():
     assert build_text_input(DIALOGUE, 2, no_speakers) == ("Hi. Hey! You got the tickets?", "I lost them.", "")
     assert build_text_input(DIALOGUE, 3, TextEncoderConfig(context_turns=0)) == ("", "Monica: You did what?", "")
     ahead = TextEncoderConfig(context_turns=1, future_turns=2)
-    assert build_text_input(DIALOGUE, 0, ahead) == ("", "Ross: Hi.", "Rachel: Hey! You got the tickets? Ross: I lost them.")
+    assert build_text_input(DIALOGUE, 0, ahead) == ("", "Ross: Hi.",
+                                                    "Rachel: Hey! You got the tickets? Ross: I lost them.")
     assert build_text_input(DIALOGUE, 2, ahead) == ("Rachel: Hey! You got the tickets?", "Ross: I lost them.",
                                                     "Monica: You did what?")
     with pytest.raises(InputError):

@@ -204,9 +204,10 @@ def encode_cross_fitted(base: TextEncoderConfig, train: list[Conversation], dev:
     """Give every train utterance text features from an encoder that was not fine-tuned on its dialogue.
 
     The train dialogues are dealt into `folds` groups (seeded); for each group a fresh copy of the encoder
-    `base` describes (its weights and input recipe) is fine-tuned on the other groups (dev picks its epoch) and encodes that group. A model trained
-    on these features sees train inputs as noisy as the dev and test ones, instead of features of the very
-    dialogues the encoder was fitted to. Returns each fold's `finetune_text_encoder` report.
+    `base` describes (its weights and input recipe) is fine-tuned on the other groups (dev picks its epoch)
+    and encodes that group. A model trained on these features sees train inputs as noisy as the dev and test
+    ones, instead of features of the very dialogues the encoder was fitted to. Returns each fold's
+    `finetune_text_encoder` report.
     """
     if folds < 2 or folds > len(train):
         raise InputError(f"cross-fitting needs 2 to {len(train)} folds, not {folds}")

@@ -43,9 +43,23 @@ def test_model_card_numbers_are_what_evaluate_measures(quick_checkpoint):
     assert "Quick mode" in card
     assert "Stage 1 recipe: all weights but the word embeddings, 1 epochs at peak learning rate 0.0001, " \
            "cross-entropy; each utterance read with the 3 previous turns, up to 128 tokens." in card
-    assert "base\n(sentence-transformers/all-MiniLM-L6-v2) is Apache-2.0." in card
+    assert "Its text encoder's base (sentence-transformers/all-MiniLM-L6-v2) is Apache-2.0." in card
     for label, f1 in measured["per_class_f1"].items():
         assert f"| {label} | {f1:.2f} |" in card
+
+
+def test_card_states_the_encoders_recipe_and_licence(quick_checkpoint):
+    from train.model_card import render_model_card
+
+    metadata = json.loads((quick_checkpoint[0] / "config.json").read_text())
+    metadata["text_encoder_base"] = "roberta-base"
+    metadata["text_finetune"].update(lora_rank=16, lora_layers=4, epochs=2, learning_rate=3e-4)
+    card = render_model_card(metadata)
+    assert "Stage 1 recipe: LoRA adapters of rank 16 in the top 4 transformer layers, 2 epochs at peak " \
+           "learning rate 0.0003, cross-entropy" in card
+    assert "Its text encoder's base (roberta-base) comes under its own licence." in card
+    del metadata["text_encoder_config"]  # a checkpoint saved before the recipe was recorded
+    assert "Stage 1 recipe" not in render_model_card(metadata)
 
 
 def test_train_meld_stage2_only_on_an_earlier_encoder(quick_checkpoint, tmp_path):

@@ -71,9 +71,17 @@ thread(s) on a 2-core CPU (stage 1: {timings["stage1_seconds"] / 60:.1f} minutes
 per-epoch history are in `config.json`.{_joint_time(timings) if ravdess else ""}
 {choices}
 ## Licence and data
-MELD (Poria et al., ACL 2019) is GPL-3.0; this model is trained on its transcripts. Its text encoder's base
-({metadata["text_encoder_base"].split(" (")[0]}) is Apache-2.0. {_licence(ravdess)}
+MELD (Poria et al., ACL 2019) is GPL-3.0; this model is trained on its transcripts.
+{_encoder_licence(metadata["text_encoder_base"])} {_licence(ravdess)}
 """
+
+
+def _encoder_licence(base: str) -> str:
+    """The offline encoders (both sentence-transformers models) are Apache-2.0; a hub id or folder has its own."""
+    name = base.split(" (")[0]
+    if "(offline" in base:
+        return f"Its text encoder's base ({name}) is Apache-2.0."
+    return f"Its text encoder's base ({name}) comes under its own licence."
 
 
 def _stage1_recipe(metadata: dict) -> str:

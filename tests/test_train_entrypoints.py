@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 
 from spikemo.errors import InputError, run_command
 from spikemo.model.checkpoint import load_checkpoint
@@ -31,6 +32,8 @@ def test_train_meld_quick_writes_a_loadable_checkpoint(quick_checkpoint):
     assert saved["training_data"]["quick"] is True
     assert saved["metrics"]["stage2_best_epoch"] >= 1
     assert len(saved["metrics"]["stage2_history"]) >= 1
+    expected_device = "cuda" if torch.cuda.is_available() else "cpu"  # the default: the GPU when present
+    assert saved["timings"]["device"] == expected_device
 
 
 def test_model_card_numbers_are_what_evaluate_measures(quick_checkpoint):
@@ -58,6 +61,9 @@ def test_card_states_the_encoders_recipe_and_licence(quick_checkpoint):
     assert "Stage 1 recipe: LoRA adapters of rank 16 in the top 4 transformer layers, 2 epochs at peak " \
            "learning rate 0.0003, cross-entropy" in card
     assert "Its text encoder's base (roberta-base) comes under its own licence." in card
+    assert "torch thread(s) on a 2-core CPU" in card
+    metadata["timings"].update(device="cuda", device_name="NVIDIA H200")
+    assert "on one GPU (NVIDIA H200); the model runs on CPU as well" in render_model_card(metadata)
     del metadata["text_encoder_config"]  # a checkpoint saved before the recipe was recorded
     assert "Stage 1 recipe" not in render_model_card(metadata)
 

@@ -22,6 +22,7 @@ from spikemo.model.checkpoint import save_checkpoint, update_checkpoint_metadata
 from spikemo.model.configuration import DEFAULT_LIF_TAU, DSWA_VARIANTS, meld_preset
 from spikemo.model.modeling import read_pretrained_config
 from spikemo.paths import DEFAULT_CHECKPOINT, REPO_ROOT
+from spikemo.runtime import pick_device
 from spikemo.text.encoder import TextEncoder, TextEncoderConfig
 from spikemo.text.finetune import TextFinetuneConfig, encode_cross_fitted, finetune_text_encoder
 from spikemo.text.packaged import MINILM, MPNET
@@ -42,10 +43,10 @@ def describe_text_encoder(name: str) -> str:
     return OFFLINE_ENCODERS.get(name, name)
 
 
-def reuse_stage1(checkpoint: Path) -> tuple[TextEncoder, TextFinetuneConfig, dict, str]:
+def reuse_stage1(checkpoint: Path, device: str = "cpu") -> tuple[TextEncoder, TextFinetuneConfig, dict, str]:
     """The fine-tuned text encoder of an earlier checkpoint, with the stage-1 record its config.json keeps."""
     metadata = read_pretrained_config(checkpoint)
-    encoder = TextEncoder.from_pretrained(str(checkpoint / "text_encoder"))
+    encoder = TextEncoder.from_pretrained(str(checkpoint / "text_encoder"), device=device)
     return (encoder, TextFinetuneConfig.from_dict(metadata["text_finetune"]), metadata["metrics"]["stage1"],
             metadata["text_encoder_base"])
 
@@ -87,6 +88,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "without a better dev score")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: the GPU when one is present)")
     parser.add_argument("--quick", action="store_true", help="tiny subset and model: checks the loop runs")
     return parser.parse_args(argv)
 
@@ -94,6 +96,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
+    device = str(pick_device(args.device))
     started = time.perf_counter()
     train, dev = read_meld_csv(args.train_csv), read_meld_csv(args.dev_csv)
     if args.quick:
@@ -101,10 +104,10 @@ def main(argv: list[str] | None = None) -> dict:
     model_config, loss_config, train_config = meld_preset()
 
     if args.stage1_from:
-        encoder, finetune_config, stage1, encoder_base = reuse_stage1(args.stage1_from)
+        encoder, finetune_config, stage1, encoder_base = reuse_stage1(args.stage1_from, device)
     else:
         encoder_config = TextEncoderConfig(name_or_path=args.text_encoder, future_turns=args.text_future_turns)
-        encoder = TextEncoder.from_pretrained(args.text_encoder, encoder_config)
+        encoder = TextEncoder.from_pretrained(args.text_encoder, encoder_config, device=device)
         encoder_base = describe_text_encoder(args.text_encoder)
         finetune_config = TextFinetuneConfig(
             seed=args.seed, lora_rank=args.text_lora_rank, lora_layers=args.text_lora_layers,
@@ -121,7 +124,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     if args.cross_fit:
         stage1["cross_fit"] = encode_cross_fitted(encoder.config, train, dev, model_config.labels,
-                                                  finetune_config, args.cross_fit)
+                                                  finetune_config, args.cross_fit, device=device)
         encoder.encode_conversations(dev, progress=True)
     else:
         encoder.encode_conversations(train + dev, progress=True)
@@ -143,7 +146,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.quick:
         model_config = dataclasses.replace(model_config, time_steps=4, fusion_layers=1, spikformer_layers=1)
         train_config = dataclasses.replace(train_config, epochs=2, batch_size=4)
-    result = train_spikemo(train, dev, model_config, loss_config, train_config, patience=args.patience)
+    result = train_spikemo(train, dev, model_config, loss_config, train_config, device=device,
+                          patience=args.patience)
     train_seconds = time.perf_counter() - started
 
     metadata = {
@@ -173,6 +177,8 @@ def main(argv: list[str] | None = None) -> dict:
             "stage1_reused_from": str(args.stage1_from) if args.stage1_from else None,
             "total_seconds": round(train_seconds, 1),
             "threads": args.threads,
+            "device": device,
+            "device_name": torch.cuda.get_device_name(device) if device.startswith("cuda") else None,
         },
         "command": "python -m train.meld " + " ".join(argv if argv is not None else sys.argv[1:]),
         "choices": args.choice,
@@ -180,7 +186,7 @@ def main(argv: list[str] | None = None) -> dict:
     }
     save_checkpoint(args.out, result.model, metadata, model_card="", text_encoder=encoder)
     # The card's dev numbers come from the saved folder, scored the way `python -m spikemo evaluate` does.
-    dev = evaluate_csv(args.dev_csv, args.out)
+    dev = evaluate_csv(args.dev_csv, args.out, device=device)
     metadata["metrics"]["dev"] = {k: v for k, v in dev.items() if k not in ("confusion", "checkpoint", "csv")}
     metadata["metrics"]["dev_confusion"] = dev["confusion"]
     update_checkpoint_metadata(args.out, {"metrics": metadata["metrics"]}, render_model_card(metadata))

@@ -66,8 +66,8 @@ For comparison, the paper reports 59.56 weighted F1 for text-only SpikEmo on MEL
 encoder); this card reports dev, the split used for model selection.
 
 ## Training
-`{metadata["command"]}`: {timings["total_seconds"] / 60:.1f} minutes in all with {timings["threads"]} torch
-thread(s) on a 2-core CPU (stage 1: {timings["stage1_seconds"] / 60:.1f} minutes{stage1_note}). Configs and the
+`{metadata["command"]}`: {timings["total_seconds"] / 60:.1f} minutes in all {_hardware(timings)}
+(stage 1: {timings["stage1_seconds"] / 60:.1f} minutes{stage1_note}). Configs and the
 per-epoch history are in `config.json`.{_joint_time(timings) if ravdess else ""}
 {choices}
 ## Licence and data
@@ -118,6 +118,13 @@ text), actors {", ".join(map(str, ravdess["actors"]))} in single-speaker pseudo-
 alone, audio with a sentence that says nothing of the emotion, and (by modality dropout) audio alone. The
 audio path learned emotion only from actors reading two neutral sentences: on conversational speech its
 voice is a hint, not a measurement. Visual features are not used."""
+
+
+def _hardware(timings: dict) -> str:
+    """Where the run trained: a GPU by name, else the CPU threads (older checkpoints record no device)."""
+    if timings.get("device", "cpu").startswith("cuda"):
+        return f"on one GPU ({timings.get('device_name') or 'CUDA'}); the model runs on CPU as well"
+    return f"with {timings['threads']} torch thread(s) on a 2-core CPU"
 
 
 def _joint_time(timings: dict) -> str:

@@ -200,7 +200,7 @@ def finetune_text_encoder(encoder: TextEncoder, train: list[Conversation], dev: 
 
 def encode_cross_fitted(base: TextEncoderConfig, train: list[Conversation], dev: list[Conversation],
                         labels: tuple[str, ...], config: TextFinetuneConfig, folds: int,
-                        progress: bool = True) -> list[dict]:
+                        progress: bool = True, device: str = "cpu") -> list[dict]:
     """Give every train utterance text features from an encoder that was not fine-tuned on its dialogue.
 
     The train dialogues are dealt into `folds` groups (seeded); for each group a fresh copy of the encoder
@@ -216,7 +216,7 @@ def encode_cross_fitted(base: TextEncoderConfig, train: list[Conversation], dev:
     reports = []
     for fold in range(folds):
         held_out = set(order[fold::folds])
-        encoder = TextEncoder.from_pretrained(base.name_or_path, base)
+        encoder = TextEncoder.from_pretrained(base.name_or_path, base, device=device)
         rest = [c for i, c in enumerate(train) if i not in held_out]
         reports.append(finetune_text_encoder(encoder, rest, dev, labels, config, progress))
         encoder.encode_conversations([c for i, c in enumerate(train) if i in held_out], progress=progress)

@@ -176,10 +176,62 @@ def test_finetune_quick_mode_runs_the_real_loop():
 
 
 @pytest.mark.slow
+def test_a_killed_finetune_resumes_where_its_state_was_saved(monkeypatch, tmp_path):
+    train, dev = _meld_like(15, 0), _meld_like(5, 1)
+    config = TextFinetuneConfig(epochs=2, batch_size=8, max_train_utterances=40, learning_rate=2e-4)  # 5 steps/epoch
+
+    def fresh() -> TextEncoder:
+        return TextEncoder.from_pretrained(default_text_encoder_path(), TextEncoderConfig(max_length=32))
+
+    uninterrupted = fresh()
+    expected = finetune_text_encoder(uninterrupted, train, dev, MELD_LABELS, config, progress=False)
+
+    state = tmp_path / "state.pt"
+    real_step, calls = torch.optim.AdamW.step, []
+
+    def step_then_die(self, *args, **kwargs):  # the 8th step (epoch 2, its 3rd batch) never happens
+        calls.append(1)
+        if len(calls) == 8:
+            raise KeyboardInterrupt
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", step_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        finetune_text_encoder(fresh(), train, dev, MELD_LABELS, config, progress=False, state_path=state,
+                              save_every_s=0.0)
+    monkeypatch.setattr(torch.optim.AdamW, "step", real_step)
+    saved = torch.load(state, weights_only=True)["run"]
+    assert (saved["epoch"], saved["step"], len(saved["history"])) == (2, 7 - 5, 1)
+
+    resumed = fresh()
+    result = finetune_text_encoder(resumed, train, dev, MELD_LABELS, config, progress=False, state_path=state)
+    for key in ("best_epoch", "best_dev_weighted_f1", "train_utterances"):
+        assert result[key] == expected[key]
+    for mine, theirs in zip(result["epochs"], expected["epochs"]):
+        assert mine["train_loss"] == pytest.approx(theirs["train_loss"], rel=1e-5)
+        assert mine["dev_weighted_f1"] == theirs["dev_weighted_f1"]
+    reference = dict(uninterrupted.model.named_parameters())
+    for name, parameter in resumed.model.named_parameters():
+        torch.testing.assert_close(parameter, reference[name], rtol=1e-5, atol=1e-6)
+
+    finished = fresh()  # a finished state only restores the best weights
+    again = finetune_text_encoder(finished, train, dev, MELD_LABELS, config, progress=False, state_path=state)
+    assert again == result
+    torch.testing.assert_close(dict(finished.model.named_parameters()), dict(resumed.model.named_parameters()))
+
+    other = TextFinetuneConfig(epochs=2, batch_size=8, max_train_utterances=40, learning_rate=1e-4)
+    with pytest.raises(InputError, match="other settings or data"):
+        finetune_text_encoder(fresh(), train, dev, MELD_LABELS, other, progress=False, state_path=state)
+    state.write_bytes(b"not a state")
+    with pytest.raises(InputError, match="not a readable fine-tuning state"):
+        finetune_text_encoder(fresh(), train, dev, MELD_LABELS, config, progress=False, state_path=state)
+
+
+@pytest.mark.slow
 def test_cross_fitted_features_come_from_encoders_that_never_saw_their_dialogue(monkeypatch):
     trained_on = []
 
-    def record_finetune(encoder, train, dev, labels, config, progress=True):  # stands in for the slow real loop
+    def record_finetune(encoder, train, dev, labels, config, progress=True, state_path=None):  # stands in for the slow real loop
         trained_on.append({c.conversation_id for c in train})
         encoder.model.get_input_embeddings().weight.data.add_(float(len(trained_on)))  # a distinct encoder per fold
         return {"best_epoch": 1}

@@ -34,6 +34,7 @@ def test_train_meld_quick_writes_a_loadable_checkpoint(quick_checkpoint):
     assert len(saved["metrics"]["stage2_history"]) >= 1
     expected_device = "cuda" if torch.cuda.is_available() else "cpu"  # the default: the GPU when present
     assert saved["timings"]["device"] == expected_device
+    assert not (out / train_meld.STATE_FOLDER).exists()  # stage 1's resumable state goes once the checkpoint is saved
 
 
 def test_model_card_numbers_are_what_evaluate_measures(quick_checkpoint):
@@ -84,6 +85,24 @@ def test_train_meld_stage2_only_on_an_earlier_encoder(quick_checkpoint, tmp_path
     card = (out / "README.md").read_text()
     assert "## Choices made on dev" in card and "- DSWA variant residual: chosen on dev" in card
     assert "DSWA variant `residual`" in card and "stage 1 reused from" in card
+
+
+def test_train_meld_resume_goes_on_from_the_saved_stage1(monkeypatch, tmp_path):
+    out = tmp_path / "killed"
+
+    def killed(*args, **kwargs):  # the run dies in stage 2, after stage 1 saved its state
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_meld, "train_spikemo", killed)
+    with pytest.raises(KeyboardInterrupt):
+        train_meld.main(["--quick", "--out", str(out)])
+    state = out / train_meld.STATE_FOLDER / "text_encoder.pt"
+    saved = torch.load(state, weights_only=True)["run"]
+    monkeypatch.undo()
+
+    metadata = train_meld.main(["--quick", "--resume", "--out", str(out)])
+    assert metadata["metrics"]["stage1"]["epochs"] == saved["history"]  # stage 1 came from the state, not a rerun
+    assert not state.parent.exists() and load_checkpoint(out).config.modalities == ("text",)
 
 
 def test_choices_recorded_after_training_rewrite_the_card(quick_checkpoint, tmp_path):

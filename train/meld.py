@@ -5,11 +5,13 @@ stage 2 trains SpikEmo on that encoder's features; the dev split selects every m
     python -m train.meld --cross-fit 2         # stage 2 on train features from encoders that never saw them
     python -m train.meld --quick --out /tmp/x  # the real loop on a tiny subset (what the tests run)
     python -m train.meld --stage1-from CKPT    # stage 2 only, on the fine-tuned encoder of checkpoint CKPT
+    python -m train.meld --resume [same options] # go on with a killed run's stage 1 from its saved state
 """
 
 import argparse
 import dataclasses
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -31,6 +33,8 @@ from spikemo.training.trainer import train_spikemo
 from train.model_card import render_model_card
 
 MELD_DIR = REPO_ROOT / "data" / "meld"
+# Stage 1's resumable state, inside the output folder while the run lasts (removed once the checkpoint is saved)
+STATE_FOLDER = "training_state"
 
 
 OFFLINE_ENCODERS = {
@@ -77,6 +81,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     # (17 optimiser steps an epoch on MELD), which is too slow for a 2-core CPU.
     parser.add_argument("--stage1-from", type=Path, metavar="CHECKPOINT",
                         help="skip stage 1: use this checkpoint's fine-tuned text_encoder/ (and its stage-1 record)")
+    parser.add_argument("--resume", action="store_true",
+                        help=f"stage 1 (and each cross-fit fold) saves its state in OUT/{STATE_FOLDER}/ every few "
+                             "minutes; with --resume and the same options a killed run goes on from there "
+                             "(default: start afresh)")
     parser.add_argument("--dswa-variant", choices=DSWA_VARIANTS, default="reference",
                         help="DSWA's structure (spikemo.model.dswa), with its own LIF tau")
     parser.add_argument("--choice", action="append", default=[], metavar="NOTE",
@@ -102,6 +110,10 @@ def main(argv: list[str] | None = None) -> dict:
     if args.quick:
         train, dev = train[:12], dev[:6]
     model_config, loss_config, train_config = meld_preset()
+    state_dir = args.out / STATE_FOLDER
+    if not args.resume:
+        shutil.rmtree(state_dir, ignore_errors=True)
+    state_dir.mkdir(parents=True, exist_ok=True)
 
     if args.stage1_from:
         encoder, finetune_config, stage1, encoder_base = reuse_stage1(args.stage1_from, device)
@@ -119,12 +131,14 @@ def main(argv: list[str] | None = None) -> dict:
             finetune_config = dataclasses.replace(finetune_config, learning_rate=args.text_lr)
         if args.quick:
             finetune_config = dataclasses.replace(finetune_config, epochs=1)
-        stage1 = finetune_text_encoder(encoder, train, dev, model_config.labels, finetune_config)
+        stage1 = finetune_text_encoder(encoder, train, dev, model_config.labels, finetune_config,
+                                       state_path=state_dir / "text_encoder.pt")
     stage1_seconds = time.perf_counter() - started
 
     if args.cross_fit:
         stage1["cross_fit"] = encode_cross_fitted(encoder.config, train, dev, model_config.labels,
-                                                  finetune_config, args.cross_fit, device=device)
+                                                  finetune_config, args.cross_fit, device=device,
+                                                  state_dir=state_dir)
         encoder.encode_conversations(dev, progress=True)
     else:
         encoder.encode_conversations(train + dev, progress=True)
@@ -190,6 +204,7 @@ def main(argv: list[str] | None = None) -> dict:
     metadata["metrics"]["dev"] = {k: v for k, v in dev.items() if k not in ("confusion", "checkpoint", "csv")}
     metadata["metrics"]["dev_confusion"] = dev["confusion"]
     update_checkpoint_metadata(args.out, {"metrics": metadata["metrics"]}, render_model_card(metadata))
+    shutil.rmtree(state_dir)
     print(json.dumps({"dev": metadata["metrics"]["dev"], "timings": metadata["timings"]}))
     return metadata
 

@@ -4,11 +4,15 @@ The encoder learns with a linear head on its pooled output and cross-entropy on 
 picks the epoch. Cross-fitting gives the train dialogues features from encoders that never saw them.
 """
 
-import copy
+import hashlib
+import json
+import os
+import pickle
 import random
 import re
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -113,13 +117,58 @@ def add_lora_adapters(encoder: TextEncoder, rank: int, dropout: float, top_layer
     encoder.config = replace(encoder.config, base_model=packaged_name(encoder.config.name_or_path))
 
 
+def _fingerprint(config: TextFinetuneConfig, encoder: TextEncoder, train_targets: list[int],
+                 dev_targets: list[int]) -> str:
+    """What a saved run state must match to be resumed: the recipe, the input recipe and the data's labels."""
+    recipe = {k: v for k, v in config.to_dict().items() if k != "num_threads"}
+    inputs = {k: v for k, v in encoder.config.to_dict().items() if k not in ("name_or_path", "base_model")}
+    labels = hashlib.sha256(np.asarray(train_targets + [-1] + dev_targets, dtype=np.int64).tobytes()).hexdigest()
+    return json.dumps({"recipe": recipe, "inputs": inputs, "labels": labels}, sort_keys=True)
+
+
+def _trainable(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Copies of the parameters fine-tuning changes (all but the frozen ones: for LoRA, only the adapters)."""
+    return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def _assign(model: nn.Module, weights: dict[str, torch.Tensor]) -> None:
+    parameters = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, tensor in weights.items():
+            parameters[name].copy_(tensor)
+
+
+def _save_state(path: Path, state: dict) -> None:
+    """Write atomically: a run killed while saving keeps its previous state."""
+    partial = path.with_name(path.name + ".partial")
+    torch.save(state, partial)
+    os.replace(partial, path)
+
+
+def _load_state(path: Path, fingerprint: str) -> dict:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, OSError, EOFError, ValueError, pickle.UnpicklingError) as error:
+        raise InputError(f"cannot resume from {path}: it is not a readable fine-tuning state ({error})") from error
+    if state.get("fingerprint") != fingerprint:
+        raise InputError(f"cannot resume from {path}: it was saved by a run with other settings or data; "
+                         "delete it to start afresh")
+    return state
+
+
 def finetune_text_encoder(encoder: TextEncoder, train: list[Conversation], dev: list[Conversation],
-                          labels: tuple[str, ...], config: TextFinetuneConfig, progress: bool = True) -> dict:
+                          labels: tuple[str, ...], config: TextFinetuneConfig, progress: bool = True,
+                          state_path: Path | None = None, save_every_s: float = 300.0) -> dict:
     """Fine-tune `encoder` with a linear head on its pooled output (CE on the gold emotions).
 
     Each epoch ends with the dev weighted F1 (sklearn, 0..1); the encoder keeps the weights of the best dev
     epoch (never test). Returns {"epochs": [{"epoch", "train_loss", "dev_weighted_f1", "seconds"}, ...],
     "best_epoch", "best_dev_weighted_f1", "train_utterances"}.
+
+    state_path: the run's state (trained weights, optimiser, schedule, batch order and random state) is saved
+    there every `save_every_s` seconds and after each epoch, and a run finding the file resumes from it where
+    it stopped (InputError if other settings or data made it): a long run killed midway loses minutes, not
+    hours. The file stays when the run ends; resuming a finished run only restores its best weights.
     """
     random.seed(config.seed)
     np.random.seed(config.seed)
@@ -167,15 +216,42 @@ def finetune_text_encoder(encoder: TextEncoder, train: list[Conversation], dev: 
     loss_fn = nn.CrossEntropyLoss(weight=class_weights)
     targets = torch.tensor(train_targets, dtype=torch.long, device=encoder.device)
     shuffler = random.Random(config.seed)
+    on_gpu = encoder.device.type == "cuda"
 
-    history, best_f1, best_epoch, best_state = [], -1.0, 0, None
-    for epoch in range(1, config.epochs + 1):
-        started = time.perf_counter()
+    fingerprint = _fingerprint(config, encoder, train_targets, dev_targets)
+    # epoch and step say where the run stands; shuffler is the batch-order state the current epoch started from
+    run = {"epoch": 1, "step": 0, "losses": [], "epoch_seconds": 0.0, "history": [], "best_f1": -1.0,
+           "best_epoch": 0, "best_weights": None, "shuffler": shuffler.getstate()}
+    if state_path is not None and Path(state_path).is_file():
+        state = _load_state(Path(state_path), fingerprint)
+        run = state["run"]
+        _assign(model, state["trained"])
+        head.load_state_dict(state["head"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"])
+        if on_gpu and state["cuda_rng"] is not None:
+            torch.cuda.set_rng_state(state["cuda_rng"], encoder.device)
+
+    def save() -> None:
+        if state_path is not None:
+            _save_state(Path(state_path), {
+                "fingerprint": fingerprint, "run": run, "trained": _trainable(model), "head": head.state_dict(),
+                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state(encoder.device) if on_gpu else None,
+            })
+
+    while run["epoch"] <= config.epochs:
+        epoch, started, last_save = run["epoch"], time.perf_counter(), time.perf_counter()
         model.train()
         head.train()
-        losses = []
+        shuffler.setstate(run["shuffler"])
         batches = _length_bucketed_batches(train_items, config.batch_size, shuffler)
-        for rows in tqdm(batches, desc=f"text fine-tune epoch {epoch}", disable=not progress):
+        steps = tqdm(range(run["step"], len(batches)), desc=f"text fine-tune epoch {epoch}",
+                     initial=run["step"], total=len(batches), disable=not progress)
+        for index in steps:
+            rows = batches[index]
             logits = head(encoder.pooled(encoder.collate([train_items[i] for i in rows])))
             loss = loss_fn(logits, targets[rows])
             optimizer.zero_grad(set_to_none=True)
@@ -183,31 +259,39 @@ def finetune_text_encoder(encoder: TextEncoder, train: list[Conversation], dev: 
             torch.nn.utils.clip_grad_norm_([p for _, p in named], 1.0)
             optimizer.step()
             scheduler.step()
-            losses.append(loss.item())
+            run["losses"].append(loss.item())
+            run["step"] = index + 1
+            if time.perf_counter() - last_save >= save_every_s and run["step"] < len(batches):
+                run["epoch_seconds"] += time.perf_counter() - started
+                save()
+                started = last_save = time.perf_counter()
         dev_f1 = _dev_weighted_f1(encoder, head, dev_items, dev_targets, config.batch_size)
-        history.append({"epoch": epoch, "train_loss": float(np.mean(losses)), "dev_weighted_f1": dev_f1,
-                        "seconds": time.perf_counter() - started})
+        run["history"].append({"epoch": epoch, "train_loss": float(np.mean(run["losses"])),
+                               "dev_weighted_f1": dev_f1,
+                               "seconds": run["epoch_seconds"] + time.perf_counter() - started})
         if progress:
-            print(f"text fine-tune epoch {epoch}: loss {history[-1]['train_loss']:.4f}, dev weighted F1 "
-                  f"{dev_f1:.4f} ({history[-1]['seconds']:.0f} s)", flush=True)
-        if dev_f1 > best_f1:
-            best_f1, best_epoch, best_state = dev_f1, epoch, copy.deepcopy(model.state_dict())
-    model.load_state_dict(best_state)
+            print(f"text fine-tune epoch {epoch}: loss {run['history'][-1]['train_loss']:.4f}, dev weighted F1 "
+                  f"{dev_f1:.4f} ({run['history'][-1]['seconds']:.0f} s)", flush=True)
+        if dev_f1 > run["best_f1"]:
+            run.update(best_f1=dev_f1, best_epoch=epoch, best_weights=_trainable(model))
+        run.update(epoch=epoch + 1, step=0, losses=[], epoch_seconds=0.0, shuffler=shuffler.getstate())
+        save()
+    _assign(model, run["best_weights"])
     model.eval()
-    return {"epochs": history, "best_epoch": best_epoch, "best_dev_weighted_f1": best_f1,
+    return {"epochs": run["history"], "best_epoch": run["best_epoch"], "best_dev_weighted_f1": run["best_f1"],
             "train_utterances": len(train_items)}
 
 
 def encode_cross_fitted(base: TextEncoderConfig, train: list[Conversation], dev: list[Conversation],
                         labels: tuple[str, ...], config: TextFinetuneConfig, folds: int,
-                        progress: bool = True, device: str = "cpu") -> list[dict]:
+                        progress: bool = True, device: str = "cpu", state_dir: Path | None = None) -> list[dict]:
     """Give every train utterance text features from an encoder that was not fine-tuned on its dialogue.
 
     The train dialogues are dealt into `folds` groups (seeded); for each group a fresh copy of the encoder
     `base` describes (its weights and input recipe) is fine-tuned on the other groups (dev picks its epoch)
     and encodes that group. A model trained on these features sees train inputs as noisy as the dev and test
     ones, instead of features of the very dialogues the encoder was fitted to. Returns each fold's
-    `finetune_text_encoder` report.
+    `finetune_text_encoder` report. state_dir: each fold saves its resumable state there (`fold<k>_state.pt`).
     """
     if folds < 2 or folds > len(train):
         raise InputError(f"cross-fitting needs 2 to {len(train)} folds, not {folds}")
@@ -218,6 +302,7 @@ def encode_cross_fitted(base: TextEncoderConfig, train: list[Conversation], dev:
         held_out = set(order[fold::folds])
         encoder = TextEncoder.from_pretrained(base.name_or_path, base, device=device)
         rest = [c for i, c in enumerate(train) if i not in held_out]
-        reports.append(finetune_text_encoder(encoder, rest, dev, labels, config, progress))
+        state_path = Path(state_dir) / f"fold{fold}_state.pt" if state_dir is not None else None
+        reports.append(finetune_text_encoder(encoder, rest, dev, labels, config, progress, state_path))
         encoder.encode_conversations([c for i, c in enumerate(train) if i in held_out], progress=progress)
     return reports

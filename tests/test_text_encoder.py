@@ -228,19 +228,22 @@ def test_a_killed_finetune_resumes_where_its_state_was_saved(monkeypatch, tmp_pa
 
 
 @pytest.mark.slow
-def test_cross_fitted_features_come_from_encoders_that_never_saw_their_dialogue(monkeypatch):
-    trained_on = []
+def test_cross_fitted_features_come_from_encoders_that_never_saw_their_dialogue(monkeypatch, tmp_path):
+    trained_on, states = [], []
 
-    def record_finetune(encoder, train, dev, labels, config, progress=True, state_path=None):  # stands in for the slow real loop
+    def record_finetune(encoder, train, dev, labels, config, progress=True, state_path=None):  # the real loop is slow
         trained_on.append({c.conversation_id for c in train})
+        states.append(state_path)
         encoder.model.get_input_embeddings().weight.data.add_(float(len(trained_on)))  # a distinct encoder per fold
         return {"best_epoch": 1}
 
     monkeypatch.setattr("spikemo.text.finetune.finetune_text_encoder", record_finetune)
     train, dev = _meld_like(7, 0), _meld_like(2, 1)
     recipe = TextEncoderConfig(name_or_path=default_text_encoder_path(), context_turns=1, future_turns=1)
-    reports = encode_cross_fitted(recipe, train, dev, MELD_LABELS, TextFinetuneConfig(), 3, progress=False)
+    reports = encode_cross_fitted(recipe, train, dev, MELD_LABELS, TextFinetuneConfig(), 3, progress=False,
+                                  state_dir=tmp_path)
     assert reports == [{"best_epoch": 1}] * 3
+    assert states == [tmp_path / f"fold{k}_state.pt" for k in range(3)]  # each fold resumes on its own
     everything = {c.conversation_id for c in train}
     held_out = [everything - seen for seen in trained_on]
     assert sorted(len(h) for h in held_out) == [2, 2, 3] and set().union(*held_out) == everything

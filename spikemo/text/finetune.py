@@ -117,6 +117,25 @@ def add_lora_adapters(encoder: TextEncoder, rank: int, dropout: float, top_layer
     encoder.config = replace(encoder.config, base_model=packaged_name(encoder.config.name_or_path))
 
 
+def _optimizer_and_schedule(parameters: list[nn.Parameter], config: TextFinetuneConfig, total_steps: int
+                            ) -> tuple[torch.optim.AdamW, torch.optim.lr_scheduler.LambdaLR]:
+    """AdamW (no weight decay on biases and LayerNorm weights) with a linear warm-up, then linear decay to 0."""
+    optimizer = torch.optim.AdamW(
+        [{"params": [p for p in parameters if p.ndim >= 2], "weight_decay": config.weight_decay},
+         {"params": [p for p in parameters if p.ndim < 2], "weight_decay": 0.0}],
+        lr=config.learning_rate,
+    )
+    total_steps = max(1, total_steps)
+    warmup_steps = int(config.warmup * total_steps)
+
+    def schedule(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / (warmup_steps + 1)
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+
+
 def _fingerprint(config: TextFinetuneConfig, encoder: TextEncoder, train_targets: list[int],
                  dev_targets: list[int]) -> str:
     """What a saved run state must match to be resumed: the recipe, the input recipe and the data's labels."""
@@ -191,23 +210,9 @@ def finetune_text_encoder(encoder: TextEncoder, train: list[Conversation], dev: 
     if config.freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
     head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(encoder.dim, len(labels))).to(encoder.device)
-    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad] + list(head.named_parameters())
-    no_decay = [p for n, p in named if p.ndim < 2]  # biases and LayerNorm weights
-    decay = [p for n, p in named if p.ndim >= 2]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=config.learning_rate,
-    )
+    parameters = [p for p in model.parameters() if p.requires_grad] + list(head.parameters())
     steps_per_epoch = -(-len(train_items) // config.batch_size)
-    total_steps = max(1, steps_per_epoch * config.epochs)
-    warmup_steps = int(config.warmup * total_steps)
-
-    def schedule(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / (warmup_steps + 1)
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    optimizer, scheduler = _optimizer_and_schedule(parameters, config, steps_per_epoch * config.epochs)
     class_weights = None
     if config.class_weighting:
         counts = np.bincount(train_targets, minlength=len(labels)).astype(np.float64)
@@ -256,7 +261,7 @@ def finetune_text_encoder(encoder: TextEncoder, train: list[Conversation], dev: 
             loss = loss_fn(logits, targets[rows])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_([p for _, p in named], 1.0)
+            torch.nn.utils.clip_grad_norm_(parameters, 1.0)
             optimizer.step()
             scheduler.step()
             run["losses"].append(loss.item())

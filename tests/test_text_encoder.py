@@ -155,10 +155,12 @@ def _meld_like(n_conversations: int, seed: int) -> list[Conversation]:
 
 
 @pytest.mark.slow
-def test_finetune_quick_mode_runs_the_real_loop():
+@pytest.mark.parametrize("bf16", [False, True])
+def test_finetune_quick_mode_runs_the_real_loop(bf16):
     encoder = TextEncoder.from_pretrained(default_text_encoder_path(), TextEncoderConfig(max_length=32))
     before = {n: p.detach().clone() for n, p in encoder.model.named_parameters()}
-    config = TextFinetuneConfig(epochs=2, batch_size=8, max_train_utterances=40, learning_rate=2e-4, warmup=0.1)
+    config = TextFinetuneConfig(epochs=2, batch_size=8, max_train_utterances=40, learning_rate=2e-4, warmup=0.1,
+                                bf16=bf16)
     result = finetune_text_encoder(encoder, _meld_like(15, 0), _meld_like(5, 1), MELD_LABELS, config, progress=False)
     assert result["train_utterances"] == 40
     assert [e["epoch"] for e in result["epochs"]] == [1, 2]
@@ -173,6 +175,7 @@ def test_finetune_quick_mode_runs_the_real_loop():
     assert not torch.equal(before["encoder.layer.0.attention.self.query.weight"],
                            after["encoder.layer.0.attention.self.query.weight"])
     assert not encoder.model.training
+    assert all(p.dtype == torch.float32 for p in encoder.model.parameters())  # autocast leaves the weights float32
 
 
 @pytest.mark.slow

@@ -63,6 +63,8 @@ def test_card_states_the_encoders_recipe_and_licence(quick_checkpoint):
            "learning rate 0.0003, cross-entropy" in card
     assert "Its text encoder's base (roberta-base) comes under its own licence." in card
     assert "torch thread(s) on a 2-core CPU" in card
+    metadata["text_finetune"]["bf16"] = True
+    assert "cross-entropy (training steps under bfloat16 autocast); each utterance" in render_model_card(metadata)
     metadata["timings"].update(device="cuda", device_name="NVIDIA H200")
     assert "on one GPU (NVIDIA H200); the model runs on CPU as well" in render_model_card(metadata)
     del metadata["text_encoder_config"]  # a checkpoint saved before the recipe was recorded

@@ -97,9 +97,10 @@ def _stage1_recipe(metadata: dict) -> str:
         how = "all weights but the word embeddings" if tuning.get("freeze_embeddings") else "all weights"
     loss = "class-weighted cross-entropy" if tuning.get("class_weighting") else "cross-entropy"
     following = f" and the {reads['future_turns']} following" if reads.get("future_turns") else ""
+    precision = " (training steps under bfloat16 autocast)" if tuning.get("bf16") else ""
     return (f"\n- Stage 1 recipe: {how}, {tuning['epochs']} epochs at peak learning rate {tuning['learning_rate']:g}, "
-            f"{loss}; each utterance read with the {reads['context_turns']} previous turns{following}, up to "
-            f"{reads['max_length']} tokens.")
+            f"{loss}{precision}; each utterance read with the {reads['context_turns']} previous turns{following}, "
+            f"up to {reads['max_length']} tokens.")
 
 
 def _text_intro() -> str:

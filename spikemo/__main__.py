@@ -98,11 +98,20 @@ def _bench_pipeline(args: argparse.Namespace) -> None:
 
 
 def _bench_text(args: argparse.Namespace) -> None:
-    from spikemo.bench.text import bench_text_encoder, format_text_bench
+    from spikemo.bench.text import (
+        bench_text_encoder,
+        bench_text_training,
+        format_text_bench,
+        format_text_training_bench,
+    )
 
     for encoder in args.encoders:
-        result = bench_text_encoder(encoder, args.csv, repeats=args.repeats)
-        print(format_text_bench(result))
+        if args.training:
+            result = bench_text_training(encoder, args.csv, lora_rank=args.lora_rank, repeats=args.repeats)
+            print(format_text_training_bench(result))
+        else:
+            result = bench_text_encoder(encoder, args.csv, repeats=args.repeats)
+            print(format_text_bench(result))
         if args.json:
             print(json.dumps(result))
 
@@ -174,6 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="text only: encoder names, folders or checkpoint text_encoder folders")
     bench.add_argument("--csv", default=str(DEFAULT_DATA_DIR / "dev_sent_emo.csv"),
                        help="text only: MELD-format CSV whose first dialogues are encoded")
+    bench.add_argument("--training", action="store_true",
+                       help="text only: time stage 1's training steps (float32 and bfloat16 autocast) instead")
+    bench.add_argument("--lora-rank", type=int, help="text --training only: LoRA adapters of this rank in every "
+                       "layer (default: full fine-tuning)")
     bench.add_argument("--no-voice-emotion", action="store_true",
                        help="pipeline only: without the voice-emotion model (to measure what it costs)")
     bench.add_argument("--speech-model", help="pipeline only: the Whisper model (default: the pipeline's default)")

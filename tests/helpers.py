@@ -21,8 +21,8 @@ from spikemo.video.speech import Word
 
 def tiny_config(modalities: tuple[str, ...] = MODALITIES, **overrides: Any) -> SpikEmoConfig:
     """A small SpikEmo over `modalities`, fast enough for any test: h=16, T=4, one Spikformer block, one fusion
-    layer, a context encoder for audio and visual where present, and the shipped extractors' input sizes
-    (text 384, audio 6373, visual 16). `overrides`: any other SpikEmoConfig field, e.g. input_dims."""
+    layer, a context encoder for audio and visual where present, and the default extractors' input sizes
+    (text 384 from MiniLM, audio 6373, visual 16). `overrides`: any other SpikEmoConfig field, e.g. input_dims."""
     values = dict(
         input_dims=DEFAULT_INPUT_DIMS,
         hidden_size=16,

@@ -280,7 +280,7 @@ def test_unreachable_model_gives_a_clear_error(monkeypatch, name):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # read once at import
     with pytest.raises(CheckpointError, match="cannot load text encoder .*not a folder here") as caught:
         TextEncoder.from_pretrained(name)
-    assert isinstance(caught.value, SpikEmoError) and "offline default" in str(caught.value)
+    assert isinstance(caught.value, SpikEmoError) and "offline names 'minilm' and 'mpnet'" in str(caught.value)
 
 
 def test_unusable_folder_and_config_give_clear_errors(tmp_path):

@@ -13,8 +13,9 @@ from spikemo.serialization import JsonDataclass
 DSWA_VARIANTS: tuple[str, ...] = ("reference", "residual")
 DEFAULT_LIF_TAU: dict[str, float] = {"reference": 10.0, "residual": 2.0}
 
-# Per-utterance feature sizes of the extractors this project ships: all-MiniLM-L6-v2 sentence embeddings,
-# openSMILE ComParE_2016 functionals, and the 16-d face-expression summary of the video pipeline.
+# Default per-utterance feature sizes: the default text encoder's (all-MiniLM-L6-v2; all-mpnet-base-v2, under the
+# shipped checkpoint, gives 768 and train.meld sets it from the encoder), openSMILE ComParE_2016 functionals,
+# and the 16-d face-expression summary of the video pipeline.
 DEFAULT_INPUT_DIMS: dict[str, int] = {"text": 384, "audio": 6373, "visual": 16}
 
 

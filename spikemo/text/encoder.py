@@ -17,6 +17,7 @@ before it encodes any turn.
 
 import copy
 import json
+import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from spikemo.serialization import JsonDataclass
 from spikemo.text.packaged import MINILM, MPNET, default_text_encoder_path, resolve_text_encoder
 
 CONFIG_FILENAME = "text_encoder_config.json"
+ADAPTER_FILES: tuple[str, ...] = ("adapter_config.json", "adapter_model.safetensors")  # what peft saves for LoRA
 POOLINGS: tuple[str, ...] = ("target_mean", "mean")
 
 
@@ -116,6 +118,7 @@ class TextEncoder:
         self.tokenizer.truncation_side = "left"  # applies to the context: keep its most recent words
         self.config = config
         self.device = torch.device(device)
+        self.adapters_dir: Path | None = None  # set by from_pretrained when it merged saved LoRA adapters in
 
     @classmethod
     def from_pretrained(cls, name_or_path: str, config: TextEncoderConfig | None = None,
@@ -143,17 +146,24 @@ class TextEncoder:
             ) from error
         if config.base_model:
             model = _merge_adapters(model, Path(name_or_path))
-        return cls(model, tokenizer, config, device)
+        encoder = cls(model, tokenizer, config, device)
+        encoder.adapters_dir = Path(name_or_path) if config.base_model else None
+        return encoder
 
     def save_pretrained(self, directory: str | Path, dtype: torch.dtype | None = None) -> None:
         """Write `text_encoder_config.json` and the weights to `directory`: only the LoRA adapters when the
-        encoder was fine-tuned with them (the base stays in its package), else the whole model (stored as
-        `dtype` when given: float16 halves a shipped checkpoint) and its tokenizer. Loading computes in float32."""
+        encoder was fine-tuned with them, or loaded from them (the base stays in its package), else the whole
+        model (stored as `dtype` when given: float16 halves a shipped checkpoint) and its tokenizer. Loading
+        computes in float32."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         if isinstance(self.model, PeftModel):
             self.model.save_pretrained(directory)
             (directory / "README.md").unlink(missing_ok=True)  # peft's empty hub card template
+        elif self.adapters_dir is not None:  # served with the adapters merged in: save the adapters, not the merge
+            for name in ADAPTER_FILES:
+                if (directory / name).resolve() != (self.adapters_dir / name).resolve():
+                    shutil.copyfile(self.adapters_dir / name, directory / name)
         else:
             model = self.model if dtype is None else copy.deepcopy(self.model).to(dtype)
             model.save_pretrained(directory)

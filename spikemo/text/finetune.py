@@ -124,6 +124,13 @@ def prepare_training(encoder: TextEncoder, num_labels: int, config: TextFinetune
                      ) -> tuple[nn.Module, list[nn.Parameter]]:
     """Make `encoder` trainable as `config` says (LoRA adapters, frozen word embeddings) and give it a fresh
     linear head; returns (head, the parameters to train: the encoder's trainable ones, then the head's)."""
+    if encoder.adapters_dir is not None:  # loaded from LoRA adapters, now merged into their base
+        if config.lora_rank:
+            raise InputError(f"{encoder.adapters_dir} holds LoRA adapters: new adapters cannot be stacked on them. "
+                             f"Tune from their base ({encoder.config.base_model!r}), or tune this encoder in full")
+        # Trained in full, the merged weights are the model: saved whole, no longer as adapters of a base.
+        encoder.config = replace(encoder.config, base_model=None)
+        encoder.adapters_dir = None
     if config.lora_rank:
         add_lora_adapters(encoder, config.lora_rank, config.dropout, config.lora_layers)
     if config.freeze_embeddings:

@@ -3,6 +3,7 @@ that save only their adapters and load onto their packaged base."""
 
 import importlib.metadata
 import io
+import json
 import zipfile
 from pathlib import Path
 
@@ -186,6 +187,8 @@ def test_a_lora_tuned_encoder_saves_only_its_adapters_and_loads_onto_its_base(tm
     saved = {p.name: p.stat().st_size for p in (tmp_path / "encoder").iterdir()}
     assert "adapter_model.safetensors" in saved and "model.safetensors" not in saved
     assert sum(saved.values()) < 2_000_000  # adapters only: the base stays in its package
+    adapter_config = json.loads((tmp_path / "encoder" / "adapter_config.json").read_text())
+    assert adapter_config["base_model_name_or_path"] == "minilm"  # not this machine's package folder
 
     loaded = TextEncoder.from_pretrained(tmp_path / "encoder")
     np.testing.assert_allclose(loaded.encode(loaded.tokenize(dev)), tuned, atol=1e-4)

@@ -160,6 +160,10 @@ class TextEncoder:
         if isinstance(self.model, PeftModel):
             self.model.save_pretrained(directory)
             (directory / "README.md").unlink(missing_ok=True)  # peft's empty hub card template
+            # peft records the base's folder on this machine; the portable name is the one loading resolves
+            adapter_config = json.loads((directory / ADAPTER_FILES[0]).read_text(encoding="utf-8"))
+            adapter_config["base_model_name_or_path"] = self.config.base_model
+            (directory / ADAPTER_FILES[0]).write_text(json.dumps(adapter_config, indent=2), encoding="utf-8")
         elif self.adapters_dir is not None:  # served with the adapters merged in: save the adapters, not the merge
             for name in ADAPTER_FILES:
                 if (directory / name).resolve() != (self.adapters_dir / name).resolve():

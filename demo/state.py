@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from demo.config import DEFAULT_SPEECH_MODEL, AppConfig, Example, find_examples
-from demo.worker import ModelSetup, ScoredFile, get_analyzer, run_analysis
+from demo.worker import ZERO_GPU, ModelSetup, ScoredFile, analyse_video, get_analyzer, run_analysis
 from spikemo.errors import SpikEmoError
 from spikemo.video.analysis import Analysis
 from spikemo.video.analyzer import PipelineConfig
@@ -111,12 +111,14 @@ class AppState:
         return ModelSetup(self.config.checkpoint_dir, PipelineConfig(media=media), self.config.device)
 
     def warm_up(self) -> None:
-        """Run at start-up in a background thread: load the Analyzer, then analyse the first bundled example
-        (its first call pays each model's one-off set-up; the result serves the Learn tab's sweep)."""
+        """Run at start-up in a background thread: load the Analyzer, then (except on ZeroGPU) analyse the first
+        bundled example in this process (its first call pays each model's one-off set-up; the result serves the
+        Learn tab's sweep). Never a GPU task: on ZeroGPU there is no GPU outside one, and a visitor's quota would
+        pay for it, so there the example is analysed when a visitor first asks for it."""
         try:
             get_analyzer(self.model_setup())
-            if self.examples:
-                self.example_analysis(self.examples[0])
+            if self.examples and not ZERO_GPU:
+                self.example_analysis(self.examples[0], analyse=analyse_video)
         except SpikEmoError as error:
             logger.warning("the app starts without a model: %s", error)
 
@@ -124,11 +126,12 @@ class AppState:
         """The bundled example called `name`, if there is one."""
         return next((e for e in self.examples if e.name == name), None)
 
-    def example_analysis(self, example: Example, progress: Callable[[float, str], None] | None = None) -> Analysis:
-        """The analysis of a bundled example, computed once per process."""
+    def example_analysis(self, example: Example, progress: Callable[[float, str], None] | None = None,
+                         analyse: Callable[..., Analysis] = run_analysis) -> Analysis:
+        """The analysis of a bundled example, computed once per process (by `analyse`: a GPU task by default)."""
         if example.name not in self._example_analyses:
             transcript = str(example.transcript) if example.transcript else None
-            self._example_analyses[example.name] = run_analysis(
+            self._example_analyses[example.name] = analyse(
                 self.model_setup(), str(example.video), transcript, None, DEFAULT_SPEECH_MODEL.value, progress)
         return self._example_analyses[example.name]
 

@@ -18,19 +18,30 @@ from pathlib import Path
 import spaces
 
 from spikemo.data.conversation import Conversation
+from spikemo.errors import SpikEmoError
 from spikemo.model.checkpoint import Checkpoint, load_checkpoint
 from spikemo.runtime import pick_device
 from spikemo.training.dswa_ablation import compare_without_dswa
 from spikemo.training.evaluate import score_csv
 from spikemo.video.analysis import Analysis
 from spikemo.video.analyzer import Analyzer, PipelineConfig
+from spikemo.video.media import probe_video
 from spikemo.viz.lif_teaching import SWEEP_TIME_STEPS, TimeStepSweep, dswa_weights_by_time_steps
 from spikemo.viz.ssa_teaching import TurnAttentionTrace, trace_turn_attention
 
 # Whether this process runs on a ZeroGPU Space: what spaces.GPU itself checks (SPACES_ZERO_GPU, set by the Space).
 # Only then does the work leave the process, and a progress callback cannot follow it.
 ZERO_GPU: bool = spaces.config.Config.zero_gpu
-gpu_task: Callable = spaces.GPU(duration=120)
+# GPU seconds asked of ZeroGPU per call. A visitor's daily quota is counted in the seconds asked for (about 2
+# minutes without an account), so an analysis asks for what its video needs: a fixed part for a worker's first-call
+# set-up (Whisper, openSMILE, the face detector; 15.6 s on this 2-core CPU) and a part per minute of video: twice
+# the CPU's warm 8.7 s a minute (`python -m spikemo bench pipeline`, generated 60 s conversation, median of 3;
+# README "Deploy to a Space"). The CPU's figures bound the GPU's from above until scripts/gpu_check.sh measures it.
+GPU_SECONDS_FIXED = 20.0
+GPU_SECONDS_PER_VIDEO_MINUTE = 18.0
+# The other GPU tasks (a CSV of up to 5,000 rows, the T sweep, one turn's attention) take seconds on a CPU.
+GPU_SECONDS_OTHER = 30
+gpu_task: Callable = spaces.GPU(duration=GPU_SECONDS_OTHER)
 
 # The events that run the model share this concurrency id, so at most AppConfig.concurrency_limit of them run
 # at once across all tabs.
@@ -77,7 +88,11 @@ _ANALYSIS_LOCK = threading.Lock()
 
 
 def get_analyzer(setup: ModelSetup) -> Analyzer:
-    """The Analyzer of `setup`, loaded on first use; CheckpointError when the checkpoint is missing."""
+    """The Analyzer of `setup`, loaded on first use; CheckpointError when the checkpoint is missing.
+
+    Its weights go to the device when it loads. The app's start-up warm-up loads it, outside any GPU task: on a
+    ZeroGPU Space that is the placement ZeroGPU expects (weights moved to CUDA in the main process, at start-up;
+    the GPU task's worker then finds them on its GPU), and no visitor's GPU time pays for loading."""
     key = setup.cache_key()
     with _ANALYZERS_LOCK:
         if key not in _ANALYZERS:
@@ -85,13 +100,35 @@ def get_analyzer(setup: ModelSetup) -> Analyzer:
         return _ANALYZERS[key]
 
 
-@gpu_task
-def run_analysis(setup: ModelSetup, video: str, transcript: str | None, num_speakers: int | None,
-                 speech_model: str, progress: Callable[[float, str], None] | None = None) -> Analysis:
-    """The pipeline on one video (with its transcript, if given)."""
+def analysis_gpu_seconds(video_seconds: float) -> int:
+    """The GPU seconds to ask for the analysis of a video of `video_seconds`."""
+    return int(round(GPU_SECONDS_FIXED + GPU_SECONDS_PER_VIDEO_MINUTE * video_seconds / 60))
+
+
+def analysis_gpu_duration(setup: ModelSetup, video: str, *args: object, **kwargs: object) -> int:
+    """spaces.GPU's per-call duration for run_analysis (same arguments): from the video's length, read from its
+    header; a file that cannot be read asks for the fixed part only (the analysis refuses it at once)."""
+    try:
+        seconds = probe_video(Path(video), setup.pipeline.media).duration
+    except SpikEmoError:
+        seconds = 0.0
+    return analysis_gpu_seconds(seconds)
+
+
+def analyse_video(setup: ModelSetup, video: str, transcript: str | None, num_speakers: int | None,
+                  speech_model: str, progress: Callable[[float, str], None] | None = None) -> Analysis:
+    """The pipeline on one video (with its transcript, if given), in this process: the start-up warm-up calls it
+    directly, never through a GPU task, so it spends no visitor's GPU time."""
     analyzer = get_analyzer(setup)
     with _ANALYSIS_LOCK:
         return analyzer.analyze(video, transcript, num_speakers, speech_model, progress=progress)
+
+
+@spaces.GPU(duration=analysis_gpu_duration)
+def run_analysis(setup: ModelSetup, video: str, transcript: str | None, num_speakers: int | None,
+                 speech_model: str, progress: Callable[[float, str], None] | None = None) -> Analysis:
+    """analyse_video inside a GPU task (on a ZeroGPU Space, the GPU is attached for this call only)."""
+    return analyse_video(setup, video, transcript, num_speakers, speech_model, progress)
 
 
 @gpu_task

@@ -91,7 +91,7 @@ def _bench_pipeline(args: argparse.Namespace) -> None:
     config = PipelineConfig(speech=SpeechConfig(model=args.speech_model or SpeechConfig().model))
     if args.no_voice_emotion:
         config.voice_model = None
-    result = bench_pipeline(args.duration, args.repeats, args.checkpoint, config)
+    result = bench_pipeline(args.duration, args.repeats, args.checkpoint, config, device=args.device)
     print(format_pipeline_bench(result))
     if args.json:
         print(json.dumps(result))
@@ -190,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-voice-emotion", action="store_true",
                        help="pipeline only: without the voice-emotion model (to measure what it costs)")
     bench.add_argument("--speech-model", help="pipeline only: the Whisper model (default: the pipeline's default)")
+    bench.add_argument("--device", help="pipeline only: cpu or cuda (default: cuda when present)")
     bench.add_argument("--conversations", type=int, default=9,
                        help="turns only: generated conversations (2-4 voices, 3 noise levels, about 20 s each)")
     bench.add_argument("--models", nargs="+", default=["tiny.en", "base"], help="turns only: Whisper models")

@@ -86,3 +86,16 @@ def make_corpus(folder: Path, actors: int = 4, emotions: tuple[str, ...] = ("neu
                 write_tone(folder / f"Actor_{actor:02d}" / clip_name(emotion, actor, repetition),
                            pitch * (1 + 0.05 * actor), loudness)
     return folder
+
+
+def write_srt(path: Path, count: int, duration: float, speakers: tuple[str, ...] = ("Alex", "Blair")) -> Path:
+    """An SRT of `count` cues spread evenly over `duration` seconds, speakers taking turns, each cue naming its
+    number ("Alex: line 3")."""
+    span = duration / count
+    cues = []
+    for i in range(count):
+        start, end = i * span, i * span + span * 0.9
+        times = [f"{int(t // 3600):02d}:{int(t % 3600 // 60):02d}:{t % 60:06.3f}".replace(".", ",") for t in (start, end)]
+        cues.append(f"{i + 1}\n{times[0]} --> {times[1]}\n{speakers[i % len(speakers)]}: line {i + 1}\n")
+    path.write_text("\n".join(cues), encoding="utf-8")
+    return path

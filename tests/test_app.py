@@ -29,7 +29,9 @@ from spikemo.training.inspection import scored_turns
 from spikemo.training.metrics import classification_metrics
 from spikemo.training.predict import gold_and_predicted
 from spikemo.viz.lif_teaching import INPUT_SHAPES, SWEEP_TIME_STEPS, TimeStepSweep
-from tests.helpers import make_test_checkpoint, tiny_config
+from spikemo.data.transcript import TranscriptLimits
+from spikemo.video.media import probe_video
+from tests.helpers import make_test_checkpoint, tiny_config, write_srt
 
 pytestmark = pytest.mark.slow  # real models on generated media, or training (see pyproject.toml)
 
@@ -349,11 +351,19 @@ def test_time_step_sweep_on_the_example(learn_tab, example):
         learn_tab.time_step_sweep("nope", "text")
 
 
+def _is_gpu_decorator(decorator: ast.expr) -> bool:
+    """`@gpu_task`, or `@spaces.GPU(...)` (a task with a duration of its own)."""
+    if isinstance(decorator, ast.Name):
+        return decorator.id == "gpu_task"
+    return (isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Attribute)
+            and decorator.func.attr == "GPU")
+
+
 def gpu_tasks() -> set[str]:
-    """The names of the functions in demo/worker.py decorated with gpu_task."""
+    """The names of the functions in demo/worker.py that run as GPU tasks."""
     tree = ast.parse((REPO / "demo" / "worker.py").read_text())
     return {node.name for node in tree.body if isinstance(node, ast.FunctionDef)
-            and any(isinstance(d, ast.Name) and d.id == "gpu_task" for d in node.decorator_list)}
+            and any(_is_gpu_decorator(d) for d in node.decorator_list)}
 
 
 def test_every_gpu_task_runs_here_without_a_space(state, checkpoint_dir, example, small_csv):
@@ -420,5 +430,28 @@ def test_running_app_through_gradio_client(checkpoint_dir, example):
         assert "8 times in 16 steps" in reading
         with pytest.raises(Exception, match="Upload a video"):
             client.predict(None, api_name="/analyse")
+    finally:
+        blocks.close()
+
+
+def test_every_count_of_turns_works_through_the_api(checkpoint_dir, example, tmp_path):
+    """One turn (a Gradio slider cannot span 1..1), two, and as many as the transcript limit allows."""
+    from gradio_client import Client, handle_file
+
+    duration = probe_video(example.video).duration
+    limit = TranscriptLimits().max_cues(duration)
+    blocks = build_demo(AppConfig(checkpoint_dir=checkpoint_dir))
+    blocks.launch(server_port=_free_port(), prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(blocks.local_url, verbose=False)
+        labels = [r["label"] for r in client.view_api(print_info=False, return_format="dict")[
+            "named_endpoints"]["/analyse"]["returns"]]
+        for count in (1, 2, limit):
+            srt = write_srt(tmp_path / f"cues{count}.srt", count, duration - 0.5)
+            outputs = dict(zip(labels, client.predict(handle_file(str(example.video)), handle_file(str(srt)),
+                                                      api_name="/analyse")))
+            assert len(outputs["analysis (JSON)"]["utterances"]) == count
+            details = client.predict(count, api_name="/select_turn")[0]
+            assert f"Turn {count} of {count}" in details
     finally:
         blocks.close()

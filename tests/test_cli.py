@@ -11,7 +11,8 @@ import pytest
 
 from spikemo.__main__ import _bench, build_parser, main
 from spikemo.bench.synthetic import SyntheticConfig, make_conversation
-from tests.helpers import make_test_checkpoint
+from spikemo.data.transcript import TranscriptLimits
+from tests.helpers import make_test_checkpoint, write_srt
 
 pytestmark = pytest.mark.slow  # real models on generated media, or training (see pyproject.toml)
 
@@ -108,3 +109,13 @@ def test_bench_accepts_both_targets():
     with pytest.raises(SystemExit):
         parser.parse_args(["bench", "everything"])
     assert parser.parse_args(["bench", "pipeline", "--no-voice-emotion"]).no_voice_emotion
+
+
+def test_analyze_any_count_of_turns(conversation, checkpoint, tmp_path, capsys):
+    limit = TranscriptLimits().max_cues(conversation.duration)
+    for count in (1, 2, limit):
+        srt = write_srt(tmp_path / f"cues{count}.srt", count, conversation.duration - 0.5)
+        assert main(["analyze", str(conversation.path), "--checkpoint", str(checkpoint), "--transcript",
+                     str(srt)]) == 0
+        utterances = json.loads(capsys.readouterr().out)["utterances"]
+        assert [u["text"] for u in utterances] == [f"line {i + 1}" for i in range(count)]

@@ -11,6 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from demo.config import DEFAULT_SPEECH_MODEL, SpeechModel
+from demo.controls import position_slider
 from demo.errors import parse_choice, user_errors
 from demo.markup import NO_LATEX, html_text, md
 from demo.queue_events import Cancelled, current_event, request_watch, session_events
@@ -235,7 +236,7 @@ class AnalyseTab:
                 {"model": [u.prediction.emotion for u in conversation.utterances], "face cue": face,
                  "voice cue": voice},
                 analysis.labels, title="Model prediction vs. the face and voice cues (hatched: they disagree)"),
-            turn=gr.update(minimum=1, maximum=max(len(conversation), 1), value=1, step=1, interactive=True),
+            turn=position_slider(len(conversation)),
             layer=gr.update(choices=layers, value=layers[0] if layers else None),
             downloads=downloads,
             notice=modality_statement(analysis.modalities_trained, analysis.modalities_used),

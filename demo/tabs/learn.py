@@ -10,6 +10,7 @@ import gradio as gr
 import numpy as np
 from matplotlib.figure import Figure
 
+from demo.controls import position_slider
 from demo.errors import parse_choice, user_errors
 from demo.markup import NO_LATEX, md
 from demo.state import AppState
@@ -239,8 +240,8 @@ class LearnTab:
             trace = run_turn_attention(self.state.model_setup(), conversation, modality, index,
                                        max(int(head or 1), 1) - 1)
         return AttentionView(
-            attention_turn=gr.update(minimum=1, maximum=len(conversation), value=index + 1, interactive=True),
-            attention_head=gr.update(minimum=1, maximum=trace.heads, value=trace.head + 1, interactive=True),
+            attention_turn=position_slider(len(conversation), index + 1),
+            attention_head=position_slider(trace.heads, trace.head + 1),
             attention_reading=turn_attention_reading(trace, conversation.utterances[index].speaker,
                                                      conversation.utterances[index].text),
             qkv_plot=ssa_plots.plot_qkv_rasters(trace),

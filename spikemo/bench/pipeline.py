@@ -24,6 +24,7 @@ import torch
 
 from spikemo.bench.synthetic import SyntheticConfig, make_conversation
 from spikemo.video.analyzer import STAGES, Analyzer, PipelineConfig
+from spikemo.video.speech import whisper_device
 
 
 def peak_rss_mib() -> float:
@@ -38,6 +39,7 @@ def bench_pipeline(
     checkpoint_dir: str | Path | None = None,
     config: PipelineConfig | None = None,
     seed: int = 0,
+    device: str | None = None,
 ) -> dict:
     """Median end-to-end seconds of `repeats` analyses of a generated ~duration_s conversation, per-stage
     medians, the ratio to the video's duration, and peak memory. See the module docstring."""
@@ -48,7 +50,7 @@ def bench_pipeline(
             Path(scratch) / "conversation.mp4", SyntheticConfig(target_duration_s=duration_s, seed=seed)
         )
         started = time.perf_counter()
-        analyzer = Analyzer(checkpoint_dir, config)
+        analyzer = Analyzer(checkpoint_dir, config, device)
         load_s = time.perf_counter() - started
         try:
             warm_up = analyzer.analyze(video.path, num_speakers=2)
@@ -64,6 +66,8 @@ def bench_pipeline(
         "checkpoint": str(analyzer.checkpoint.directory),
         "modalities_used": list(runs[-1].modalities_used),
         "speech_model": analyzer.config.speech.model,
+        "device": str(analyzer.device),
+        "whisper_device": whisper_device(analyzer.config.speech)[0],
         "torch_threads": torch.get_num_threads(),
         "load_seconds": load_s,
         "warm_up_seconds": warm_up.timings["total"],
@@ -81,7 +85,8 @@ def format_pipeline_bench(result: dict) -> str:
     lines = [
         f"pipeline on a generated {result['video_seconds']:.1f} s two-speaker video "
         f"({result['scripted_turns']} scripted turns, {result['utterances_found']} utterances found; "
-        f"Whisper {result['speech_model']}; model modalities {'+'.join(result['modalities_used'])}; "
+        f"Whisper {result['speech_model']} on {result['whisper_device']}; models on {result['device']}; "
+        f"model modalities {'+'.join(result['modalities_used'])}; "
         f"{result['torch_threads']} torch threads)",
         f"  loading (checkpoint, text encoder, extractors, Whisper, voice encoder): {result['load_seconds']:.1f} s",
         f"  first analysis (warm-up, not in the median): {result['warm_up_seconds']:.1f} s",

@@ -128,13 +128,15 @@ class Analyzer:
         config: PipelineConfig | None = None,
         device: str | None = None,
     ) -> None:
-        self.config = config or PipelineConfig()
         self.device = pick_device(device)
+        self.config = config or PipelineConfig()
+        if self.config.speech.device is None:  # Whisper follows the models' device (on CUDA where it can run)
+            self.config = replace(self.config, speech=replace(self.config.speech, device=self.device.type))
         self.checkpoint: Checkpoint = load_checkpoint(checkpoint_dir, device=self.device)
         encoder_dir = self.checkpoint.text_encoder_dir or default_text_encoder_path()
         self.text_encoder = TextEncoder.from_pretrained(str(encoder_dir), device=str(self.device))
         self.audio_extractor = AudioFeatureExtractor(self.config.audio)
-        self.voice_model = (VoiceEmotionModel(self.config.voice_model)
+        self.voice_model = (VoiceEmotionModel(self.config.voice_model, self.device)
                             if self.config.voice_model is not None else None)
         self.visual_extractor = VisualFeatureExtractor(self.config.visual)
         self.feature_dims = {

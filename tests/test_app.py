@@ -22,15 +22,15 @@ from demo.tabs.learn import InputShape, LearnTab, without_dswa_sentence
 from spikemo.data.conversation import Prediction
 from spikemo.data.labels import MELD_LABELS
 from spikemo.data.meld import read_meld_csv
+from spikemo.data.transcript import TranscriptLimits
 from spikemo.model.checkpoint import load_checkpoint
 from spikemo.model.modeling import SpikEmoModel
 from spikemo.training.dswa_ablation import predict_without_dswa
 from spikemo.training.inspection import scored_turns
 from spikemo.training.metrics import classification_metrics
 from spikemo.training.predict import gold_and_predicted
-from spikemo.viz.lif_teaching import INPUT_SHAPES, SWEEP_TIME_STEPS, TimeStepSweep
-from spikemo.data.transcript import TranscriptLimits
 from spikemo.video.media import probe_video
+from spikemo.viz.lif_teaching import INPUT_SHAPES, SWEEP_TIME_STEPS, TimeStepSweep
 from tests.helpers import make_test_checkpoint, tiny_config, write_srt
 
 pytestmark = pytest.mark.slow  # real models on generated media, or training (see pyproject.toml)

@@ -61,7 +61,7 @@ def test_counts_are_the_labels_that_differ_between_the_passes(variant):
     assert effect["utterances"] == len(with_dswa) == 21 and effect["dswa_variant"] == variant
     assert effect["changed_without_dswa"] == sum(a != b for a, b in zip(with_dswa, without))
     assert effect["changed_with_spikes_silenced"] == sum(a != b for a, b in zip(with_dswa, silenced))
-    assert set(effect["weighted_f1"]) == {"with_dswa", "without_dswa", "spikes_silenced"}
+    assert set(effect["weighted_f1"]) == {"with_dswa", "without_dswa", "spikes_silenced", "order_shuffled"}
     assert effect["weighted_f1"]["spikes_silenced"] == effect["scores"]["spikes_silenced"]["weighted_f1"]
     shifts = effect["mean_probability_shift_percent"]
     assert shifts["without_dswa"] > 0 and shifts["spikes_silenced"] > 0  # each ablation moves the features

@@ -1,5 +1,6 @@
 """SpikEmo network: shapes, padding, DSWA behaviour, spiking state, traces, config and input errors."""
 
+import dataclasses
 import itertools
 import json
 
@@ -10,7 +11,6 @@ from spikingjelly.activation_based import functional, neuron, surrogate
 from spikemo.data.labels import IEMOCAP_LABELS, MELD_LABELS, MODALITIES
 from spikemo.model.configuration import (
     DEFAULT_LIF_TAU,
-    DSWA_VARIANTS,
     LossConfig,
     SpikEmoConfig,
     TrainConfig,
@@ -18,7 +18,7 @@ from spikemo.model.configuration import (
     meld_preset,
 )
 from spikemo.model.dialogue_rnn import DialogueContextEncoder, reverse_within_lengths
-from spikemo.model.dswa import DSWA, NormLIF, masked_utterance_softmax
+from spikemo.model.dswa import DSWA, SPIKFORMER_VARIANTS, NormLIF, masked_utterance_softmax
 from spikemo.model.fusion import MultiAttnFusion
 from spikemo.model.modeling import SpikEmoModel
 from spikemo.model.neuron import LIFNeuron, lif_neuron, spikes_silenced
@@ -100,7 +100,7 @@ def test_appending_padding_leaves_real_positions_unchanged():
         assert torch.allclose(short.dswa_weights[m], long.dswa_weights[m][:, :5], atol=1e-6)
 
 
-@pytest.mark.parametrize("variant", DSWA_VARIANTS)
+@pytest.mark.parametrize("variant", SPIKFORMER_VARIANTS)
 def test_dswa_weights_depend_on_non_negative_inputs(variant):
     """The published spiking step fired on x >= 0: after a ReLU every position spiked and weights were 1/L."""
     torch.manual_seed(0)
@@ -194,7 +194,7 @@ def test_spiking_state_is_reset_after_every_forward():
     model(*inputs).logits.sum().backward()
 
 
-@pytest.mark.parametrize("variant", DSWA_VARIANTS)
+@pytest.mark.parametrize("variant", SPIKFORMER_VARIANTS)
 def test_gradients_reach_the_spiking_encoder_through_the_surrogate(variant):
     model = build(dswa_variant=variant, time_steps=16)
     model.train()
@@ -327,11 +327,16 @@ def test_configs_survive_a_json_round_trip():
 
 
 def test_lif_tau_defaults_to_the_dswa_variant_own():
-    assert SpikEmoConfig().dswa_variant == "reference" and SpikEmoConfig().lif_tau == 10.0
-    assert SpikEmoConfig(dswa_variant="residual").lif_tau == 2.0
-    assert SpikEmoConfig(dswa_variant="residual", lif_tau=4).lif_tau == 4.0
+    assert SpikEmoConfig().dswa_variant == "reference" and SpikEmoConfig().lif_time_constant == 10.0
+    assert SpikEmoConfig(dswa_variant="residual").lif_time_constant == 2.0
+    assert SpikEmoConfig(dswa_variant="residual", lif_tau=4).lif_time_constant == 4.0
     restored = SpikEmoConfig.from_dict(json.loads(json.dumps(SpikEmoConfig(dswa_variant="residual").to_dict())))
-    assert (restored.dswa_variant, restored.lif_tau) == ("residual", 2.0)
+    assert (restored.dswa_variant, restored.lif_time_constant) == ("residual", 2.0)
+    # The variant's default is resolved where it is used, so replace() follows a changed variant.
+    assert dataclasses.replace(SpikEmoConfig(), dswa_variant="residual").lif_time_constant == 2.0
+    assert dataclasses.replace(SpikEmoConfig(lif_tau=4), dswa_variant="residual").lif_time_constant == 4.0
+    conversation = SpikEmoConfig(dswa_variant="conversation", time_steps=8, conversation_tau_turns=3)
+    assert conversation.lif_time_constant == 24.0
 
 
 def test_presets_carry_the_paper_values():

@@ -7,6 +7,7 @@ import torch
 
 from spikemo.errors import InputError, run_command
 from spikemo.model.checkpoint import load_checkpoint
+from spikemo.model.configuration import SpikEmoConfig
 from spikemo.model.modeling import SpikEmoModel
 from spikemo.text.packaged import default_text_encoder_path
 from spikemo.training.evaluate import evaluate_csv
@@ -83,7 +84,7 @@ def test_train_meld_stage2_only_on_an_earlier_encoder(quick_checkpoint, tmp_path
     assert [p.read_bytes() for p in earlier_weights] == [
         (out / "text_encoder" / p.name).read_bytes() for p in earlier_weights]
     checkpoint = load_checkpoint(out)
-    assert (checkpoint.config.dswa_variant, checkpoint.config.lif_tau) == ("residual", 2.0)
+    assert (checkpoint.config.dswa_variant, checkpoint.config.lif_time_constant) == ("residual", 2.0)
     card = (out / "README.md").read_text()
     assert "## Choices made on dev" in card and "- DSWA variant residual: chosen on dev" in card
     assert "DSWA variant `residual`" in card and "stage 1 reused from" in card
@@ -179,7 +180,8 @@ def test_experiments_quick_writes_tables_and_resumes(tmp_path):
     for record in full:  # the silenced row and the effect table hold what each full run measured
         assert f"| {record['seed']} | {record['dev']['weighted_f1']:.2f} | " in table4
         assert record["dswa_effect"]["changed_with_spikes_silenced"] >= 0
-        assert record["model"]["dswa_variant"] == "residual" and record["model"]["lif_tau"] == 2.0
+        assert record["model"]["dswa_variant"] == "residual"
+        assert SpikEmoConfig.from_dict(record["model"]).lif_time_constant == 2.0
     assert SpikEmoModel.from_pretrained(tmp_path / "models" / "table4-full-seed0").config.dswa_variant == "residual"
     figure4 = (tmp_path / "figure4.md").read_text()
     assert "| T2 | 2 |" in figure4 and "| T4 | 2 |" in figure4

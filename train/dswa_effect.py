@@ -20,7 +20,8 @@ from spikemo.training.dswa_ablation import dswa_effect
 from spikemo.training.evaluate import encode_transcripts
 
 RESULTS_DIR = REPO_ROOT / "train" / "results"
-ROWS = {"with_dswa": "as trained", "without_dswa": "DSWA skipped", "spikes_silenced": "spikes silenced"}
+ROWS = {"with_dswa": "as trained", "without_dswa": "DSWA skipped", "spikes_silenced": "spikes silenced",
+        "order_shuffled": "turns shuffled within each dialogue"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -53,15 +54,18 @@ def render_markdown(effect: dict, checkpoint: str, csv: str) -> str:
         "# What DSWA and its spikes change in the trained model",
         "",
         f"Checkpoint `{checkpoint}` (DSWA variant `{effect['dswa_variant']}`, T={effect['time_steps']}) on `{csv}`, "
-        "made by `python -m train.dswa_effect`. The same trained model predicts every utterance three times: as "
-        "trained, with its DSWA step skipped (features pass unchanged), and with every LIF neuron silenced (DSWA "
-        "runs, its spikes are all 0). DSWA multiplies each utterance's features by 1 + w, where w is a softmax "
-        "over the dialogue's utterances (per channel), so the weights of a dialogue sum to 1.",
+        "made by `python -m train.dswa_effect`. The same trained model predicts every utterance four times: as "
+        "trained, with its DSWA step skipped (features pass unchanged), with every LIF neuron silenced (DSWA "
+        "runs, its spikes are all 0), and with each dialogue's turns in a shuffled order. DSWA multiplies each "
+        "utterance's features by 1 + w, where w is a softmax over the dialogue's utterances (per channel), so the "
+        "weights of a dialogue sum to 1.",
         "",
         f"- Predictions that change with DSWA skipped: {effect['changed_without_dswa']} of {n} "
         f"(mean shift of the predicted distribution {shift['without_dswa']:.3f} %, total variation).",
         f"- Predictions that change with the spikes silenced: {effect['changed_with_spikes_silenced']} of {n} "
         f"(mean shift {shift['spikes_silenced']:.3f} %).",
+        f"- Predictions that change with each dialogue's turns shuffled: {effect['changed_with_order_shuffled']} of "
+        f"{n}; weighted F1 drops by {effect['order_shuffle_f1_drop']:.2f} points.",
         "- Correlation of the per-utterance weights with the same softmax taken over DSWA's input features: "
         f"{effect['weight_feature_correlation']:.3f} over all utterances, "
         f"{effect['weight_feature_correlation_multi_turn']:.3f} over dialogues of two or more turns, and "
@@ -94,8 +98,8 @@ def main(argv: list[str] | None = None) -> dict:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "dswa_effect.json").write_text(json.dumps(effect, indent=1) + "\n")
         (out_dir / "dswa_effect.md").write_text(render_markdown(effect, effect["checkpoint"], args.csv.name))
-    headline = ("changed_without_dswa", "changed_with_spikes_silenced", "weighted_f1", "weight_feature_correlation",
-                "weight_change_T2")
+    headline = ("changed_without_dswa", "changed_with_spikes_silenced", "changed_with_order_shuffled", "weighted_f1",
+                "order_shuffle_f1_drop", "weight_feature_correlation", "weight_change_T2")
     print(json.dumps(effect if args.json else {k: effect[k] for k in headline}))
     return effect
 

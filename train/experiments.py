@@ -36,7 +36,6 @@ from spikemo.data.multiemo import read_multiemo_pickle
 from spikemo.errors import InputError, run_command
 from spikemo.integrity import sha256_of
 from spikemo.model.configuration import (
-    DEFAULT_LIF_TAU,
     DSWA_VARIANTS,
     LossConfig,
     SpikEmoConfig,
@@ -46,6 +45,7 @@ from spikemo.model.configuration import (
 )
 from spikemo.paths import DEFAULT_CHECKPOINT, REPO_ROOT, repo_relative
 from spikemo.text.encoder import TextEncoder
+from spikemo.text.feature_cache import encode_cached
 from spikemo.training.dswa_ablation import dswa_effect
 from spikemo.training.trainer import evaluate_model, train_spikemo
 
@@ -75,7 +75,18 @@ PAPER_IEMOCAP_TABLE5 = {("text",): 64.77, ("text", "audio", "visual"): 71.50}
 TABLE4_ROWS = ("full", "spikes_silenced", "no_dice", "no_corr", "no_dice_no_corr", "no_dswa")
 EFFECT_KEYS = ("changed_without_dswa", "changed_with_spikes_silenced", "weight_feature_correlation",
                "weight_feature_correlation_multi_turn", "weight_feature_correlation_within_dialogue",
-               "weight_change_T2")
+               "weight_change_T2", "changed_with_order_shuffled", "order_shuffle_f1_drop")
+# The DSWA variants side by side on the same features, paired by seed with a retrained baseline without DSWA
+# (`--experiments variants`): the Spikformer variants over simulated time, the conversation-time variant as a
+# weight and as added features, and its spike-free control (the same leaky integrators, no spikes).
+VARIANT_ROWS = {
+    "no_dswa": {"use_dswa": False},
+    "reference": {"dswa_variant": "reference"},
+    "residual": {"dswa_variant": "residual"},
+    "conversation": {"dswa_variant": "conversation"},
+    "conversation_features": {"dswa_variant": "conversation", "conversation_output": "features"},
+    "conversation_spike_free": {"dswa_variant": "conversation", "conversation_spiking": False},
+}
 
 
 @dataclasses.dataclass
@@ -112,7 +123,11 @@ def text_dataset(encoder_dir: Path, train_csv: Path, dev_csv: Path, test_csv: Pa
     if quick:
         train, dev, test = train[:16], dev[:8], (test[:8] if test else None)
     encoder = TextEncoder.from_pretrained(str(encoder_dir))
-    encoder.encode_conversations(train + dev + (test or []), progress=True)
+    for conversations, csv in ((train, train_csv), (dev, dev_csv), (test, test_csv)):
+        if conversations and quick:
+            encoder.encode_conversations(conversations)
+        elif conversations:  # the same features for every run: encoded once per encoder and CSV, then cached
+            encode_cached(encoder, encoder_dir, conversations, csv, progress=True)
     # The weights' checksum names the features: a retrained encoder at the same path is another data source.
     weights = sha256_of(sorted(Path(encoder_dir).glob("*.safetensors")))[:12]
     subset = ", quick subset" if quick else ""
@@ -147,6 +162,10 @@ def table4_specs(seeds: Sequence[int]) -> list[RunSpec]:
     ]
 
 
+def variant_specs(seeds: Sequence[int]) -> list[RunSpec]:
+    return [RunSpec("variants", name, seed, changes, {}) for name, changes in VARIANT_ROWS.items() for seed in seeds]
+
+
 def figure4_specs(seeds: Sequence[int], time_steps: Sequence[int]) -> list[RunSpec]:
     return [RunSpec("figure4", f"T{t}", s, {"time_steps": t}, {}) for t in time_steps for s in seeds]
 
@@ -179,7 +198,6 @@ def base_configs(dataset: Dataset, epochs: int, batch_size: int, quick: bool, ds
         input_dims=dims,
         context_modalities=tuple(m for m in ("audio", "visual") if m in dataset.modalities),
         dswa_variant=dswa_variant,
-        lif_tau=DEFAULT_LIF_TAU[dswa_variant],
     )
     train_config = dataclasses.replace(train_config, epochs=epochs, batch_size=batch_size)
     if quick:
@@ -217,6 +235,7 @@ def run_one(spec: RunSpec, dataset: Dataset, configs, patience: int | None, mode
     if model_config.use_dswa:
         effect = dswa_effect(result.model, dataset.dev)
         record["dev_spikes_silenced"] = effect["scores"]["spikes_silenced"]
+        record["dev_order_shuffled"] = effect["scores"]["order_shuffled"]
         record["dswa_effect"] = {k: effect[k] for k in EFFECT_KEYS}
     steps = model_config.time_steps
     record["latency_ms"] = bench_model(result.model, time_steps=(steps,))["latency_ms"][steps]
@@ -335,6 +354,8 @@ def write_reports(results_dir: Path, requested: Sequence[str], specs: list[RunSp
                   dataset: Dataset) -> None:
     """Rebuild every markdown table and the plot from the run JSONs in results_dir/runs."""
     records = load_records(results_dir)
+    if "variants" in requested:
+        write_variants_report(results_dir, [r for r in records if r["experiment"] == "variants"], dataset)
     trained = {e: [r for r in records if r["experiment"] == e] for e in ("table4", "figure4", "table5")}
     full_runs = [r for r in trained["table4"] if r["name"] == "full"]
     # A T sweep run without table4 trains the preset's T itself; where table4's full run of that seed exists,
@@ -380,6 +401,48 @@ def write_reports(results_dir: Path, requested: Sequence[str], specs: list[RunSp
     figure4_plot(by_experiment["figure4"], results_dir / "figure4.png")
 
 
+def paired_gain(records: list[dict], name: str, baseline: str = "no_dswa") -> str:
+    """Dev weighted F1 of `name` minus `baseline`'s, per seed both ran, as mean ± std (points)."""
+    by_seed = {(r["name"], r["seed"]): r["dev"]["weighted_f1"] for r in records}
+    gains = [by_seed[(name, s)] - by_seed[(baseline, s)] for n, s in by_seed if n == name and (baseline, s) in by_seed]
+    return mean_std(gains)
+
+
+def variants_effect_table(records: list[dict]) -> str:
+    """Per DSWA run: what skipping DSWA, silencing its spikes and shuffling the turns change on dev."""
+    lines = ["| configuration | seed | dev weighted F1 | changed without DSWA | changed, spikes silenced | "
+             "changed, turns shuffled | F1 drop, turns shuffled | weight-feature correlation within dialogues |",
+             "|---|---|---|---|---|---|---|---|"]
+    for record in sorted(records, key=lambda r: (list(VARIANT_ROWS).index(r["name"]), r["seed"])):
+        effect = record.get("dswa_effect")
+        if effect is None or "changed_with_order_shuffled" not in effect:
+            continue
+        lines.append(f"| {record['name']} | {record['seed']} | {record['dev']['weighted_f1']:.2f} | "
+                     f"{effect['changed_without_dswa']} | {effect['changed_with_spikes_silenced']} | "
+                     f"{effect['changed_with_order_shuffled']} | {effect['order_shuffle_f1_drop']:.2f} | "
+                     f"{effect['weight_feature_correlation_within_dialogue']:.3f} |")
+    return "\n".join(lines)
+
+
+def write_variants_report(results_dir: Path, records: list[dict], dataset: Dataset) -> None:
+    """variants.md: the variants' dev scores, their gain over the no-DSWA baseline paired by seed, and what their
+    spikes and the turn order decide, rebuilt from the run JSONs."""
+    names = list(VARIANT_ROWS)
+    gains = "\n".join(f"- {name}: {paired_gain(records, name)} points over no_dswa (paired by seed)"
+                       for name in names[1:] if any(r["name"] == name for r in records))
+    hours = sum(e["seconds"] for r in records for e in r["history"]) / 3600
+    sections = [f"# DSWA variants\n\nData: {dataset.source}. Made by `python -m train.experiments --experiments "
+                f"variants`; every run selected on dev; {len(records)} runs, {hours:.1f} h of training (sum of "
+                "epoch times). Rows: spikemo.model.dswa (reference, residual: T simulated steps over fixed features) "
+                "and spikemo.model.conversation_dswa (conversation: neurons that read the dialogue turn by turn; "
+                "as a weight, as added features, and its spike-free control).\n",
+                markdown_table(records, names, {}, {}, "dev", dataset.dataset),
+                "Gain over the retrained model without DSWA:\n\n" + (gains or "none yet"),
+                "What each run's DSWA, its spikes and the turn order decide on dev "
+                "(`spikemo.training.dswa_ablation.dswa_effect`):\n\n" + variants_effect_table(records)]
+    (results_dir / "variants.md").write_text("\n\n".join(sections) + "\n")
+
+
 def _variants(records: list[dict]) -> str:
     """The DSWA variants of `records` (runs made before the variants existed were "residual")."""
     return ", ".join(sorted({r["model"].get("dswa_variant", "residual") for r in records})) or "–"
@@ -416,7 +479,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--dev-csv", type=Path, default=MELD_DIR / "dev_sent_emo.csv")
     parser.add_argument("--test-csv", type=Path, help="also report this split (never used for selection)")
     parser.add_argument("--experiments", nargs="+", default=["table4", "figure4", "table5"],
-                        choices=["table4", "figure4", "table5"])
+                        choices=["table4", "figure4", "table5", "variants"],
+                        help="variants: every DSWA variant and controls beside a baseline without DSWA, paired by "
+                             "seed (its own results folder, train/results/dswa-variants by default)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--time-steps", type=int, nargs="+", default=list(TIME_STEPS))
     parser.add_argument("--epochs", type=int, default=10)
@@ -439,7 +504,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--test-store needs the test split's --test-csv")
     if args.dataset != "meld" and not args.multiemo:
         parser.error("--dataset iemocap needs IEMOCAP's features: --multiemo FILE.pkl")
-    args.results_dir = args.results_dir or RESULTS_DIR / f"dswa-{args.dswa_variant}"
+    if "variants" in args.experiments and len(args.experiments) > 1:
+        parser.error("--experiments variants runs alone (its runs set the variant themselves)")
+    default_dir = "dswa-variants" if args.experiments == ["variants"] else f"dswa-{args.dswa_variant}"
+    args.results_dir = args.results_dir or RESULTS_DIR / default_dir
     return args
 
 
@@ -473,7 +541,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     else:
         dataset = text_dataset(args.text_encoder, args.train_csv, args.dev_csv, args.test_csv, args.quick)
     configs = base_configs(dataset, args.epochs, args.batch_size, args.quick, args.dswa_variant)
-    specs = []
+    specs = variant_specs(args.seeds) if "variants" in args.experiments else []
     if "table4" in args.experiments:
         specs += table4_specs(args.seeds)
     if "figure4" in args.experiments:

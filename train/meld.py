@@ -21,7 +21,7 @@ import torch
 from spikemo.data.meld import read_meld_csv
 from spikemo.errors import run_command
 from spikemo.model.checkpoint import save_checkpoint, update_checkpoint_metadata
-from spikemo.model.configuration import DEFAULT_LIF_TAU, DSWA_VARIANTS, meld_preset
+from spikemo.model.configuration import DSWA_VARIANTS, meld_preset
 from spikemo.model.modeling import read_pretrained_config
 from spikemo.paths import DEFAULT_CHECKPOINT, REPO_ROOT
 from spikemo.runtime import pick_device
@@ -151,7 +151,6 @@ def main(argv: list[str] | None = None) -> dict:
         context_modalities=(),
         time_steps=args.time_steps or model_config.time_steps,
         dswa_variant=args.dswa_variant,
-        lif_tau=DEFAULT_LIF_TAU[args.dswa_variant],
     )
     train_config = dataclasses.replace(
         train_config,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from spikemo.errors import run_command
 from spikemo.model.checkpoint import update_checkpoint_metadata
+from spikemo.model.configuration import SpikEmoConfig
 from spikemo.model.modeling import read_pretrained_config
 from spikemo.training.evaluate import evaluate_csv
 
@@ -28,9 +29,9 @@ def render_model_card(metadata: dict) -> str:
                        else "that encoder's features")
     choices = "".join(f"\n- {choice}" for choice in metadata.get("choices", []))
     choices = f"\n## Choices made on dev\n{choices}\n" if choices else ""
-    model = metadata.get("model", {})
-    dswa = (f" DSWA variant `{model.get('dswa_variant', 'residual')}`, T={model.get('time_steps')}, LIF "
-            f"tau={model.get('lif_tau')}." if model.get("use_dswa") else "")
+    model = SpikEmoConfig.from_dict(metadata["model"]) if "model" in metadata else None
+    dswa = (f" DSWA variant `{model.dswa_variant}`, T={model.time_steps}, LIF tau={model.lif_time_constant:g}."
+            if model is not None and model.use_dswa else "")
     stage1_from = timings.get("stage1_reused_from")
     stage1_note = f" (stage 1 reused from `{stage1_from}`)" if stage1_from else ""
     quick = "\n**Quick mode: a tiny subset, for tests only. Not a usable model.**\n" if data["quick"] else ""

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from spikemo.data.labels import IEMOCAP_LABELS, MELD_LABELS, MODALITIES
 from spikemo.serialization import JsonDataclass
 
-# DSWA's structures (spikemo.model.dswa) and the LIF time constant each defaults to.
-DSWA_VARIANTS: tuple[str, ...] = ("reference", "residual")
+# DSWA's structures (spikemo.model.dswa, spikemo.model.conversation_dswa) and the LIF time constant (in steps) the
+# two over simulated time default to; the conversation variant counts its time constant in turns instead.
+DSWA_VARIANTS: tuple[str, ...] = ("reference", "residual", "conversation")
 DEFAULT_LIF_TAU: dict[str, float] = {"reference": 10.0, "residual": 2.0}
 
 # Default per-utterance feature sizes: the default text encoder's (all-MiniLM-L6-v2; all-mpnet-base-v2, under the
@@ -35,16 +36,31 @@ class SpikEmoConfig(JsonDataclass):
     context_modalities: tuple[str, ...] = ("audio", "visual")  # those with a DialogueRNN context encoder (paper)
     use_dswa: bool = True  # weight utterances by DSWA (False: the "without DSWA" ablation)
     # DSWA's structure (spikemo.model.dswa): "reference" spike-encodes the input and ends with a LayerNorm, as the
-    # paper's published code does, so E is made of spikes; "residual" feeds continuous features (E = F + spikes).
+    # paper's published code does, so E is made of spikes; "residual" feeds continuous features (E = F + spikes);
+    # "conversation" (spikemo.model.conversation_dswa) runs its neurons in dialogue time, turn after turn.
     dswa_variant: str = "reference"
-    time_steps: int = 32  # T, the time steps the spiking encoder runs for (the paper's, section IV-B)
+    # T, the time steps the spiking encoder runs for (the paper's, section IV-B); in the conversation variant, the
+    # steps each turn is presented for.
+    time_steps: int = 32
     spikformer_layers: int = 2  # Spikformer blocks in DSWA (the paper's)
     spikformer_heads: int = 8  # spiking self-attention heads per Spikformer block
     spikformer_mlp_ratio: int = 4  # a Spikformer MLP's hidden width, as a multiple of hidden_size
-    # LIF membrane time constant, decay 1/tau per step. None: the variant's own, 10.0 for "reference" (the
-    # published code's) and 2.0 for "residual" (spikingjelly's default, which the first checkpoints used).
+    # LIF membrane time constant of the Spikformer variants, decay 1/tau per step. None: the variant's own
+    # (lif_time_constant), 10.0 for "reference" (the published code's) and 2.0 for "residual" (spikingjelly's
+    # default, which the first checkpoints used); resolved when used, so replace(dswa_variant=...) follows it.
     lif_tau: float | None = None
     lif_threshold: float = 1.0  # LIF firing threshold (spikingjelly's default, also the published code's)
+    # The conversation variant's neurons (n): as many as the hidden width h, so its read-out is square.
+    conversation_neurons: int = 256
+    # Their membrane time constant in turns (the LIF's tau is this times T): at 2, a potential keeps e^-0.5, about
+    # 60 %, of its charge one turn later and 14 % four turns later, so several turns can add up before a spike
+    # while a dialogue's start fades (MELD's dialogues run 9.6 turns on average).
+    conversation_tau_turns: float = 2.0
+    # How the conversation variant's read-out E shapes each utterance: "weight" (softmax(E) * F + F, as the paper's
+    # DSWA), "features" (F + E) or "both".
+    conversation_output: str = "weight"
+    # False: the spike-free control, leaky integrators emitting a smooth step of their potential, never resetting.
+    conversation_spiking: bool = True
     fusion_layers: int = 6  # MultiAttn cross-modal fusion layers (the paper's)
     fusion_heads: int = 4  # attention heads per fusion layer (the paper's)
     fusion_ffn: int = 1024  # feed-forward width inside each fusion layer (the paper's)
@@ -57,9 +73,12 @@ class SpikEmoConfig(JsonDataclass):
         self.input_dims = {str(m): int(d) for m, d in self.input_dims.items()}
         if self.dswa_variant not in DSWA_VARIANTS:
             raise ValueError(f"unknown dswa_variant {self.dswa_variant!r}; known: {', '.join(DSWA_VARIANTS)}")
-        if self.lif_tau is None:
-            self.lif_tau = DEFAULT_LIF_TAU[self.dswa_variant]
-        self.lif_tau, self.lif_threshold = float(self.lif_tau), float(self.lif_threshold)  # JSON may give ints
+        self.lif_threshold = float(self.lif_threshold)  # JSON may give ints
+        self.conversation_tau_turns = float(self.conversation_tau_turns)
+        if self.lif_tau is not None:
+            self.lif_tau = float(self.lif_tau)
+        if self.conversation_output not in ("weight", "features", "both"):
+            raise ValueError(f"unknown conversation_output {self.conversation_output!r}; known: weight, features, both")
         if len(self.labels) < 2:
             raise ValueError(f"need at least two labels, got {self.labels}")
         for name, group in (("modalities", self.modalities), ("context_modalities", self.context_modalities)):
@@ -78,12 +97,22 @@ class SpikEmoConfig(JsonDataclass):
                 raise ValueError(f"hidden_size {self.hidden_size} is not divisible by {heads_name}")
         if min(self.time_steps, self.max_speakers, self.spikformer_layers, self.spikformer_mlp_ratio) < 1:
             raise ValueError("time_steps, max_speakers, spikformer_layers and spikformer_mlp_ratio must be >= 1")
-        if self.lif_tau <= 1.0:
+        if self.lif_tau is not None and self.lif_tau <= 1.0:
             raise ValueError(f"lif_tau must be > 1 (LIF decay 1/tau), got {self.lif_tau}")
+        if self.conversation_neurons < 1 or self.conversation_tau_turns <= 0:
+            raise ValueError("conversation_neurons must be >= 1 and conversation_tau_turns > 0")
 
     @property
     def num_labels(self) -> int:
         return len(self.labels)
+
+    @property
+    def lif_time_constant(self) -> float:
+        """The LIF tau in steps: lif_tau, else the variant's own default; for the conversation variant,
+        conversation_tau_turns turns of time_steps steps."""
+        if self.dswa_variant == "conversation":
+            return self.conversation_tau_turns * self.time_steps
+        return self.lif_tau if self.lif_tau is not None else DEFAULT_LIF_TAU[self.dswa_variant]
 
 
 @dataclass

@@ -26,9 +26,11 @@ import torch.nn.functional as F
 from spikingjelly.activation_based import functional, surrogate
 from torch import Tensor, nn
 
-from spikemo.model.configuration import DSWA_VARIANTS
+from spikemo.model.configuration import DEFAULT_LIF_TAU
 from spikemo.model.neuron import lif_neuron
 
+# The variants built here, over T simulated steps (the conversation variant is spikemo.model.conversation_dswa).
+SPIKFORMER_VARIANTS: tuple[str, ...] = tuple(DEFAULT_LIF_TAU)
 # Spikformer's fixed attention scale (it has no softmax to temper Q K^T V, whose entries are spike counts).
 SSA_SCALE = 0.125
 
@@ -235,8 +237,9 @@ class DSWA(nn.Module):
         variant: str = "reference",
     ):
         super().__init__()
-        if variant not in DSWA_VARIANTS:
-            raise ValueError(f"unknown DSWA variant {variant!r}; known: {', '.join(DSWA_VARIANTS)}")
+        if variant not in SPIKFORMER_VARIANTS:
+            raise ValueError(f"unknown Spikformer DSWA variant {variant!r}; known: {', '.join(SPIKFORMER_VARIANTS)} "
+                             "(the conversation variant is spikemo.model.conversation_dswa.ConversationDSWA)")
         self.time_steps, self.variant = time_steps, variant
         self.spike_input = SpikeInput(size) if variant == "reference" else None
         self.encoder = SpikformerEncoder(size, layers, heads, mlp_ratio, tau, threshold)

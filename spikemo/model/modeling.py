@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from spikemo.errors import CheckpointError
 from spikemo.model.configuration import SpikEmoConfig
+from spikemo.model.conversation_dswa import ConversationDSWA
 from spikemo.model.dialogue_rnn import DialogueContextEncoder
 from spikemo.model.dswa import DSWA
 from spikemo.model.fusion import MultiAttnFusion
@@ -75,6 +76,16 @@ class ModalityProjection(nn.Module):
         return x + self.speaker(speakers) if self.speaker is not None else x
 
 
+def build_dswa(config: SpikEmoConfig) -> DSWA | ConversationDSWA:
+    """One modality's DSWA step, of the config's variant."""
+    if config.dswa_variant == "conversation":
+        return ConversationDSWA(config.hidden_size, config.conversation_neurons, config.time_steps,
+                                config.conversation_tau_turns, config.lif_threshold, config.conversation_output,
+                                config.conversation_spiking)
+    return DSWA(config.hidden_size, config.spikformer_layers, config.spikformer_heads, config.spikformer_mlp_ratio,
+                config.time_steps, config.lif_time_constant, config.lif_threshold, config.dswa_variant)
+
+
 class SpikEmoModel(nn.Module):
     """SpikEmo. See the module docstring for the data flow and SpikEmoOutput for what comes back."""
 
@@ -97,22 +108,7 @@ class SpikEmoModel(nn.Module):
                 if m in config.context_modalities
             }
         )
-        self.dswa = nn.ModuleDict(
-            {
-                m: DSWA(
-                    h,
-                    config.spikformer_layers,
-                    config.spikformer_heads,
-                    config.spikformer_mlp_ratio,
-                    config.time_steps,
-                    config.lif_tau,
-                    config.lif_threshold,
-                    config.dswa_variant,
-                )
-                for m in config.modalities
-                if config.use_dswa
-            }
-        )
+        self.dswa = nn.ModuleDict({m: build_dswa(config) for m in config.modalities if config.use_dswa})
         self.fusion = MultiAttnFusion(
             config.modalities, h, config.fusion_layers, config.fusion_heads, config.fusion_ffn, config.dropout
         )

@@ -8,6 +8,7 @@ the spikes or merely the input features: their correlation with the softmax of t
 how much they move between T = 2 and the model's T.
 """
 
+import random
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -49,6 +50,28 @@ def predict_ablated(
         for utterance, prediction in zip(conversation.utterances, predictions):
             utterance.prediction = prediction
     return ablated
+
+
+def predict_order_shuffled(
+    model: SpikEmoModel, conversations: Sequence[Conversation], device: str | torch.device = "cpu", seed: int = 0
+) -> list[list[Prediction]]:
+    """Each utterance's prediction when its dialogue's utterances are presented in a shuffled order (a fixed
+    permutation per dialogue from `seed`), returned in the original order; the conversations keep whatever
+    predictions they had. The order test: a model that reads conversation time must lose by it. (Speaker slots
+    are numbered by first appearance, so they follow the shuffled order too.)"""
+    generator = random.Random(seed)
+    shuffled = []
+    for conversation in conversations:
+        order = list(conversation.utterances)
+        generator.shuffle(order)
+        shuffled.append(Conversation(conversation.conversation_id, order))
+    kept = [[u.prediction for u in c.utterances] for c in conversations]
+    predict_conversations(model, shuffled, device=device)  # writes into the same Utterance objects
+    moved = [[u.prediction for u in c.utterances] for c in conversations]
+    for conversation, predictions in zip(conversations, kept):
+        for utterance, prediction in zip(conversation.utterances, predictions):
+            utterance.prediction = prediction
+    return moved
 
 
 def predict_without_dswa(
@@ -146,10 +169,13 @@ def dswa_effect(
     its spikes silenced, and measure what the weights follow (see weight_statistics).
 
     Returns {"dswa_variant", "time_steps", "utterances", "changed_without_dswa",
-    "changed_with_spikes_silenced" (predictions whose label differs from the trained model's),
-    "weighted_f1": {"with_dswa", "without_dswa", "spikes_silenced"}, the weight statistics,
-    "scores": the same three as {"weighted_f1", "accuracy", "per_class_f1"} (percent),
-    "mean_probability_shift_percent": {"without_dswa", "spikes_silenced"} (mean total-variation distance from
+    "changed_with_spikes_silenced", "changed_with_order_shuffled" (predictions whose label differs from the
+    trained model's; the last with each dialogue's turns in a shuffled order, predict_order_shuffled),
+    "weighted_f1": {"with_dswa", "without_dswa", "spikes_silenced", "order_shuffled"}, "order_shuffle_f1_drop"
+    (with_dswa minus order_shuffled, points), the weight statistics,
+    "scores": the same four as {"weighted_f1", "accuracy", "per_class_f1"} (percent),
+    "mean_probability_shift_percent": {"without_dswa", "spikes_silenced", "order_shuffled"} (mean total-variation
+    distance from
     the trained model's distribution), "weight_ratio_median": {modality: median over dialogues of >= 2 turns
     of max/min DSWA weight}}. The conversations keep the trained model's predictions.
     """
@@ -159,6 +185,7 @@ def dswa_effect(
     ablations = {
         "without_dswa": predict_ablated(model, conversations, device, skip_dswa=True),
         "spikes_silenced": predict_ablated(model, conversations, device, silence_spikes=True),
+        "order_shuffled": predict_order_shuffled(model, conversations, device),
     }
     trained = [u for c in conversations for u in c.utterances]
     flat = {name: [p for ps in predictions for p in ps] for name, predictions in ablations.items()}
@@ -176,7 +203,10 @@ def dswa_effect(
         "utterances": len(trained),
         "changed_without_dswa": changed["without_dswa"],
         "changed_with_spikes_silenced": changed["spikes_silenced"],
+        "changed_with_order_shuffled": changed["order_shuffled"],
         "weighted_f1": {name: s["weighted_f1"] for name, s in scores.items()},
+        "order_shuffle_f1_drop": round(scores["with_dswa"]["weighted_f1"] - scores["order_shuffled"]["weighted_f1"],
+                                       4),
         **weight_statistics(model, conversations, device),
         "scores": scores,
         "mean_probability_shift_percent": {

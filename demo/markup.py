@@ -2,20 +2,31 @@
 the app shows them inside Markdown (gr.Markdown) and HTML (gr.Error, gr.Warning). Unescaped, a cue like
 `Bob: ![x](http://host/pixel.png)` would make every viewer's browser fetch that URL, and links would render.
 
-`md` escapes text for Markdown (every ASCII punctuation character backslash-escaped, `&`, `<`, `>` as HTML
-entities, line breaks as spaces), so it shows literally; `html_text` escapes text for the HTML of a message.
+`file_names_only` cuts every absolute server path in a message down to its file name: a visitor learns nothing of
+the server's folders from an error about their own file. `md` escapes text for Markdown (every ASCII punctuation
+character backslash-escaped, `&`, `<`, `>` as HTML entities, line breaks as spaces), so it shows literally;
+`html_text` escapes text for the HTML of a message.
 """
 
 from __future__ import annotations
 
 import html
+import re
 import string
 
 _MARKDOWN_ESCAPES = {ord(c): "\\" + c for c in string.punctuation}
 _MARKDOWN_ESCAPES.update({ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;"})
 
+# An absolute path (two or more parts), and its last part: what file_names_only keeps.
+_SERVER_PATH = re.compile(r"(?<![\w.~:/])/(?:[^\s/:,;'\"()\[\]]+/)+([^\s/:,;'\"()\[\]]+)")
+
 # Markdown components that show user content render no LaTeX either (`$$...$$` stays text).
 NO_LATEX: list[dict[str, str | bool]] = []
+
+
+def file_names_only(message: str) -> str:
+    """`message` with every absolute path (/tmp/gradio/3d1.../formula.csv) replaced by its file name."""
+    return _SERVER_PATH.sub(r"\1", message)
 
 
 def md(value: object) -> str:

@@ -16,7 +16,12 @@ from gradio.context import LocalContext
 
 
 class Cancelled(Exception):
-    """The request's client cancelled it or went away: raised from a progress callback to stop the work."""
+    """The request's client cancelled it (reason "cancelled") or went away ("abandoned"): raised from a progress
+    callback to stop the work before `stage`."""
+
+    def __init__(self, reason: str, stage: str) -> None:
+        super().__init__(f"{reason} before: {stage}")
+        self.reason = reason
 
 
 def _queue():
@@ -24,20 +29,21 @@ def _queue():
     return getattr(LocalContext.blocks.get(None), "_queue", None)
 
 
-def request_watch() -> Callable[[], bool]:
-    """For the event the calling handler serves: a check that turns True once its client cancelled it or went
-    away. Outside Gradio's queue (a direct call, a test) the check stays False."""
+def request_watch() -> Callable[[], str | None]:
+    """For the event the calling handler serves: a check that says "cancelled" once its client cancelled it,
+    "abandoned" once the client went away, and None while it is still wanted. Outside Gradio's queue (a direct
+    call, a test) the check stays None."""
     queue = _queue()
     event_id = LocalContext.event_id.get(None)
     if queue is None or event_id is None:
-        return lambda: False
+        return lambda: None
 
-    def gone() -> bool:
+    def gone() -> str | None:
         for job in list(queue.active_jobs):
             for event in job or ():
                 if event._id == event_id:
-                    return not event.alive
-        return True  # cancelled: no longer among the running events
+                    return None if event.alive else "abandoned"
+        return "cancelled"  # no longer among the running events
 
     return gone
 
@@ -56,13 +62,21 @@ def current_event() -> tuple[str, float] | None:
     return None
 
 
-def session_events(session_hash: str, api_name: str) -> list[float]:
-    """When (time.monotonic()) each of the session's events of the endpoint `api_name` that are waiting in the
-    queue or running entered the queue."""
+def session_events(session_hash: str | None, api_name: str) -> list[float]:
+    """When (time.monotonic()) each of the session's (None: every session's) events of the endpoint `api_name`
+    that are waiting in the queue or running entered the queue."""
     queue = _queue()
     if queue is None:
         return []
     waiting = [event for line in list(queue.event_queue_per_concurrency_id.values()) for event in list(line.queue)]
     running = [event for job in list(queue.active_jobs) for event in job or ()]
     return [event.enqueue_time for event in waiting + running
-            if event.alive and event.session_hash == session_hash and event.fn.api_name == api_name]
+            if event.alive and session_hash in (None, event.session_hash) and event.fn.api_name == api_name]
+
+
+def waiting_events() -> int:
+    """Events of any endpoint waiting in the queue (not yet running): what the queue's max_size bounds."""
+    queue = _queue()
+    if queue is None:
+        return 0
+    return sum(len(line.queue) for line in list(queue.event_queue_per_concurrency_id.values()))

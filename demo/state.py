@@ -13,7 +13,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from enum import StrEnum
 from pathlib import Path
 
 from demo.config import DEFAULT_SPEECH_MODEL, AppConfig, Example, find_examples
@@ -75,6 +76,36 @@ def remove_stale_temp_folders(root: Path) -> list[Path]:
         shutil.rmtree(folder, ignore_errors=True)
         removed.append(folder)
     return removed
+
+
+class Refusal(StrEnum):
+    """Why a submit was refused."""
+
+    SESSION_LIMIT = "session limit"
+    QUEUE_FULL = "queue full"
+
+
+@dataclass(frozen=True)
+class QueueView:
+    """What the validator reads off the queue as a submit arrives: when each analysis of any session now waiting
+    or running entered it (time.monotonic()), and how many events of any kind wait (what its max_size bounds)."""
+
+    all_events: list[float]
+    waiting: int
+
+
+def on_the_way(admitted: list[float], entered: list[float]) -> int:
+    """How many admissions (times) no queue event stands for yet: each is paired with the first unpaired event
+    that entered the queue after it; those left without one are still on their way in."""
+    events, unpaired, next_event = sorted(entered), 0, 0
+    for admission in sorted(admitted):
+        while next_event < len(events) and events[next_event] < admission:
+            next_event += 1
+        if next_event < len(events):
+            next_event += 1
+        else:
+            unpaired += 1
+    return unpaired
 
 
 class AppState:
@@ -173,31 +204,29 @@ class AppState:
             total -= folder_bytes(folder)
             shutil.rmtree(folder, ignore_errors=True)
 
-    def admit(self, session: str, queued: list[float]) -> bool:
-        """Whether `session` may submit another analysis (and if so, count it): at most max_analyses_per_session
-        waiting or running at once. queued: when (time.monotonic()) each of the session's analyses now waiting or
-        running entered the queue. A submit is admitted a moment before its event enters the queue, and a client
-        may submit several at once, so an admission counts too until its analysis starts (`started`), unless an
-        event that entered the queue after it stands for it (for ADMISSION_GRACE_S at most: an analysis
-        cancelled while it waited never starts)."""
+    def admit(self, session: str, queued: list[float], view: QueueView | None = None) -> Refusal | None:
+        """Whether `session` may submit another analysis: None (and the submit is counted) or why not. At most
+        max_analyses_per_session of a session's analyses waiting or running, and at most max_queue_size events
+        waiting in the queue in all. queued: when (time.monotonic()) each of the session's analyses now waiting
+        or running entered the queue; view: the whole queue (None: only this session's analyses are in it).
+
+        A submit is admitted a moment before its event enters the queue, and clients may submit many at once
+        (a burst gets past the queue's own size check, which runs before this validator), so an admission
+        counts too until its analysis starts (`started`), unless an event that entered the queue after it
+        stands for it (for ADMISSION_GRACE_S at most: an analysis cancelled while it waited never starts)."""
+        view = view or QueueView(all_events=queued, waiting=len(queued))
         now = time.monotonic()
         with self._admissions_lock:
             self._admissions = {key: kept for key, times in self._admissions.items()
                                 if (kept := [t for t in times if now - t < ADMISSION_GRACE_S])}
-            pending = sorted(self._admissions.get(session, []))
-            entered = sorted(queued)
-            on_the_way, next_event = 0, 0
-            for admitted in pending:  # pair each admission with the first unpaired event that entered after it
-                while next_event < len(entered) and entered[next_event] < admitted:
-                    next_event += 1
-                if next_event < len(entered):
-                    next_event += 1
-                else:
-                    on_the_way += 1
-            if len(entered) + on_the_way >= self.config.max_analyses_per_session:
-                return False
+            pending = self._admissions.get(session, [])
+            if len(queued) + on_the_way(pending, queued) >= self.config.max_analyses_per_session:
+                return Refusal.SESSION_LIMIT
+            everyone = [t for times in self._admissions.values() for t in times]
+            if view.waiting + on_the_way(everyone, view.all_events) >= self.config.max_queue_size:
+                return Refusal.QUEUE_FULL
             self._admissions[session] = [*pending, now]
-            return True
+            return None
 
     def started(self, session: str, entered: float) -> None:
         """An analysis of `session` that entered the queue at `entered` (time.monotonic()) starts: the admission

@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -30,8 +31,16 @@ def _analyze(args: argparse.Namespace) -> None:
 
     # Bad files fail here, in a second, before the models load: the output name, every probe-level check of the
     # video (size, duration, readable, an audio track) and the transcript, with the limits the pipeline uses.
-    if args.out is not None and args.out.suffix.lower() not in (".json", ".csv"):
-        raise InputError(f"--out {args.out}: the output must end in .json or .csv")
+    if args.out is not None:
+        if args.out.suffix.lower() not in (".json", ".csv"):
+            raise InputError(f"--out {args.out}: the output must end in .json or .csv")
+        if args.out.is_dir():
+            raise InputError(f"--out {args.out} is a folder; give a file name ending in .json or .csv")
+        folder = args.out.parent
+        if not folder.is_dir() or not os.access(folder, os.W_OK):
+            raise InputError(f"--out {args.out}: its folder {folder} does not exist or cannot be written")
+    if args.num_speakers is not None and args.num_speakers < 1:
+        raise InputError(f"--num-speakers must be at least 1, got {args.num_speakers}")
     media, limits = MediaConfig(), TranscriptLimits()
     info = check_video(args.video, media)
     if args.transcript is not None:

@@ -2,6 +2,8 @@
 worker, its request folder goes whatever the outcome, and one session cannot fill the queue. The pipeline is a
 stand-in that reports the real stages (no model runs); the Gradio server, its queue and gradio_client are real."""
 
+import logging
+import re
 import threading
 import time
 from contextlib import contextmanager
@@ -13,8 +15,8 @@ from gradio.context import LocalContext
 
 from demo import AppConfig, build_demo
 from demo import state as app_state
-from demo.queue_events import request_watch, session_events
-from demo.state import AppState
+from demo.queue_events import request_watch, session_events, waiting_events
+from demo.state import AppState, QueueView, Refusal, on_the_way
 from demo.tabs import analyse
 from spikemo.data.conversation import Conversation, Prediction, Utterance
 from spikemo.errors import InputError
@@ -76,13 +78,15 @@ def no_progress(*args, **kwargs) -> None:
     return None
 
 
-def test_a_cancelled_request_stops_at_the_next_stage_and_leaves_no_files(tmp_path, monkeypatch):
+def test_a_cancelled_request_stops_at_the_next_stage_and_leaves_no_files(tmp_path, monkeypatch, caplog):
     pipeline = StandInPipeline()
-    # The client goes away while the speech stage runs: the check turns True from then on.
-    monkeypatch.setattr(analyse, "request_watch", lambda: lambda: "speech" in pipeline.started)
+    # The client cancels while the speech stage runs: the check says so from then on.
+    monkeypatch.setattr(analyse, "request_watch",
+                        lambda: lambda: "cancelled" if "speech" in pipeline.started else None)
     tab = tab_with(pipeline, tmp_path, monkeypatch)
-    with pytest.raises(gr.Error, match="cancelled"):
+    with caplog.at_level(logging.INFO, logger=analyse.__name__), pytest.raises(gr.Error, match="cancelled"):
         tab.analyse(str(VIDEO), None, None, "tiny.en", progress=no_progress)
+    assert re.fullmatch(r"session -: analysis cancelled after \d+\.\d s", caplog.records[-1].getMessage())
     assert pipeline.started == ["media", "speech"]  # no stage after the one running when the client left
     assert pipeline.outcomes == ["Cancelled"]
     assert list(tab.state.requests_dir.iterdir()) == [] and list(tab.state.downloads_dir.iterdir()) == []
@@ -131,34 +135,55 @@ def test_request_watch_reads_gradios_cancel_and_disconnect_signals():
     tokens = LocalContext.blocks.set(blocks), LocalContext.event_id.set("e1")
     try:
         gone = request_watch()
-        assert not gone()
+        assert gone() is None
         mine.alive = False  # the client's connection closed
-        assert gone()
+        assert gone() == "abandoned"
         mine.alive = True
         queue.active_jobs = [None, None, [other]]  # the client cancelled: Gradio cancelled the event's task
-        assert gone()
+        assert gone() == "cancelled"
         assert session_events("s2", "analyse") == [2.0] and session_events("s2", "score") == []
+        assert session_events(None, "analyse") == [2.0] and waiting_events() == 0
     finally:
         LocalContext.blocks.reset(tokens[0])
         LocalContext.event_id.reset(tokens[1])
-    assert not request_watch()()  # outside an event (a direct call): never cancelled
+    assert request_watch()() is None  # outside an event (a direct call): never cancelled
 
 
 def test_one_session_has_at_most_the_limit_of_analyses(tmp_path, monkeypatch):
     monkeypatch.setattr(app_state, "ADMISSION_GRACE_S", 0.3)
     state = AppState(AppConfig(checkpoint_dir=tmp_path / "none", temp_root=tmp_path, max_analyses_per_session=2))
     # A burst: three submits before any of their events shows in the queue.
-    assert state.admit("a", []) and state.admit("a", [])
-    assert not state.admit("a", [])
-    assert state.admit("b", [])  # another session is not held back
+    assert state.admit("a", []) is None and state.admit("a", []) is None
+    assert state.admit("a", []) is Refusal.SESSION_LIMIT
+    assert state.admit("b", []) is None  # another session is not held back
     entered = [time.monotonic(), time.monotonic()]  # the two admitted events enter the queue
-    assert not state.admit("a", entered)  # each counted once, with its admission
+    assert state.admit("a", entered) is Refusal.SESSION_LIMIT  # each counted once, with its admission
     time.sleep(0.4)  # past the grace only the queue counts
-    assert not state.admit("a", entered)
-    assert state.admit("a", entered[:1])  # one of them ended: room for one more
+    assert state.admit("a", entered) is Refusal.SESSION_LIMIT
+    assert state.admit("a", entered[:1]) is None  # one of them ended: room for one more
     for _ in range(5):  # one analysis after another: each admission settles as its analysis starts
-        assert state.admit("c", [])
+        assert state.admit("c", []) is None
         state.started("c", time.monotonic())
+
+
+def test_a_burst_of_sessions_cannot_overfill_the_queue(tmp_path):
+    """Many sessions submitting at once all pass Gradio's own size check before any validator answers: the
+    admissions on their way count against the queue's limit too."""
+    state = AppState(AppConfig(checkpoint_dir=tmp_path / "none", temp_root=tmp_path, max_queue_size=4))
+    empty = QueueView(all_events=[], waiting=0)
+    outcomes = [state.admit(f"s{i}", [], empty) for i in range(12)]  # 3x the limit, before any event enters
+    assert outcomes.count(None) == 4 and outcomes.count(Refusal.QUEUE_FULL) == 8
+    # Their events enter the queue: one runs, three wait; the queue counts them, not their admissions again.
+    entered = [time.monotonic() for _ in range(4)]
+    assert state.admit("late", [], QueueView(all_events=entered, waiting=3)) is None  # 3 waiting + 0 on the way
+    assert state.admit("later", [], QueueView(all_events=entered, waiting=4)) is Refusal.QUEUE_FULL
+
+
+def test_on_the_way_pairs_each_admission_with_a_later_event():
+    assert on_the_way([1.0, 2.0], []) == 2
+    assert on_the_way([1.0, 2.0], [1.5]) == 1  # the event that entered after the first admission stands for it
+    assert on_the_way([1.0, 2.0], [0.5]) == 2  # an older event stands for no admission
+    assert on_the_way([1.0, 2.0], [2.5, 3.0]) == 0
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import NamedTuple
 
@@ -10,12 +11,12 @@ import gradio as gr
 import pandas as pd
 from matplotlib.figure import Figure
 
-from demo.config import DEFAULT_SPEECH_MODEL, SpeechModel
+from demo.config import DEFAULT_SPEECH_MODEL, AppConfig, SpeechModel
 from demo.controls import position_slider
 from demo.errors import parse_choice, user_errors
 from demo.markup import NO_LATEX, html_text, md
-from demo.queue_events import Cancelled, current_event, request_watch, session_events
-from demo.state import AppState
+from demo.queue_events import Cancelled, current_event, request_watch, session_events, waiting_events
+from demo.state import AppState, QueueView, Refusal
 from demo.worker import MODEL_CONCURRENCY_ID, ZERO_GPU, run_analysis
 from spikemo.data.transcript import load_transcript
 from spikemo.video.analysis import Analysis, voice_descriptions
@@ -162,11 +163,14 @@ class AnalyseTab:
         tab or an API client) that already has max_analyses_per_session analyses waiting or running, so that one
         client cannot fill the queue. The message shows on the video input (gradio_client: ValidationError)."""
         session = request.session_hash if request is not None else None
-        limit = self.state.config.max_analyses_per_session
-        admitted = session is None or self.state.admit(session, session_events(session, ANALYSE_API))
-        refusal = (f"You already have {limit} {'analysis' if limit == 1 else 'analyses'} waiting or running: wait "
-                   "for one to finish (or cancel it) before you start another.")
-        return gr.validate(admitted, "" if admitted else refusal), *(gr.validate(True, "") for _ in range(3))
+        if session is None:
+            return gr.validate(True, ""), *(gr.validate(True, "") for _ in range(3))
+        view = QueueView(session_events(None, ANALYSE_API), waiting_events())
+        refusal = self.state.admit(session, session_events(session, ANALYSE_API), view)
+        if refusal is not None:
+            logger.info("session %s: refused (%s)", session[:8], refusal)
+        message = "" if refusal is None else refusal_message(refusal, self.state.config)
+        return gr.validate(refusal is None, message), *(gr.validate(True, "") for _ in range(3))
 
     def analyse(self, video: str | None, transcript: str | None = None, num_speakers: float | None = 0,
                 speech_model: str = DEFAULT_SPEECH_MODEL.value,
@@ -174,9 +178,25 @@ class AnalyseTab:
         """Run the pipeline on an uploaded video (+ optional transcript); every result view of the first turn.
 
         Each progress report first checks that the client still waits: a cancelled or disconnected request stops
-        at the pipeline's next stage, and its request folder goes with it."""
-        if (event := current_event()) is not None:
+        at the pipeline's next stage, and its request folder goes with it. One log line per request says its
+        session, outcome (done, cancelled, abandoned or failed) and duration."""
+        event = current_event()
+        if event is not None:
             self.state.started(*event)  # its admission (see `admit`) is settled: the queue counts it from now
+        started, outcome = time.perf_counter(), "failed"
+        try:
+            result = self._analyse(video, transcript, num_speakers, speech_model, progress)
+            outcome = "done"
+            return result
+        except Cancelled as stop:
+            outcome = stop.reason
+            raise gr.Error("The analysis was cancelled.", title="Cancelled", print_exception=False) from None
+        finally:
+            logger.info("session %s: analysis %s after %.1f s", event[0][:8] if event else "-", outcome,
+                        time.perf_counter() - started)
+
+    def _analyse(self, video: str | None, transcript: str | None, num_speakers: float | None, speech_model: str,
+                 progress: gr.Progress) -> AnalysisResult:
         if not video:
             raise gr.Error("Upload a video or pick one of the examples first.", title="No video")
         if transcript and Path(transcript).suffix.lower() not in TRANSCRIPT_SUFFIXES:
@@ -189,25 +209,21 @@ class AnalyseTab:
         gone = request_watch()
 
         def report(fraction: float, stage: str) -> None:
-            if gone():
-                raise Cancelled(f"cancelled before: {stage}")
+            if reason := gone():
+                raise Cancelled(reason, stage)
             progress(fraction, desc=stage)
 
         with user_errors("analyse the video"), self.state.request_folder() as scratch:
-            try:
-                # The checks that need no model, with the pipeline's limits (as the CLI does): a bad video or
-                # transcript is refused in a second, before the models load or a GPU is claimed.
-                report(0.0, "checking the video")
-                info = check_video(video, setup.pipeline.media)
-                if transcript:
-                    load_transcript(transcript, info.duration, setup.pipeline.transcript)
-                report(0.0, "loading the models")
-                # ZeroGPU runs the analysis in another process, where this check cannot follow.
-                analysis = run_analysis(setup, video, transcript, speakers, model.value, None if ZERO_GPU else report)
-                report(1.0, "writing the downloads")
-            except Cancelled as cancelled:
-                logger.info("analysis of %s stopped: %s", Path(video).name, cancelled)
-                raise gr.Error("The analysis was cancelled.", title="Cancelled", print_exception=False) from None
+            # The checks that need no model, with the pipeline's limits (as the CLI does): a bad video or
+            # transcript is refused in a second, before the models load or a GPU is claimed.
+            report(0.0, "checking the video")
+            info = check_video(video, setup.pipeline.media)
+            if transcript:
+                load_transcript(transcript, info.duration, setup.pipeline.transcript)
+            report(0.0, "loading the models")
+            # ZeroGPU runs the analysis in another process, where this check cannot follow.
+            analysis = run_analysis(setup, video, transcript, speakers, model.value, None if ZERO_GPU else report)
+            report(1.0, "writing the downloads")
             if not analysis.conversation.utterances:
                 raise gr.Error("No speech was found in this video, so there are no turns to analyse.",
                                title="No speech")
@@ -268,6 +284,16 @@ class AnalyseTab:
             raise gr.Error("Analyse a video first.", title="Nothing analysed yet")
         row = event.index[0] if isinstance(event.index, (list, tuple)) else event.index
         return RowSelection(int(row) + 1, *self.select_turn(analysis, int(row) + 1, layer))
+
+
+def refusal_message(refusal: Refusal, config: AppConfig) -> str:
+    """What a refused submit is told."""
+    if refusal is Refusal.SESSION_LIMIT:
+        limit = config.max_analyses_per_session
+        return (f"You already have {limit} {'analysis' if limit == 1 else 'analyses'} waiting or running: wait for "
+                "one to finish (or cancel it) before you start another.")
+    return (f"The queue is full ({config.max_queue_size} analyses are waiting for this app's worker): try again in "
+            "a minute.")
 
 
 def format_time(seconds: float | None) -> str:

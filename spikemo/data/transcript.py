@@ -2,7 +2,8 @@
 
 Speakers come from WebVTT voice tags (`<v Name>text`), a "Name: text" prefix (SRT/VTT), or the CSV's Speaker
 column; a cue that names none gets speaker "" (UNKNOWN_SPEAKER), which the pipeline can fill in by voice
-(spikemo.video.speakers). Text is used as given, less markup. Every problem raises InputError naming the cue or line.
+(spikemo.video.speakers). Text is used as given, less the formats' own markup (<i>, <b>, <font ...>, <v Name>, ...):
+other text in angle brackets stays, as written. Every problem raises InputError naming the cue or line.
 
 A transcript comes from a user, so `TranscriptLimits` bounds it before it is parsed: its size in bytes (checked
 before the file is read) and its number of cues (counted before any cue is parsed), which may not exceed what a
@@ -28,7 +29,10 @@ END_TOLERANCE_S = 0.5
 
 _CUE_TIMES = re.compile(r"^\s*(\S+)\s+-->\s+(\S+)")
 _VOICE = re.compile(r"<v(?:\.[\w.-]+)?\s+([^>]+)>")
-_TAG = re.compile(r"<[^>]*>|\{\\[^}]*\}")
+# The markup SRT and WebVTT define (bold, italic, underline, font, class, voice, language, ruby, cue timestamps)
+# and SSA-style override blocks ({\an8}); anything else in angle brackets ("<laughs>", "<3") is the cue's text.
+_TAG = re.compile(r"</?(?:[biu]|font|c|v|lang|ruby|rt)(?:[.\s][^>]*)?>|<\d{2}:[\d:.]+>|\{\\[^}]*\}",
+                  re.IGNORECASE)
 _NAME_PREFIX = re.compile(r"^([A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*){0,2}):\s+(\S.*)$")
 
 

@@ -7,6 +7,7 @@ a long video never sits in memory as frames, and a bad file leaves nothing behin
 from __future__ import annotations
 
 import subprocess
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -46,7 +47,9 @@ class VideoInfo:
 def _open_clip(path: Path, with_audio: bool = True) -> Iterator[VideoFileClip]:
     """Open a clip, turning ffmpeg's failures into an InputError, and always close it."""
     try:
-        clip = VideoFileClip(str(path), audio=with_audio)
+        with warnings.catch_warnings():  # moviepy warns about odd streams; the caller's message says what matters
+            warnings.simplefilter("ignore")
+            clip = VideoFileClip(str(path), audio=with_audio)
     except (OSError, KeyError, IndexError, ValueError, AttributeError) as error:
         raise InputError(
             f"{path.name} could not be read as a video (corrupt, truncated, or not a video file)."
@@ -74,8 +77,10 @@ def over_limit(value: float, limit: float) -> tuple[str, str]:
 
 def _check_file(path: str | Path, config: MediaConfig) -> Path:
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path.name or path} is a folder, not a video file.")
     if not path.is_file():
-        raise InputError(f"Video file not found: {path}")
+        raise InputError(f"Video file not found: {path.name}")
     size = path.stat().st_size
     if size == 0:
         raise InputError(f"{path.name} is empty.")

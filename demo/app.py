@@ -3,10 +3,16 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
 import threading
 from pathlib import Path
 
 import gradio as gr
+from starlette.middleware import Middleware
+from starlette.responses import PlainTextResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from demo.config import AppConfig
 from demo.markup import NO_LATEX, md
@@ -17,6 +23,8 @@ from demo.tabs.learn import LearnTab
 from spikemo.errors import CheckpointError
 from spikemo.model.checkpoint import read_checkpoint_summary
 from spikemo.model.modeling import CONFIG_NAME
+
+logger = logging.getLogger(__name__)
 
 INTRO = """# SpikEmo: emotions in conversations, with spiking temporal attention
 Upload a video of a conversation: SpikEmo finds who speaks when, transcribes the words, and predicts an emotion
@@ -60,7 +68,10 @@ def checkpoint_status(directory: Path) -> str:
 def build_demo(config: AppConfig | None = None) -> gr.Blocks:
     """The app's Blocks with its queue configured; `launch` serves them."""
     state = AppState(config)
-    with gr.Blocks(title="SpikEmo", delete_cache=(1800, 3600)) as blocks:
+    # Read by each component as it is built and by the server as it starts: uploads land in the app's folder.
+    os.environ["GRADIO_TEMP_DIR"] = str(state.gradio_dir)
+    cleanup = (state.config.uploads_cleanup_every_s, state.config.uploads_max_age_s)
+    with gr.Blocks(title="SpikEmo", delete_cache=cleanup) as blocks:
         blocks.app_state = state  # for launch()
         gr.Markdown(INTRO)
         gr.Markdown(checkpoint_status(state.config.checkpoint_dir), elem_id="checkpoint-status",
@@ -73,13 +84,44 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
     return blocks
 
 
+class UploadGuard:
+    """ASGI middleware: refuses an upload (POST to Gradio's /upload) with 507 and a message while the app's
+    folders are over their disk budget or the disk is nearly full (AppState.upload_refusal)."""
+
+    def __init__(self, app: ASGIApp, state: AppState) -> None:
+        self.app, self.state = app, state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].endswith("/upload"):
+            refusal = self.state.upload_refusal()
+            if refusal is not None:
+                logger.warning("upload refused: %s", refusal)
+                await PlainTextResponse(refusal, status_code=507)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def stop_on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM (how a Space, or systemd, stops the app) ends it as Ctrl-C does: Gradio closes the server and the
+    exit handlers remove the app's temporary folder."""
+    raise KeyboardInterrupt
+
+
 def launch(blocks: gr.Blocks, host: str | None = None, port: int | None = None, warm_up: bool = True,
            **kwargs) -> None:
-    """Serve the app: load the models in the background (the page is up at once), limit uploads."""
+    """Serve the app: load the models in the background (the page is up at once), limit uploads, log one line
+    per request, and clean up on SIGTERM as on Ctrl-C."""
     state: AppState = blocks.app_state
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per HTTP request
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop_on_sigterm)
+    os.environ["GRADIO_TEMP_DIR"] = str(state.gradio_dir)
     if warm_up:
         threading.Thread(target=state.warm_up, name="spikemo-warm-up", daemon=True).start()
     blocks.launch(
         server_name=host, server_port=port, max_file_size=f"{state.config.max_upload_mb}mb",
-        allowed_paths=[str(state.config.examples_dir)], css=LAYOUT_CSS, **kwargs,
+        allowed_paths=[str(state.config.examples_dir)], css=LAYOUT_CSS,
+        app_kwargs={"middleware": [Middleware(UploadGuard, state=state)]}, **kwargs,
     )

@@ -30,6 +30,9 @@ class AppConfig:
     data_dir: MELD-format CSVs offered in "Inspect errors" ($SPIKEMO_DATA_DIR, else data/meld).
     max_video_seconds / max_upload_mb: refuse longer or bigger uploads. concurrency_limit: model runs at once.
     downloads_max_age_s: download folders older than this are deleted when a new analysis writes one.
+    uploads_max_age_s / uploads_cleanup_every_s: uploads (Gradio's cache, inside the app's temporary folder) older
+    than this are deleted, checked this often. disk_budget_bytes / min_free_disk_bytes: new uploads are refused
+    while the app's temporary folder holds more than the budget, or the disk has less free space than the floor.
     """
 
     checkpoint_dir: Path | None = None
@@ -37,7 +40,9 @@ class AppConfig:
     examples_dir: Path = EXAMPLES_DIR
     device: str | None = None
     max_video_seconds: float = 300.0
-    max_upload_mb: int = 200
+    # A 5-minute video (max_video_seconds) at up to 2.7 Mbit/s, a 720p web video's rate; transcripts are far
+    # smaller (spikemo.data.transcript.TranscriptLimits: 1 MB).
+    max_upload_mb: int = 100
     concurrency_limit: int = 1
     max_queue_size: int = 16
     scored_cache_size: int = 4
@@ -48,6 +53,11 @@ class AppConfig:
     max_analyses_per_session: int = 2
     # Where the app's temporary folder goes (None: the system's); stale ones of dead app processes are removed.
     temp_root: Path | None = None
+    # An upload waits in the queue for at most max_queue_size analyses of about a minute each (a 5-minute video).
+    uploads_max_age_s: int = 900
+    uploads_cleanup_every_s: int = 60
+    disk_budget_bytes: int = 2 * 1024**3
+    min_free_disk_bytes: int = 1024**3
 
     def __post_init__(self) -> None:
         if self.checkpoint_dir is None:

@@ -123,11 +123,14 @@ class AppState:
         self.temp_dir = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=root))
         self._in_use = (self.temp_dir / IN_USE_NAME).open("w")
         fcntl.flock(self._in_use, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        atexit.register(shutil.rmtree, self.temp_dir, ignore_errors=True)
+        atexit.register(self.remove_temp_dir)
         self.requests_dir = self.temp_dir / "requests"
         self.downloads_dir = self.temp_dir / "downloads"
-        self.requests_dir.mkdir()
-        self.downloads_dir.mkdir()
+        # Gradio's upload and output cache (GRADIO_TEMP_DIR, set by build_demo): inside the app's folder, so it
+        # goes with the app however it stops, and a dead app's is removed at the next start.
+        self.gradio_dir = self.temp_dir / "gradio"
+        for folder in (self.requests_dir, self.downloads_dir, self.gradio_dir):
+            folder.mkdir()
         self._downloads_lock = threading.Lock()
         self._admissions: dict[str, list[float]] = {}
         self._admissions_lock = threading.Lock()
@@ -203,6 +206,23 @@ class AppState:
                 break
             total -= folder_bytes(folder)
             shutil.rmtree(folder, ignore_errors=True)
+
+    def upload_refusal(self) -> str | None:
+        """Why a new upload must be refused now (the app's folders over their budget, the disk nearly full), or
+        None."""
+        used, budget = folder_bytes(self.temp_dir), self.config.disk_budget_bytes
+        if used > budget:
+            return (f"The app's upload space is full ({used / 1024**2:,.0f} MiB of {budget / 1024**2:,.0f} MiB): "
+                    "try again in a few minutes, when older uploads have been removed.")
+        free = shutil.disk_usage(self.temp_dir).free
+        if free < self.config.min_free_disk_bytes:
+            return (f"The server's disk is nearly full ({free / 1024**2:,.0f} MiB free): uploads are refused until "
+                    "space is freed.")
+        return None
+
+    def remove_temp_dir(self) -> None:
+        """Remove the app's temporary folder (at exit, or when the process is told to stop)."""
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
 
     def admit(self, session: str, queued: list[float], view: QueueView | None = None) -> Refusal | None:
         """Whether `session` may submit another analysis: None (and the submit is counted) or why not. At most

@@ -1,15 +1,16 @@
-"""Load test of the app on this machine, loopback only: concurrent clients, refused extra submits, submit-then-cancel
-cycles and a soak, each analysing a bundled example through /analyse with gradio_client. Prints latency
-percentiles, refused submits, the server's memory (RSS) and its temporary files before and after.
+"""Load test of the app on this machine, loopback only: concurrent clients, refused extra submits, a burst of
+sessions against the queue's limit, submit-then-cancel cycles and a soak, each analysing a bundled example through
+/analyse with gradio_client. Prints latency percentiles, admitted and refused submits, the server's memory (RSS,
+every 10 soak runs) and its temporary files before and after.
 
-    PYTHONPATH=. .venv/bin/python scripts/load_test.py [--clients 4] [--soak 6] [--cancels 3] [--threads 1]
+    PYTHONPATH=. .venv/bin/python scripts/load_test.py [--clients 4] [--soak 6] [--cancels 3] [--burst 48]
     PYTHONPATH=. .venv/bin/python scripts/load_test.py --url http://127.0.0.1:7860/ --pid PID [--temp-dir DIR]
 
 Without --url it starts `python app.py` on a free loopback port with a temporary folder of its own (TMPDIR, so
 the app's folder and Gradio's upload cache are counted apart from anything else), and stops it with Ctrl-C at
 the end. With --url it uses an app already running on 127.0.0.1 (--pid for its memory; --temp-dir, default
 the system's, for its files). Bounded: at most 16 clients, 50 soak runs, 20 cancel cycles, and --time-limit
-seconds in all.
+seconds in all; a burst of at most 64 sessions.
 """
 
 import argparse
@@ -34,7 +35,7 @@ from gradio_client.utils import Status  # noqa: E402
 from spikemo.paths import DEFAULT_CHECKPOINT, EXAMPLES_DIR, REPO_ROOT  # noqa: E402
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-MAX_CLIENTS, MAX_SOAK, MAX_CANCELS = 16, 50, 20
+MAX_CLIENTS, MAX_SOAK, MAX_CANCELS, MAX_BURST = 16, 200, 20, 64
 BURST = 4  # analyses one client submits at once, past the app's per-session limit
 
 
@@ -74,7 +75,8 @@ def temp_files(root: Path) -> dict[str, int]:
         "app folders": len(apps),
         "request files": sum(1 for app in apps for p in (app / "requests").rglob("*") if p.is_file()),
         "download files": sum(1 for app in apps for p in (app / "downloads").rglob("*") if p.is_file()),
-        "gradio cache files": sum(1 for p in (root / "gradio").rglob("*") if p.is_file()),
+        "gradio cache files": sum(1 for app in apps for p in (app / "gradio").rglob("*") if p.is_file())
+        + sum(1 for p in (root / "gradio").rglob("*") if p.is_file()),
     }
 
 
@@ -128,6 +130,22 @@ def extra_submits(analyses: Analyses, deadline: Deadline) -> tuple[int, int]:
     return admitted, refused
 
 
+def session_burst(analyses: Analyses, sessions: int, deadline: Deadline) -> tuple[int, int]:
+    """`sessions` clients, each its own session, submit one analysis each at the same moment: how many the app
+    admitted (they run to the end) and how many it refused with a message."""
+    clients = [analyses.client() for _ in range(sessions)]
+    with ThreadPoolExecutor(sessions) as pool:
+        jobs = list(pool.map(analyses.submit, clients))
+    admitted = refused = 0
+    for job in jobs:
+        try:
+            job.result(timeout=deadline.left())
+            admitted += 1
+        except ValidationError:
+            refused += 1
+    return admitted, refused
+
+
 def cancel_cycles(analyses: Analyses, cycles: int, deadline: Deadline) -> list[float]:
     """Submit, cancel once the analysis runs, then at once time a full analysis on a fresh client: if the
     cancelled one stopped, that takes about as long as an analysis alone."""
@@ -144,9 +162,16 @@ def cancel_cycles(analyses: Analyses, cycles: int, deadline: Deadline) -> list[f
     return after_cancel
 
 
-def soak(analyses: Analyses, runs: int, deadline: Deadline) -> list[float]:
+def soak(analyses: Analyses, runs: int, deadline: Deadline, pid: int | None) -> list[float]:
+    """`runs` analyses one after another on one client; the server's RSS is printed every 10."""
     client = analyses.client()
-    return [analyses.timed(client, deadline) for _ in range(runs)]
+    seconds = []
+    for run in range(1, runs + 1):
+        seconds.append(analyses.timed(client, deadline))
+        if run % 10 == 0:
+            rss = rss_mib(pid)
+            print(f"  soak {run}/{runs}: server RSS {'unknown' if rss is None else f'{rss:.0f} MiB'}", flush=True)
+    return seconds
 
 
 def start_app(port: int, temp_root: Path, threads: int) -> subprocess.Popen:
@@ -166,12 +191,17 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4, help=f"concurrent clients (at most {MAX_CLIENTS})")
     parser.add_argument("--soak", type=int, default=6, help=f"sequential runs on one client (at most {MAX_SOAK})")
     parser.add_argument("--cancels", type=int, default=3, help=f"submit-then-cancel cycles (at most {MAX_CANCELS})")
+    parser.add_argument("--burst", type=int, default=0,
+                        help=f"sessions submitting at the same moment (at most {MAX_BURST}; 3x the queue's limit "
+                             "tests that it holds)")
     parser.add_argument("--example", default="two_friends_with_transcript", help="bundled example to analyse")
     parser.add_argument("--threads", type=int, default=1, help="torch threads of the app started here")
     parser.add_argument("--time-limit", type=float, default=900.0, help="seconds for the whole test")
     args = parser.parse_args()
-    if not (1 <= args.clients <= MAX_CLIENTS and 0 <= args.soak <= MAX_SOAK and 0 <= args.cancels <= MAX_CANCELS):
-        sys.exit(f"--clients 1..{MAX_CLIENTS}, --soak 0..{MAX_SOAK}, --cancels 0..{MAX_CANCELS}")
+    if not (1 <= args.clients <= MAX_CLIENTS and 0 <= args.soak <= MAX_SOAK and 0 <= args.cancels <= MAX_CANCELS
+            and 0 <= args.burst <= MAX_BURST):
+        sys.exit(f"--clients 1..{MAX_CLIENTS}, --soak 0..{MAX_SOAK}, --cancels 0..{MAX_CANCELS}, "
+                 f"--burst 0..{MAX_BURST}")
     if args.url and urlparse(args.url).hostname not in LOOPBACK:
         sys.exit("--url must point at this machine (127.0.0.1, localhost or ::1)")
     video, transcript = EXAMPLES_DIR / f"{args.example}.mp4", EXAMPLES_DIR / f"{args.example}.srt"
@@ -193,9 +223,10 @@ def main() -> None:
             url, pid = f"http://127.0.0.1:{process.args[-1]}/", process.pid
             wait_until_serving(url, process, min(START_TIMEOUT_S, deadline.left()))
         analyses = Analyses(url, video, transcript if transcript.is_file() else None)
-        limit = AppConfig().max_analyses_per_session
+        limit, queue_limit = AppConfig().max_analyses_per_session, AppConfig().max_queue_size
         print(f"app {url}, example {args.example}, {args.clients} clients, soak {args.soak}, "
-              f"{args.cancels} cancel cycles, session limit {limit}", flush=True)
+              f"{args.cancels} cancel cycles, burst {args.burst}, session limit {limit}, queue limit {queue_limit}",
+              flush=True)
 
         first = analyses.timed(analyses.client(), deadline)
         before = temp_files(temp_root)
@@ -206,10 +237,15 @@ def main() -> None:
         print(f"{args.clients} concurrent clients: {percentiles(concurrent)}", flush=True)
         admitted, refused = extra_submits(analyses, deadline)
         print(f"one client submitting {BURST} at once: {admitted} admitted, {refused} refused", flush=True)
+        burst_admitted = 0
+        if args.burst:
+            burst_admitted, burst_refused = session_burst(analyses, args.burst, deadline)
+            print(f"{args.burst} sessions submitting at once (queue limit {queue_limit}, one running): "
+                  f"{burst_admitted} admitted, {burst_refused} refused", flush=True)
         after_cancel = cancel_cycles(analyses, args.cancels, deadline)
         print(f"{args.cancels} submit-then-cancel cycles, the analysis right after each: {percentiles(after_cancel)}",
               flush=True)
-        soaked = soak(analyses, args.soak, deadline)
+        soaked = soak(analyses, args.soak, deadline, pid)
         print(f"soak of {args.soak} runs: {percentiles(soaked)}", flush=True)
         time.sleep(1.0)  # a cancelled run stops at its next stage
         rss_after = rss_mib(pid)
@@ -225,11 +261,11 @@ def main() -> None:
         print(f"temp files before: {before}")
         print(f"temp files after:  {after}")
         # Every finished analysis leaves its JSON and CSV; a cancelled one that ran to the end would leave them too.
-        finished = len(every) + admitted
+        finished = len(every) + admitted + burst_admitted
         extra = (after["download files"] - before["download files"]) // 2 - finished
         print(f"analyses finished since 'before': {finished}; cancelled analyses that still wrote results: {extra}")
         if process is not None:
-            process.send_signal(signal.SIGINT)  # as Ctrl-C: the app removes its folder on the way out
+            process.send_signal(signal.SIGTERM)  # as a Space stops it: the app removes its folder on the way out
             process.wait(timeout=60)
             print(f"temp files after the app stopped: {temp_files(temp_root)}")
     finally:

@@ -122,6 +122,46 @@ def analyse_video(page: Page, video: Path) -> dict:
     }
 
 
+def pick_example(page: Page, label: str) -> str:
+    """Click the bundled example listed as `label`; returns the transcript note once it names the example's
+    transcript (or says there is none)."""
+    page.get_by_text(label, exact=True).click()
+    page.locator("#video-input video").wait_for(timeout=STEP_TIMEOUT_MS)
+    page.wait_for_timeout(1500)  # the transcript and its note follow the video
+    return page.locator("#transcript-note").inner_text()
+
+
+def replace_video(page: Page, video: Path) -> str:
+    """Clear the video input and upload `video` as a visitor does; returns the transcript note afterwards."""
+    clear = page.locator("#video-input button[aria-label='Clear']")
+    if clear.count():
+        clear.click()
+    page.locator("#video-input input[type=file]").set_input_files(str(video))
+    page.locator("#video-input video").wait_for(timeout=STEP_TIMEOUT_MS)
+    page.wait_for_timeout(1500)
+    return page.locator("#transcript-note").inner_text()
+
+
+def attached_transcript(page: Page) -> str:
+    """The file name the transcript input holds, or "" when it holds none."""
+    names = page.locator("#transcript-input .filename")
+    return (names.first.get_attribute("aria-label") or "").strip() if names.count() else ""
+
+
+def attach_transcript(page: Page, transcript: Path) -> str:
+    """Upload `transcript` into the transcript input; returns the note naming it."""
+    page.locator("#transcript-input input[type=file]").set_input_files(str(transcript))
+    page.locator("#transcript-note").get_by_text(transcript.name).wait_for(timeout=STEP_TIMEOUT_MS)
+    return page.locator("#transcript-note").inner_text()
+
+
+def analyse_and_read_status(page: Page, done_text: str, timeout_ms: int = RESULT_TIMEOUT_MS) -> str:
+    """Click Analyse, wait until the status panel shows `done_text`; returns the panel's text."""
+    page.locator("#analyse-button").click()
+    page.locator("#analysis-status").get_by_text(done_text).wait_for(timeout=timeout_ms)
+    return page.locator("#analysis-status").inner_text()
+
+
 def save_screenshot(page: Page, path: Path) -> None:
     """The whole page as a PNG at `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -160,6 +160,15 @@ class AppState:
         """The bundled example called `name`, if there is one."""
         return next((e for e in self.examples if e.name == name), None)
 
+    def example_for_transcript(self, path: Path) -> Example | None:
+        """The bundled example whose transcript has exactly the content of `path` (Gradio serves a copy of it
+        from its cache, under another folder), if any."""
+        try:
+            content = path.read_bytes()
+        except OSError:
+            return None
+        return next((e for e in self.examples if e.transcript and e.transcript.read_bytes() == content), None)
+
     def example_analysis(self, example: Example, progress: Callable[[float, str], None] | None = None,
                          analyse: Callable[..., Analysis] = run_analysis) -> Analysis:
         """The analysis of a bundled example, computed once per process (by `analyse`: a GPU task by default)."""

@@ -30,7 +30,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import ValidationError  # noqa: E402
-from gradio_client.utils import Status  # noqa: E402
+from gradio_client.utils import QueueError, Status  # noqa: E402
 
 from spikemo.paths import DEFAULT_CHECKPOINT, EXAMPLES_DIR, REPO_ROOT  # noqa: E402
 
@@ -132,7 +132,8 @@ def extra_submits(analyses: Analyses, deadline: Deadline) -> tuple[int, int]:
 
 def session_burst(analyses: Analyses, sessions: int, deadline: Deadline) -> tuple[int, int]:
     """`sessions` clients, each its own session, submit one analysis each at the same moment: how many the app
-    admitted (they run to the end) and how many it refused with a message."""
+    admitted (they run to the end) and how many it refused with a message (its validator, or Gradio's own check
+    of the queue's size)."""
     clients = [analyses.client() for _ in range(sessions)]
     with ThreadPoolExecutor(sessions) as pool:
         jobs = list(pool.map(analyses.submit, clients))
@@ -141,7 +142,7 @@ def session_burst(analyses: Analyses, sessions: int, deadline: Deadline) -> tupl
         try:
             job.result(timeout=deadline.left())
             admitted += 1
-        except ValidationError:
+        except (ValidationError, QueueError):
             refused += 1
     return admitted, refused
 

@@ -20,6 +20,8 @@ from spikemo.data.conversation import Conversation, Prediction, Utterance
 from spikemo.errors import InputError
 from spikemo.video.analysis import Analysis, UtteranceCues
 
+REPO_EXAMPLE = Path(__file__).resolve().parents[1] / "assets" / "examples" / "two_friends_with_transcript.mp4"
+
 HOSTILE = [
     "Bob: ![x](http://host/pixel.png)",
     "[click](http://evil.example) and <http://evil.example> and www.evil.example",
@@ -144,6 +146,40 @@ def test_cli_refuses_a_video_without_audio_before_loading_any_model(mute_video, 
     assert "error: mute.mp4 has no audio track" in captured.err and captured.out == ""
     assert main(["analyze", str(mute_video), "--out", "x.txt"]) == 2  # the output name too
     assert "must end in .json or .csv" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--out", "{tmp}/nowhere/analysis.json"], "does not exist or cannot be written"),
+    (["--out", "{tmp}"], "is a folder"),
+    (["--num-speakers", "0"], "--num-speakers must be at least 1"),
+], ids=["missing folder", "folder", "speakers"])
+def test_cli_checks_its_options_before_loading_any_model(tmp_path, monkeypatch, capsys, arguments, message):
+    from spikemo.__main__ import main
+    from spikemo.video import analyzer
+
+    monkeypatch.setattr(analyzer, "Analyzer", lambda *a, **k: pytest.fail("the models were loaded first"))
+    folder = tmp_path / "out.json"
+    folder.mkdir()
+    video = REPO_EXAMPLE
+    arguments = [a.format(tmp=folder if a == "{tmp}" else tmp_path) for a in arguments]
+    assert main(["analyze", str(video), *arguments]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("error: ") and message in captured.err and captured.err.count("\n") == 1
+
+
+def test_cli_names_a_folder_and_an_audio_only_file_in_one_line(tmp_path, capsys):
+    import subprocess
+
+    from spikemo.__main__ import main
+
+    assert main(["analyze", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"error: {tmp_path.name} is a folder, not a video file.\n"
+    audio = tmp_path / "voice.mp4"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=2",
+                    str(audio)], check=True)
+    assert main(["analyze", str(audio)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: voice.mp4") and err.count("\n") == 1, err
 
 
 def tiny_cues_srt(count: int) -> str:

@@ -45,6 +45,14 @@ def test_srt_with_name_prefix_and_markup():
     ]
 
 
+def test_text_in_angle_brackets_that_is_not_markup_is_kept_as_written():
+    srt = ("1\n00:00:01,000 --> 00:00:02,000\n"
+           "Ross: <b>Hi</b> <laughs> I <3 you {\\an8}<font color=\"red\">now</font>\n\n"
+           "2\n00:00:02,500 --> 00:00:03,000\n<script>alert(1)</script> <c.yellow>a</c> <00:00:02.700>b\n")
+    assert [u.text for u in parse_transcript(srt, "srt")] == [
+        "Hi <laughs> I <3 you now", "<script>alert(1)</script> a b"]
+
+
 def test_vtt_voice_tags_prefixes_and_notes():
     assert _summary(parse_transcript(VTT, "vtt")) == [
         ("Rachel", "I can't believe it.", 1.0, 2.0),

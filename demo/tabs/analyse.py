@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import logging
 import time
 from pathlib import Path
@@ -11,7 +12,7 @@ import gradio as gr
 import pandas as pd
 from matplotlib.figure import Figure
 
-from demo.config import DEFAULT_SPEECH_MODEL, AppConfig, SpeechModel
+from demo.config import DEFAULT_SPEECH_MODEL, AppConfig, Example, SpeechModel
 from demo.controls import position_slider
 from demo.errors import parse_choice, user_errors
 from demo.markup import NO_LATEX, html_text, md
@@ -31,6 +32,9 @@ table (or move the turn slider) to see that turn's probabilities, DSWA weight an
 logger = logging.getLogger(__name__)
 
 TRANSCRIPT_SUFFIXES = (".srt", ".vtt", ".csv")
+NO_TRANSCRIPT = "No transcript attached: speech recognition will find the words."
+EXAMPLE_TRANSCRIPT_REMOVED = ("The example's transcript was removed: it belongs to the example's video. Speech "
+                              "recognition will find the words, or attach a transcript of this video.")
 ANALYSE_API = "analyse"
 MODALITY_NAMES = {"text": "text (the words)", "audio": "audio (the voice)", "visual": "visual (the face)"}
 TURN_TABLE_COLUMNS = ["#", "time", "speaker", "text", "emotion", "confidence", "face", "face agrees", "voice",
@@ -99,17 +103,27 @@ class AnalyseTab:
             with gr.Row():
                 with gr.Column(scale=2):
                     video = gr.Video(label="Video", sources=["upload"], elem_id="video-input")
-                    transcript = gr.File(label="Transcript (optional)", file_types=list(TRANSCRIPT_SUFFIXES))
+                    transcript = gr.File(label="Transcript (optional)", file_types=list(TRANSCRIPT_SUFFIXES),
+                                         elem_id="transcript-input")
+                    transcript_note = gr.Markdown(NO_TRANSCRIPT, label="transcript attached", show_label=False,
+                                                  elem_id="transcript-note", latex_delimiters=NO_LATEX)
                     with gr.Row():
                         num_speakers = gr.Number(label="Speakers (0: estimate from the voices)", precision=0,
                                                  minimum=0, maximum=9, value=0)
                         speech_model = gr.Radio([m.value for m in SpeechModel], value=DEFAULT_SPEECH_MODEL.value,
                                                 label="Speech model")
-                    analyse_button = gr.Button("Analyse", variant="primary", elem_id="analyse-button")
+                    with gr.Row(elem_classes="pager"):  # one line on a phone too
+                        analyse_button = gr.Button("Analyse", variant="primary", elem_id="analyse-button")
+                        stop_button = gr.Button("Stop", variant="stop", interactive=False, elem_id="stop-button")
+                    # The one progress display, and where a refusal's message stays until the next action.
+                    status = gr.Markdown(label="status", show_label=False, elem_id="analysis-status",
+                                         latex_delimiters=NO_LATEX)
+                    api_analyse = gr.Button(visible=False)  # /analyse for programs: errors raise, as they expect
                     if self.state.examples:
                         gr.Examples(
                             [[str(e.video), str(e.transcript) if e.transcript else None] for e in self.state.examples],
                             inputs=[video, transcript], label="Bundled examples (generated, licence-clean)",
+                            example_labels=[example_label(e) for e in self.state.examples],
                         )
                 with gr.Column(scale=3):
                     # What the prediction rests on (e.g. text only), at the top of the results: a banner that
@@ -146,16 +160,72 @@ class AnalyseTab:
             analysis = gr.State()
 
         turn_view = [details, turn_probabilities, raster, rates, heatmap]
-        analyse_button.click(
-            self.analyse, [video, transcript, num_speakers, speech_model],
-            [analysis, summary, turn_table, timeline, probabilities, heatmap, cue_strips, turn, layer, downloads,
-             notice, record],
-            concurrency_limit=config.concurrency_limit, concurrency_id=MODEL_CONCURRENCY_ID, api_name=ANALYSE_API,
-            validator=self.admit,
-        ).success(self.select_turn, [analysis, turn, layer], turn_view, api_name=False)
+        inputs = [video, transcript, num_speakers, speech_model]
+        outputs = [analysis, summary, turn_table, timeline, probabilities, heatmap, cue_strips, turn, layer,
+                   downloads, notice, record]
+        model_run = dict(concurrency_limit=config.concurrency_limit, concurrency_id=MODEL_CONCURRENCY_ID,
+                         validator=self.admit)
+        controls = [analyse_button, stop_button, status]
+        in_page = analyse_button.click(self.run_started, None, controls, queue=False, api_name=False).then(
+            self.analyse_in_page, inputs, [*outputs, status], show_progress_on=[status], api_name=False,
+            **model_run)
+        in_page.then(self.run_ended, None, [analyse_button, stop_button], queue=False, api_name=False)
+        in_page.success(self.select_turn, [analysis, turn, layer], turn_view, api_name=False)
+        stop_button.click(self.run_stopped, None, controls, cancels=[in_page], queue=False, api_name=False)
+        api_analyse.click(self.analyse, inputs, outputs, api_name=ANALYSE_API, **model_run).success(
+            self.select_turn, [analysis, turn, layer], turn_view, api_name=False)
+        # A transcript belongs to its video: a new upload drops a transcript that came with an example.
+        removed = gr.State(False)  # the upload just removed an example's transcript: the note says why
+        video.upload(self.video_uploaded, [transcript], [transcript, removed], queue=False, api_name=False)
+        transcript.change(self.describe_transcript, [transcript, removed], [transcript_note, removed], queue=False,
+                          api_name=False)
         turn_table.select(self.select_row, [analysis, layer], [turn, *turn_view], api_name=False)
         gr.on([turn.release, layer.input], self.select_turn, [analysis, turn, layer], turn_view,
               api_name="select_turn")
+
+    def video_uploaded(self, transcript: str | None) -> tuple[object, bool]:
+        """A video the visitor uploaded: a bundled example's transcript attached before is removed with it (it
+        would describe someone else's conversation); one they uploaded themselves stays."""
+        if transcript and self.state.example_for_transcript(Path(transcript)) is not None:
+            return None, True
+        return gr.skip(), False
+
+    def describe_transcript(self, transcript: str | None, removed: bool = False) -> tuple[str, bool]:
+        """Which transcript is attached to the next analysis, and where it came from (or why there is none)."""
+        if not transcript:
+            return (EXAMPLE_TRANSCRIPT_REMOVED if removed else NO_TRANSCRIPT), False
+        example = self.state.example_for_transcript(Path(transcript))
+        origin = f"the bundled example {md(example.name)}" if example else "uploaded"
+        return (f"Transcript attached: **{md(Path(transcript).name)}** ({origin}); it replaces speech "
+                "recognition."), False
+
+    @staticmethod
+    def run_started() -> tuple[dict, dict, str]:
+        """Analyse is clicked: it stays disabled until the run ends, Stop is offered, the last message goes."""
+        return gr.update(interactive=False), gr.update(interactive=True), "Starting the analysis..."
+
+    @staticmethod
+    def run_ended() -> tuple[dict, dict]:
+        return gr.update(interactive=True), gr.update(interactive=False)
+
+    @staticmethod
+    def run_stopped() -> tuple[dict, dict, str]:
+        return gr.update(interactive=True), gr.update(interactive=False), "**Stopped.** Nothing was analysed."
+
+    def analyse_in_page(self, video: str | None, transcript: str | None = None, num_speakers: float | None = 0,
+                        speech_model: str = DEFAULT_SPEECH_MODEL.value,
+                        progress: gr.Progress = gr.Progress()) -> tuple:
+        """`analyse` for the page: a refusal or failure becomes a message in the status panel, where it stays
+        until the next action (a toast fades, and red badges on every output say nothing), and the views keep
+        the previous analysis; a success says what was analysed and how long it took."""
+        started = time.perf_counter()
+        try:
+            result = self.analyse(video, transcript, num_speakers, speech_model, progress)
+        except gr.Error as error:
+            title = f"**{md(error.title)}:** " if error.title and error.title != "Error" else ""
+            return (*(gr.skip() for _ in AnalysisResult._fields), title + md(html.unescape(str(error.message))))
+        done = f"Analysed **{md(result.analysis.video_name)}** in {time.perf_counter() - started:.1f} s."
+        return (*result, done)
 
     def admit(self, video: str | None, transcript: str | None, num_speakers: float | None, speech_model: str,
               request: gr.Request) -> tuple[dict, ...]:
@@ -284,6 +354,12 @@ class AnalyseTab:
             raise gr.Error("Analyse a video first.", title="Nothing analysed yet")
         row = event.index[0] if isinstance(event.index, (list, tuple)) else event.index
         return RowSelection(int(row) + 1, *self.select_turn(analysis, int(row) + 1, layer))
+
+
+def example_label(example: Example) -> str:
+    """The name a bundled example is listed under."""
+    name = example.name.replace("_with_transcript", "").replace("_", " ").capitalize()
+    return f"{name}, with its transcript" if example.transcript else f"{name}, words by speech recognition"
 
 
 def refusal_message(refusal: Refusal, config: AppConfig) -> str:

@@ -185,14 +185,20 @@ def parse_transcript(text: str, kind: str, video_duration: float | None = None,
 def load_transcript(path: str | Path, video_duration: float | None = None,
                     limits: TranscriptLimits = TranscriptLimits()) -> list[Utterance]:
     """Read an .srt, .vtt or .csv transcript file (UTF-8); see `parse_transcript`. A file over limits.max_bytes is
-    refused before it is read. The CLI and the app both read transcripts here, with the pipeline's limits."""
+    refused before it is read. The CLI and the app both read transcripts here, with the pipeline's limits; every
+    error names the file."""
     path = Path(path)
     kind = path.suffix.lower().lstrip(".")
     if not path.is_file():
-        raise InputError(f"Transcript file not found: {path}")
+        raise InputError(f"Transcript file not found: {path.name}")
     limits.check_size(path.stat().st_size, path.name)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
         raise InputError(f"{path.name} is not UTF-8 text.") from error
-    return parse_transcript(text, kind, video_duration, limits, path.name)
+    try:
+        return parse_transcript(text, kind, video_duration, limits, path.name)
+    except InputError as error:  # every message names the file it is about
+        if str(error).startswith(path.name):
+            raise
+        raise InputError(f"{path.name}: {error}") from error

@@ -101,10 +101,14 @@ class StageClock:
         self.timings = {name: 0.0 for name in STAGES}
         self.started = time.perf_counter()
 
-    @contextmanager
-    def stage(self, name: str, fraction: float, message: str) -> Iterator[None]:
+    def report(self, fraction: float, message: str) -> None:
+        """Pass a report (fraction 0..1 of the analysis, what is happening) to the progress callback, if any."""
         if self.progress is not None:
             self.progress(fraction, message)
+
+    @contextmanager
+    def stage(self, name: str, fraction: float, message: str) -> Iterator[None]:
+        self.report(fraction, message)
         begin = time.perf_counter()
         yield
         self.timings[name] += time.perf_counter() - begin
@@ -197,7 +201,7 @@ class Analyzer:
         if transcript is not None:
             utterances = self._transcript_utterances(transcript, audio, num_speakers, stage, warnings)
         else:
-            utterances = self._recognised_utterances(audio, num_speakers, speech_model, stage)
+            utterances = self._recognised_utterances(audio, num_speakers, speech_model, clock)
 
         conversation = Conversation(video_path.stem, utterances)
         with stage("text", 0.45, f"text features of {len(utterances)} utterances"):
@@ -259,10 +263,16 @@ class Analyzer:
         )
 
     def _recognised_utterances(self, audio: np.ndarray, num_speakers: int | None, speech_model: str | None,
-                               stage: StageFn) -> list[Utterance]:
+                               clock: StageClock) -> list[Utterance]:
         speech = self.config.speech if speech_model is None else replace(self.config.speech, model=speech_model)
+        stage = clock.stage
+
+        def heard(done: float, total: float) -> None:  # the speech stage spans 0.1 .. 0.3 of the progress
+            clock.report(0.1 + 0.2 * done / max(total, 1e-9),
+                         f"speech recognition (Whisper {speech.model}): {done:.0f} of {total:.0f} s of audio")
+
         with stage("speech", 0.1, f"speech recognition (Whisper {speech.model})"):
-            transcription = transcribe(audio, speech)
+            transcription = transcribe(audio, speech, heard)
         with stage("segmentation", 0.3, "splitting the words into utterances"):
             segments = segment_words(transcription.words, transcription.regions, self.config.segmentation)
         with stage("speakers", 0.35, "telling the speakers apart by voice, word by word"):

@@ -23,6 +23,7 @@ import importlib.util
 import logging
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -224,9 +225,11 @@ def detect_speech(audio: np.ndarray, config: VadConfig = VadConfig()) -> list[Sp
     return [SpeechRegion(c["start"] / SAMPLE_RATE, c["end"] / SAMPLE_RATE) for c in chunks]
 
 
-def transcribe(audio: np.ndarray, config: SpeechConfig = SpeechConfig()) -> Transcription:
+def transcribe(audio: np.ndarray, config: SpeechConfig = SpeechConfig(),
+               on_progress: Callable[[float, float], None] | None = None) -> Transcription:
     """Recognise 16 kHz mono float32 audio [n_samples] into words with start/end times.
 
+    on_progress(seconds of audio done, seconds in all) is called as Whisper finishes each segment.
     Raises InputError when VAD finds no speech or Whisper recognises no words.
     """
     audio = np.asarray(audio, dtype=np.float32)
@@ -242,12 +245,13 @@ def transcribe(audio: np.ndarray, config: SpeechConfig = SpeechConfig()) -> Tran
         vad_filter=True,
         condition_on_previous_text=False,
     )
-    words = [
-        Word(w.word.strip(), float(w.start), float(w.end), float(w.probability))
-        for segment in segments
-        for w in segment.words or []
-        if w.word.strip()
-    ]
+    duration = audio.size / SAMPLE_RATE
+    words = []
+    for segment in segments:  # a generator: Whisper decodes each segment as it is asked for
+        words += [Word(w.word.strip(), float(w.start), float(w.end), float(w.probability))
+                  for w in segment.words or [] if w.word.strip()]
+        if on_progress is not None:
+            on_progress(min(float(segment.end), duration), duration)
     if not words:
         raise InputError("No speech found: the voice activity detector heard sound but Whisper recognised no words.")
-    return Transcription(words, regions, audio.size / SAMPLE_RATE)
+    return Transcription(words, regions, duration)

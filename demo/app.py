@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from demo.config import AppConfig
 from demo.markup import NO_LATEX, md
 from demo.state import AppState
-from demo.tabs.analyse import AnalyseTab, modality_statement
+from demo.tabs.analyse import VOICE_CUE_NOTE, AnalyseTab, modality_statement
 from demo.tabs.inspect import InspectTab
 from demo.tabs.learn import LearnTab
 from spikemo.errors import CheckpointError
@@ -26,10 +26,10 @@ from spikemo.model.modeling import CONFIG_NAME
 
 logger = logging.getLogger(__name__)
 
-INTRO = """# SpikEmo: emotions in conversations, with spiking temporal attention
-Upload a video of a conversation: SpikEmo finds who speaks when, transcribes the words, and predicts an emotion
-for every turn with a spiking network (SpikEmo, arXiv 2411.13917). The tabs show what it predicts, where it goes
-wrong on MELD, and how its spiking neurons work."""
+HEADER = "# SpikEmo: emotions in video conversations, with spiking attention"
+INTRO = """Upload a video of a conversation: SpikEmo finds who speaks when, transcribes the words, and predicts an
+emotion for every turn with a spiking network (SpikEmo, arXiv 2411.13917). The tabs show what it predicts, where it
+goes wrong on MELD, and how its spiking neurons work."""
 
 # Below ~700 px (a phone) every row stacks, so each plot, table and control takes the whole width instead of
 # sharing it; a row marked "pager" (previous / page / next) stays one line. A "notice-banner" Markdown (the Analyse
@@ -73,9 +73,13 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
     cleanup = (state.config.uploads_cleanup_every_s, state.config.uploads_max_age_s)
     with gr.Blocks(title="SpikEmo", delete_cache=cleanup) as blocks:
         blocks.app_state = state  # for launch()
-        gr.Markdown(INTRO)
-        gr.Markdown(checkpoint_status(state.config.checkpoint_dir), elem_id="checkpoint-status",
-                    latex_delimiters=NO_LATEX)
+        gr.Markdown(HEADER)
+        # What the model is and its caveats, said once and folded away: the first screen shows the app itself.
+        with gr.Accordion("About the model", open=False, elem_id="about-model"):
+            gr.Markdown(INTRO)
+            gr.Markdown(checkpoint_status(state.config.checkpoint_dir), elem_id="checkpoint-status",
+                        latex_delimiters=NO_LATEX)
+            gr.Markdown(VOICE_CUE_NOTE)
         with gr.Tabs(overflow_behavior="wrap"):  # every tab's name stays visible on a narrow screen
             AnalyseTab(state).render()
             InspectTab(state).render()

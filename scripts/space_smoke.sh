@@ -10,8 +10,13 @@
 # cache), the README's gradio_client example runs against it, and what it printed and the timings are shown.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON=${1:-$(command -v python3.12 || ls "$HOME"/.pyenv/versions/3.12*/bin/python3 2>/dev/null | head -1)}
-test -x "$PYTHON" || { echo "error: no Python 3.12 found; give one as the first argument" >&2; exit 2; }
+PYTHON=${1:-}
+if [ -z "$PYTHON" ]; then  # the first Python 3.12 that runs (a pyenv shim may be on PATH without 3.12 selected)
+  for candidate in python3.12 "$HOME"/.pyenv/versions/3.12*/bin/python3; do
+    if "$candidate" --version >/dev/null 2>&1; then PYTHON=$(command -v "$candidate"); break; fi
+  done
+fi
+test -n "$PYTHON" || { echo "error: no Python 3.12 found; give one as the first argument" >&2; exit 2; }
 WORK=$(mktemp -d /tmp/spikemo-space-smoke-XXXXXX)
 SERVER_PID=
 cleanup() {

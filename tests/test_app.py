@@ -139,7 +139,7 @@ def test_text_only_notice_is_a_banner_not_a_toast(analyse_tab, example, monkeypa
     notice = analyse_tab.analyse(str(example.video), str(example.transcript)).notice
     assert notice.startswith("**The loaded checkpoint was trained on text (the words).**")
     assert "voice and face are extracted and shown beside the prediction as a cue only" in notice
-    assert "RAVDESS, **acted** emotional speech" in notice
+    assert "acted speech (see About the model)" in notice and "RAVDESS" not in notice  # the caveat once
 
 
 def test_downloads_and_the_json_output_hold_the_analysis(result, example):
@@ -159,7 +159,7 @@ def test_select_turn_shows_its_details_and_spikes(analyse_tab, result):
     assert f"**Model (text): {utterance.prediction.emotion}**" in view.details
     assert "Face cue" in view.details and "Voice cue" in view.details and "Voice prosody" in view.details
     assert f"**Voice cue: {result.analysis.cues[2].voice_emotion}**" in view.details
-    assert "acted" in view.details  # what the voice model was trained on, said where it is shown
+    assert "acted speech" in view.details  # what the voice model was trained on, said where it is shown
     raster = view.raster.axes[0]
     spikes = result.analysis.spikes["text/layer0"][2]
     assert len(raster.collections[0].get_offsets()) == spikes.sum()

@@ -47,6 +47,8 @@ VOICE_CUE_NOTE = ("The voice cue's emotion comes from a small model trained on R
                   "(actors reading two neutral sentences in a studio, CC BY-NC-SA 4.0): on real conversations, where "
                   "emotions are milder and rooms and microphones differ, it is a hint, much less reliable than on "
                   "acted clips.")
+# What the turn details and the notice say instead, once the note itself stands in "About the model".
+VOICE_CUE_POINTER = "The voice cue is a hint from a model of acted speech (see About the model)."
 
 
 class AnalysisResult(NamedTuple):
@@ -392,7 +394,7 @@ def modality_statement(trained: tuple[str, ...], used: tuple[str, ...] | None = 
         text += (f" The {named} {'is' if len(cues) == 1 else 'are'} extracted and shown beside the prediction "
                  "as a cue only: the model never saw it, so disagreement there is information, not an error.")
     if "audio" in cues:
-        text += " " + VOICE_CUE_NOTE
+        text += " " + VOICE_CUE_POINTER
     return text
 
 
@@ -465,7 +467,7 @@ def turn_details(analysis: Analysis, index: int) -> str:
         top_voice = sorted(cues.voice_probabilities.items(), key=lambda item: -item[1])[:3]
         lines.append(f"**Voice cue: {cues.voice_emotion}** ("
                      + ", ".join(f"{label} {prob:.2f}" for label, prob in top_voice)
-                     + f"): {verdict} the model. {VOICE_CUE_NOTE}")
+                     + f"): {verdict} the model ({VOICE_CUE_POINTER.lower()[:-1]}).")
     voice = cues.voice
     if voice:
         lines.append(

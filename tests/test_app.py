@@ -117,9 +117,9 @@ def test_result_figures(result, example):
     for figure in (result.timeline, result.probabilities, result.heatmap, result.cue_strips):
         assert isinstance(figure, Figure)
     assert [t.get_text() for t in result.timeline.axes[0].get_yticklabels()] == ["Alex", "Blair"]
-    assert result.heatmap.axes[0].get_images()[0].get_array().shape == (1, turns)  # text-only checkpoint
-    assert len([p for p in result.cue_strips.axes[0].patches]) == 3 * turns  # model, face and voice rows
-    assert [t.get_text() for t in result.cue_strips.axes[0].get_yticklabels()] == ["model", "face cue", "voice cue"]
+    assert result.heatmap.axes[0].get_images()[0].get_array().shape == (turns, 1)  # a row per turn; text only
+    assert len([p for p in result.cue_strips.axes[0].patches]) == 3 * turns  # model, face and voice columns
+    assert [t.get_text() for t in result.cue_strips.axes[0].get_xticklabels()] == ["model", "face cue", "voice cue"]
     assert result.turn["maximum"] == turns
     assert result.layer["choices"] == ["text/layer0"]
 
@@ -264,7 +264,7 @@ def test_inspect_errors_on_a_small_csv(inspect_tab, small_csv, checkpoint_dir):
     assert list(rows["text"]) == [u.text for u in conversation.utterances]
     assert list(rows["correct"] == "NO") == [u.emotion != u.prediction.emotion for u in conversation.utterances]
     assert "background-color" in view.dialogue_table.to_html()  # errors are shaded (when there are any)
-    assert view.dialogue_heatmap.axes[0].get_images()[0].get_array().shape == (1, len(conversation))
+    assert view.dialogue_heatmap.axes[0].get_images()[0].get_array().shape == (len(conversation), 1)
 
     first_page = inspect_tab.browse(scored.scored_key, [], [], [], 0, 1, True, SortOrder.MOST_CONFIDENT.value, 1)
     errors = first_page.file_errors.data
@@ -279,7 +279,7 @@ def test_inspect_errors_on_a_small_csv(inspect_tab, small_csv, checkpoint_dir):
     changed = sum(u.prediction.emotion != w.emotion for c, ws in zip(cached.conversations, without)
                   for u, w in zip(c.utterances, ws))
     assert f"another emotion for {changed} of {len(gold)} turns" in scored.score_summary
-    assert [t.get_text() for t in view.dialogue_strips.axes[0].get_yticklabels()] == [
+    assert [t.get_text() for t in view.dialogue_strips.axes[0].get_xticklabels()] == [
         "gold", "predicted", "without DSWA"]
 
 

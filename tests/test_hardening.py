@@ -361,13 +361,13 @@ def test_a_single_frame_video_gives_its_frame_once_and_no_face_cue(single_frame_
     assert several.face_cue()["face_expression"] == "joy" and several.face_cue()["face_frames"] == 3
 
 
-def test_the_turn_table_and_details_say_why_a_turn_has_no_face_cue():
+def test_the_turn_table_shows_a_dash_and_the_details_say_why_a_turn_has_no_face_cue():
     from demo.tabs.analyse import turn_details, turn_rows
 
     analysis = make_analysis("Ann", "Hello there.")
     analysis.cues[0].face_frames = 1
     analysis.cues[0].face_note = "only 1 video frame in this turn; a cue needs 2"
-    assert turn_rows(analysis)["face"][0] == "only 1 video frame in this turn; a cue needs 2"
+    assert turn_rows(analysis)["face"][0] == "-"  # a short cell keeps the row one line; the reason is below
     assert "**Face cue:** none: only 1 video frame in this turn; a cue needs 2." in turn_details(analysis, 0)
     record = analysis.to_dict()["utterances"][0]["cues"]
     assert record["face_frames"] == 1 and record["face_note"].startswith("only 1 video frame")

@@ -7,6 +7,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from matplotlib.text import Text
 
 from spikemo.data.conversation import Conversation, Prediction, Utterance
 from spikemo.data.labels import MELD_LABELS
@@ -55,12 +56,13 @@ def test_timeline_without_times_places_turns_by_index():
     assert axes.get_xlabel() == "turn"
 
 
-def test_dswa_heatmap_is_modalities_by_turns_relative_to_uniform():
+def test_dswa_heatmap_is_turns_by_modalities_relative_to_uniform():
     figure = plots.plot_dswa_heatmap(_conversation(), selected=2)
     image = figure.axes[0].get_images()[0].get_array()
-    assert image.shape == (2, 5)
-    np.testing.assert_allclose(image[0], np.array([0.1, 0.3, 0.2, 0.25, 0.15]) * 5)
-    assert [t.get_text() for t in figure.axes[0].get_yticklabels()] == ["text", "audio"]
+    assert image.shape == (5, 2)  # a row per turn
+    np.testing.assert_allclose(image[:, 0], np.array([0.1, 0.3, 0.2, 0.25, 0.15]) * 5)
+    assert [t.get_text() for t in figure.axes[0].get_xticklabels()] == ["text", "audio"]
+    assert [t.get_text() for t in figure.axes[0].get_yticklabels()] == ["1", "2", "3", "4", "5"]
 
 
 def test_dswa_heatmap_without_weights_says_so():
@@ -74,11 +76,11 @@ def test_probability_plots():
     assert "anger (gold)" in [t.get_text() for t in bars.get_yticklabels()]
     stacked = plots.plot_turn_probabilities(_conversation()).axes[0]
     assert len(stacked.patches) == 5 * len(MELD_LABELS)
-    tops = np.zeros(5)
-    for patch in stacked.patches:
-        tops[int(round(patch.get_x() + patch.get_width() / 2))] = max(
-            tops[int(round(patch.get_x() + patch.get_width() / 2))], patch.get_y() + patch.get_height())
-    np.testing.assert_allclose(tops, [0.4 + 0.6] * 5)  # stacks reach the sum of the probabilities
+    ends = np.zeros(5)
+    for patch in stacked.patches:  # a row per turn
+        row = int(round(patch.get_y() + patch.get_height() / 2))
+        ends[row] = max(ends[row], patch.get_x() + patch.get_width())
+    np.testing.assert_allclose(ends, [0.4 + 0.6] * 5)  # stacks reach the sum of the probabilities
 
 
 def test_spike_raster_plots_every_spike():
@@ -99,6 +101,41 @@ def test_label_strips_hatch_disagreements():
     cells = [p for p in axes.patches if isinstance(p, Rectangle)]
     assert len(cells) == 6
     assert sum(bool(c.get_hatch()) for c in cells) == 1  # only turn 2's face differs; None is not a disagreement
+
+
+def smallest_text_on_a_phone(figure: Figure, shown_px: float = 360.0) -> float:
+    """The smallest text of `figure` in screen pixels when its image is shown `shown_px` wide (a 390 px phone,
+    less the page's margins), never enlarged past its natural width."""
+    figure.canvas.draw()
+    natural_px = figure.get_figwidth() * figure.dpi
+    scale = min(1.0, shown_px / natural_px)
+    sizes = [t.get_fontsize() for t in figure.findobj(Text) if t.get_text() and t.get_visible()]
+    return min(sizes) * figure.dpi / 72 * scale
+
+
+def conversation_of(length: int) -> Conversation:
+    emotions = list(MELD_LABELS)
+    return Conversation("long", [
+        Utterance(f"Speaker {i % 3}", f"turn {i}", start=5.0 * i, end=5.0 * i + 4.0,
+                  prediction=_prediction(emotions[i % 7], {"text": 1 / length}))
+        for i in range(length)
+    ])
+
+
+@pytest.mark.parametrize("length", [2, 18, 60])
+def test_per_turn_figures_stay_readable_on_a_phone(length):
+    conversation = conversation_of(length)
+    figures = {
+        "timeline": plots.plot_emotion_timeline(conversation, duration=5.0 * length),
+        "probabilities": plots.plot_turn_probabilities(conversation),
+        "heatmap": plots.plot_dswa_heatmap(conversation, selected=0),
+        "strips": plots.plot_label_strips({"model": [u.prediction.emotion for u in conversation.utterances],
+                                           "face": [None] * length}),
+    }
+    for name, figure in figures.items():
+        assert smallest_text_on_a_phone(figure) >= 10, name
+    labels = [t.get_text() for t in figures["heatmap"].axes[0].get_yticklabels()]
+    assert labels == [str(i + 1) for i in range(length)]  # every turn named
 
 
 def test_metric_plots():

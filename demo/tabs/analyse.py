@@ -32,6 +32,7 @@ table (or move the turn slider) to see that turn's probabilities, DSWA weight an
 logger = logging.getLogger(__name__)
 
 TRANSCRIPT_SUFFIXES = (".srt", ".vtt", ".csv")
+MISSING_CUE = "-"
 NO_TRANSCRIPT = "No transcript attached: speech recognition will find the words."
 EXAMPLE_TRANSCRIPT_REMOVED = ("The example's transcript was removed: it belongs to the example's video. Speech "
                               "recognition will find the words, or attach a transcript of this video.")
@@ -47,6 +48,20 @@ VOICE_CUE_NOTE = ("The voice cue's emotion comes from a small model trained on R
                   "(actors reading two neutral sentences in a studio, CC BY-NC-SA 4.0): on real conversations, where "
                   "emotions are milder and rooms and microphones differ, it is a hint, much less reliable than on "
                   "acted clips.")
+# How to read each figure, in plain words, under it.
+HOW_TO_READ = {
+    "timeline": "*How to read it:* each bar is a turn, in its speaker's lane, at its time in the video; its colour "
+                "is the predicted emotion, and the fainter it is, the less sure the model.",
+    "cues": "*How to read it:* a row per turn: the model's emotion beside what the face alone and the voice alone "
+            "suggest. Hatched cells disagree with the model; white means no cue for that turn.",
+    "heatmap": "*How to read it:* how much the spiking attention (DSWA) weighs each turn against the others. 1 is "
+               "an average turn; red turns count more, blue ones less. The Learn tab shows how the spikes make it.",
+    "probabilities": "*How to read it:* a bar per turn, split into the emotions' probabilities: one long colour is "
+                     "a confident prediction, many short ones a hesitant one.",
+    "raster": "*How to read it:* each dot is one neuron (of the first 128) firing at one of the simulated time "
+              "steps while the model reads the selected turn; a dense column is a step where many fired.",
+    "rates": "*How to read it:* the share of neurons firing at each time step, one line per spiking layer.",
+}
 # What the turn details and the notice say instead, once the note itself stands in "About the model".
 VOICE_CUE_POINTER = "The voice cue is a hint from a model of acted speech (see About the model)."
 
@@ -136,8 +151,10 @@ class AnalyseTab:
                     summary = gr.Markdown(label="summary", show_label=False, elem_id="analysis-summary",
                                           latex_delimiters=NO_LATEX)
                     timeline = gr.Plot(label="Emotion timeline", show_label=False, elem_id="timeline-plot")
+                    gr.Markdown(HOW_TO_READ["timeline"], elem_classes="caption")
                     cue_strips = gr.Plot(label="Model vs. face and voice cues", show_label=False,
                                          elem_id="cues-plot")
+                    gr.Markdown(HOW_TO_READ["cues"], elem_classes="caption")
             turn_table = gr.Dataframe(label="Turns (select a row for details)", interactive=False, wrap=True,
                                       column_widths=TURN_TABLE_WIDTHS, elem_id="turn-table")
             with gr.Row():
@@ -150,12 +167,21 @@ class AnalyseTab:
                 with gr.Column():
                     turn_probabilities = gr.Plot(label="Probabilities of the selected turn", show_label=False)
             with gr.Row():
-                heatmap = gr.Plot(label="DSWA spike-attention weights (modalities x turns)", show_label=False,
-                                  elem_id="heatmap-plot")
-                probabilities = gr.Plot(label="Probabilities per turn", show_label=False)
+                with gr.Column():
+                    heatmap = gr.Plot(label="DSWA spike-attention weights (turns x modalities)", show_label=False,
+                                      elem_id="heatmap-plot")
+                    gr.Markdown(HOW_TO_READ["heatmap"], elem_classes="caption")
+                with gr.Column():
+                    probabilities = gr.Plot(label="Probabilities per turn", show_label=False,
+                                            elem_id="probabilities-plot")
+                    gr.Markdown(HOW_TO_READ["probabilities"], elem_classes="caption")
             with gr.Row():
-                raster = gr.Plot(label="Spike raster of the selected turn", show_label=False)
-                rates = gr.Plot(label="Spike rate over time steps", show_label=False)
+                with gr.Column():
+                    raster = gr.Plot(label="Spike raster of the selected turn", show_label=False)
+                    gr.Markdown(HOW_TO_READ["raster"], elem_classes="caption")
+                with gr.Column():
+                    rates = gr.Plot(label="Spike rate over time steps", show_label=False)
+                    gr.Markdown(HOW_TO_READ["rates"], elem_classes="caption")
             downloads = gr.File(label="Download the analysis (JSON and CSV)", file_count="multiple")
             with gr.Accordion("The analysis as JSON data", open=False):
                 record = gr.JSON(label="analysis (JSON)", elem_id="analysis-json")
@@ -417,16 +443,14 @@ def turn_rows(analysis: Analysis) -> pd.DataFrame:
     rows = []
     for i, (u, cues) in enumerate(zip(analysis.conversation.utterances, analysis.cues)):
         p = u.prediction
-        if cues.face_expression:
-            face = f"{cues.face_expression} ({cues.face_expression_prob:.2f})"
-        else:
-            face = cues.face_note or "no face"
+        # A missing cue is a dash: its reason is in the turn's details, so every row stays a line or two tall.
+        face = f"{cues.face_expression} ({cues.face_expression_prob:.2f})" if cues.face_expression else MISSING_CUE
         agrees = "" if not cues.face_expression else ("yes" if cues.face_expression == p.emotion else "NO")
         if cues.voice_emotion:
             voice = f"{cues.voice_emotion} ({cues.voice_probabilities.get(cues.voice_emotion, 0.0):.2f})"
             voice_agrees = "yes" if cues.voice_emotion == p.emotion else "NO"
         else:
-            voice, voice_agrees = "", ""
+            voice, voice_agrees = MISSING_CUE, ""
         rows.append({
             "#": i + 1, "time": f"{format_time(u.start)}-{format_time(u.end)}", "speaker": u.speaker,
             "text": u.text, "emotion": p.emotion, "confidence": round(p.probabilities[p.emotion], 3),

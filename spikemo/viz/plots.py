@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib import colormaps
+from matplotlib.axis import Axis
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
@@ -28,6 +29,14 @@ MELD_COLORS: dict[str, str] = {
     "anger": "#d55e00",
 }
 MISSING_COLOR = "#ffffff"
+# The per-turn figures are drawn 4.8 in wide with 10 pt text, one row per turn: on a 390 px phone (about 360 px of
+# figure) a label is still 10 px tall, a desktop column does not scale them down, and their height, not their
+# width, grows with the number of turns, so 2 turns and 60 read alike.
+TURN_FIGURE_WIDTH_IN = 4.8
+PLOT_WIDTH_IN = 3.8  # about what is left of that width for the plot itself, beside the tick labels
+TEXT_PT = 10
+CHAR_WIDTH_IN = 0.09  # a digit at TEXT_PT
+ROW_IN = 0.26  # per turn row: a 10 pt label fits
 SPIKE_COLOR = "#1f1f1f"
 
 
@@ -40,6 +49,23 @@ def emotion_colors(labels: Sequence[str] = MELD_LABELS) -> dict[str, str]:
 def _legend_handles(labels: Sequence[str]) -> list[Patch]:
     colors = emotion_colors(labels)
     return [Patch(facecolor=colors[label], edgecolor="black", linewidth=0.4, label=label) for label in labels]
+
+
+def _rows_height(length: int, extra_in: float) -> float:
+    """The height (inches) of a figure with one row per turn and `extra_in` for its title, axis and legend."""
+    return ROW_IN * length + extra_in
+
+
+def _turn_axis(axis: Axis, length: int) -> None:
+    """Number every turn 1..length on `axis`."""
+    axis.set_ticks(range(length), [str(i + 1) for i in range(length)])
+    axis.set_label_text("turn", fontsize=TEXT_PT)
+
+
+def _legend_below(figure: Figure, handles: list[Patch]) -> None:
+    if handles:
+        figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4), fontsize=TEXT_PT,
+                      frameon=False)
 
 
 def _empty(message: str, size: tuple[float, float] = (8, 2)) -> Figure:
@@ -58,16 +84,17 @@ def plot_emotion_timeline(
 ) -> Figure:
     """One lane per speaker; each utterance a bar over its time, coloured by the predicted emotion.
 
-    Bar opacity follows the prediction's confidence. Utterances without times are placed by turn index.
-    `selected` (utterance index) is outlined.
+    Bar opacity follows the prediction's confidence; a bar wide enough for it carries its turn number. Utterances
+    without times are placed by turn index. `selected` (utterance index) is outlined.
     """
     if not conversation.utterances:
         return _empty("No utterances were found.")
     speakers = conversation.speakers()
     colors = emotion_colors(labels)
     timed = all(u.start is not None and u.end is not None for u in conversation.utterances)
-    figure = Figure(figsize=(10, 0.7 * len(speakers) + 1.4), layout="constrained")
+    figure = Figure(figsize=(TURN_FIGURE_WIDTH_IN, 0.45 * len(speakers) + 1.9), layout="constrained")
     axes = figure.add_subplot()
+    span = (duration or max(u.end for u in conversation.utterances)) if timed else len(conversation.utterances)
     for index, utterance in enumerate(conversation.utterances):
         start, end = (utterance.start, utterance.end) if timed else (index, index + 0.9)
         prediction = utterance.prediction
@@ -78,16 +105,18 @@ def plot_emotion_timeline(
             lane, end - start, left=start, height=0.7, color=color, alpha=alpha,
             edgecolor="black", linewidth=2.0 if index == selected else 0.4,
         )
-        axes.text((start + end) / 2, lane, str(index + 1), ha="center", va="center", fontsize=8)
+        number = str(index + 1)
+        if (end - start) / max(span, 1e-9) * PLOT_WIDTH_IN >= CHAR_WIDTH_IN * len(number) + 0.04:
+            axes.text((start + end) / 2, lane, number, ha="center", va="center", fontsize=TEXT_PT)
     axes.set_yticks(range(len(speakers)), [s or "(unknown)" for s in speakers])
     axes.invert_yaxis()
-    axes.set_xlabel("time in the video (s)" if timed else "turn")
+    axes.set_xlabel("time in the video (s)" if timed else "turn", fontsize=TEXT_PT)
     if timed and duration:
         axes.set_xlim(0, duration)
-    axes.set_title("Predicted emotion per turn (opacity = confidence, number = turn)")
+    axes.tick_params(labelsize=TEXT_PT)
+    axes.set_title("Predicted emotion per turn", fontsize=TEXT_PT)
     predicted = {u.prediction.emotion for u in conversation.utterances if u.prediction}
-    used = [label for label in labels if label in predicted]
-    axes.legend(handles=_legend_handles(used), loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    _legend_below(figure, _legend_handles([label for label in labels if label in predicted]))
     return figure
 
 
@@ -113,28 +142,28 @@ def plot_probabilities(
 
 
 def plot_turn_probabilities(conversation: Conversation, labels: Sequence[str] = MELD_LABELS) -> Figure:
-    """Stacked bars: each turn's class probabilities (one bar per turn, one colour per emotion)."""
+    """Stacked horizontal bars, one row per turn: its class probabilities, one colour per emotion."""
     predicted = [u for u in conversation.utterances if u.prediction]
     if not predicted:
         return _empty("No predictions yet.")
     colors = emotion_colors(labels)
     length = len(conversation.utterances)
-    figure = Figure(figsize=(max(6.0, 0.45 * length + 2.5), 3.2), layout="constrained")
+    figure = Figure(figsize=(TURN_FIGURE_WIDTH_IN, _rows_height(length, 2.2)), layout="constrained")
     axes = figure.add_subplot()
-    bottom = np.zeros(length)
+    left = np.zeros(length)
     for label in labels:
         values = np.array([u.prediction.probabilities.get(label, 0.0) if u.prediction else 0.0
                            for u in conversation.utterances])
-        axes.bar(range(length), values, bottom=bottom, color=colors[label], edgecolor="white", linewidth=0.3,
-                 label=label)
-        bottom += values
-    step = max(1, length // 20)
-    axes.set_xticks(range(0, length, step), [str(i + 1) for i in range(0, length, step)])
-    axes.set_xlabel("turn")
-    axes.set_ylabel("probability")
-    axes.set_ylim(0, 1)
-    axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
-    axes.set_title("Emotion probabilities per turn")
+        axes.barh(range(length), values, left=left, height=0.8, color=colors[label], edgecolor="white",
+                  linewidth=0.3, label=label)
+        left += values
+    _turn_axis(axes.yaxis, length)
+    axes.invert_yaxis()
+    axes.set_xlabel("probability", fontsize=TEXT_PT)
+    axes.set_xlim(0, 1)
+    axes.tick_params(labelsize=TEXT_PT)
+    axes.set_title("Emotion probabilities per turn", fontsize=TEXT_PT)
+    _legend_below(figure, _legend_handles(list(labels)))
     return figure
 
 
@@ -152,27 +181,29 @@ def dswa_matrix(conversation: Conversation) -> tuple[list[str], np.ndarray]:
 
 
 def plot_dswa_heatmap(conversation: Conversation, selected: int | None = None) -> Figure:
-    """DSWA spike-attention weights, modalities x turns, shown relative to a uniform 1/L (1 = average)."""
+    """DSWA spike-attention weights, one row per turn and a column per modality, relative to an average turn
+    (weight x number of turns: 1 is what every turn would get if DSWA weighted them all alike)."""
     modalities, matrix = dswa_matrix(conversation)
     if not modalities:
         return _empty("This checkpoint has no DSWA weights (trained without DSWA).")
     length = matrix.shape[1]
-    relative = matrix * length
-    figure = Figure(figsize=(max(6.0, 0.45 * length + 2.5), 0.6 * len(modalities) + 1.6), layout="constrained")
+    relative = (matrix * length).T  # [L, M]
+    figure = Figure(figsize=(TURN_FIGURE_WIDTH_IN, _rows_height(length, 2.0)), layout="constrained")
     axes = figure.add_subplot()
     spread = max(float(np.nanmax(np.abs(relative - 1.0))), 1e-3)
     image = axes.imshow(
         relative, aspect="auto", cmap="RdBu_r", norm=TwoSlopeNorm(vcenter=1.0, vmin=1 - spread, vmax=1 + spread)
     )
-    axes.set_yticks(range(len(modalities)), modalities)
-    step = max(1, length // 20)
-    axes.set_xticks(range(0, length, step), [str(i + 1) for i in range(0, length, step)])
-    axes.set_xlabel("turn")
+    axes.set_xticks(range(len(modalities)), modalities)
+    _turn_axis(axes.yaxis, length)
     if selected is not None and 0 <= selected < length:
-        axes.axvline(selected - 0.5, color="black", linewidth=1.5)
-        axes.axvline(selected + 0.5, color="black", linewidth=1.5)
-    figure.colorbar(image, ax=axes, label="weight x turns (1 = uniform)")
-    axes.set_title("DSWA spike-attention weight of each turn")
+        axes.axhline(selected - 0.5, color="black", linewidth=1.5)
+        axes.axhline(selected + 0.5, color="black", linewidth=1.5)
+    axes.tick_params(labelsize=TEXT_PT)
+    bar = figure.colorbar(image, ax=axes, location="bottom", shrink=0.8)
+    bar.set_label("weight relative to an average turn (1 = average)", fontsize=TEXT_PT)
+    bar.ax.tick_params(labelsize=TEXT_PT)
+    axes.set_title("DSWA spike-attention weight of each turn", fontsize=TEXT_PT)
     return figure
 
 
@@ -217,33 +248,31 @@ def plot_spike_rates(rates: Mapping[str, Sequence[float]], highlight: str | None
 def plot_label_strips(
     rows: Mapping[str, Sequence[str | None]], labels: Sequence[str] = MELD_LABELS, title: str = ""
 ) -> Figure:
-    """Rows of per-turn labels (e.g. model / face / gold) as coloured cells; None (unknown) stays white.
-
-    Cells where a row differs from the first row are hatched, so disagreements stand out.
-    """
+    """Per-turn labels of several sources (e.g. model / face / gold) as coloured cells, one row per turn and a
+    column per source; None (unknown) stays white. Cells that differ from the first source are hatched."""
     names = list(rows)
     if not names or not any(rows.values()):
         return _empty("Nothing to compare.")
     length = max(len(values) for values in rows.values())
     colors = emotion_colors(labels)
-    figure = Figure(figsize=(max(6.0, 0.45 * length + 2.5), 0.55 * len(names) + 1.5), layout="constrained")
+    figure = Figure(figsize=(TURN_FIGURE_WIDTH_IN, _rows_height(length, 2.2)), layout="constrained")
     axes = figure.add_subplot()
     reference = rows[names[0]]
     for i, name in enumerate(names):
         for j, label in enumerate(rows[name]):
             differs = i > 0 and label is not None and j < len(reference) and label != reference[j]
             color = colors.get(label, MISSING_COLOR) if label else MISSING_COLOR
-            axes.add_patch(Rectangle((j, i), 1, 1, facecolor=color, edgecolor="black", linewidth=0.4,
+            axes.add_patch(Rectangle((i, j), 1, 1, facecolor=color, edgecolor="black", linewidth=0.4,
                                      hatch="///" if differs else None))
-    axes.set_xlim(0, length)
-    axes.set_ylim(len(names), 0)
-    axes.set_yticks([i + 0.5 for i in range(len(names))], names)
-    step = max(1, length // 20)
-    axes.set_xticks([j + 0.5 for j in range(0, length, step)], [str(j + 1) for j in range(0, length, step)])
-    axes.set_xlabel("turn")
+    axes.set_xlim(0, len(names))
+    axes.set_ylim(length, 0)
+    axes.set_xticks([i + 0.5 for i in range(len(names))], names)
+    axes.set_yticks([j + 0.5 for j in range(length)], [str(j + 1) for j in range(length)])
+    axes.set_ylabel("turn", fontsize=TEXT_PT)
+    axes.tick_params(labelsize=TEXT_PT)
+    axes.set_title(title or f"Per-turn labels (hatched: differs from {names[0]})", fontsize=TEXT_PT)
     used = [label for label in labels if any(label in values for values in rows.values())]
-    axes.legend(handles=_legend_handles(used), loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
-    axes.set_title(title or f"Per-turn labels (hatched: differs from {names[0]})")
+    _legend_below(figure, _legend_handles(used))
     return figure
 
 

@@ -7,7 +7,7 @@ The checkpoint folder may also come from $SPIKEMO_CHECKPOINT (default: the shipp
 
 import argparse
 
-from demo import AppConfig, build_demo, launch
+from demo import AppConfig, build_demo, configure_logging, launch
 
 
 def parse_args() -> argparse.Namespace:
@@ -22,6 +22,7 @@ def parse_args() -> argparse.Namespace:
 
 if __name__ == "__main__":
     args = parse_args()
+    configure_logging()
     settings = {"checkpoint_dir": args.checkpoint, "device": args.device}
     if args.data_dir:
         settings["data_dir"] = args.data_dir

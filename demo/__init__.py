@@ -13,7 +13,7 @@ import os
 # Gradio otherwise phones home at start-up and on every event (and waits on DNS where there is no internet).
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from demo.app import build_demo, launch  # noqa: E402
+from demo.app import build_demo, configure_logging, launch  # noqa: E402
 from demo.config import AppConfig  # noqa: E402
 
-__all__ = ["AppConfig", "build_demo", "launch"]
+__all__ = ["AppConfig", "build_demo", "configure_logging", "launch"]

@@ -111,14 +111,19 @@ def stop_on_sigterm(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def configure_logging() -> None:
+    """The app's log on stderr: a line per request (demo.tabs.analyse) and warnings, without the libraries'
+    chatter (a line per HTTP request, per Whisper call)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for chatty in ("httpx", "faster_whisper"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+
+
 def launch(blocks: gr.Blocks, host: str | None = None, port: int | None = None, warm_up: bool = True,
            **kwargs) -> None:
-    """Serve the app: load the models in the background (the page is up at once), limit uploads, log one line
-    per request, and clean up on SIGTERM as on Ctrl-C."""
+    """Serve the app: load the models in the background (the page is up at once), limit uploads, and clean up on
+    SIGTERM as on Ctrl-C."""
     state: AppState = blocks.app_state
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per HTTP request
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, stop_on_sigterm)
     os.environ["GRADIO_TEMP_DIR"] = str(state.gradio_dir)

@@ -6,8 +6,9 @@ import pytest
 
 from spikemo.data.conversation import Conversation, Utterance
 from spikemo.data.labels import IEMOCAP_LABELS, MELD_LABELS
-from spikemo.data.multiemo import read_multiemo_pickle, write_multiemo_pickle
+from spikemo.data.multiemo import read_multiemo_pickle
 from spikemo.errors import InputError
+from tests.multiemo_files import write_multiemo_pickle
 
 DIMS = {"text": 6, "audio": 5, "visual": 4}
 

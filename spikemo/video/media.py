@@ -146,25 +146,3 @@ def load_audio(path: str | Path, config: MediaConfig = MediaConfig()) -> np.ndar
             f"{info.duration:.1f} s; the file looks truncated or damaged."
         )
     return audio
-
-
-def iter_frames(
-    path: str | Path,
-    fps: float = 2.0,
-    start: float = 0.0,
-    end: float | None = None,
-    config: MediaConfig = MediaConfig(),
-) -> Iterator[tuple[float, np.ndarray]]:
-    """Yield (time in seconds, RGB frame [H, W, 3] uint8) every 1/fps seconds in [start, end).
-
-    A generator: one frame is decoded at a time, so a long video never sits in memory. The window is clipped
-    to the video; an empty window yields nothing.
-    """
-    if fps <= 0:
-        raise ValueError(f"fps must be positive, got {fps}")
-    path = _check_file(path, config)
-    with _open_clip(path, with_audio=False) as clip:
-        stop = clip.duration if end is None else min(end, clip.duration)
-        start = max(0.0, start)
-        for t in np.arange(start, stop, 1.0 / fps):
-            yield float(t), clip.get_frame(float(t))

@@ -221,7 +221,7 @@ def decode_span(
     """
     path = Path(video)
     if not path.is_file():
-        raise InputError(f"Video file not found: {path}")
+        raise InputError(f"Video file not found: {path.name}")
     if path.stat().st_size > media.max_file_bytes:
         raise InputError(f"{path.name} is over the {media.max_file_bytes / 1024**2:g} MiB limit.")
     if frames_per_second <= 0:

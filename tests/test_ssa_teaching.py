@@ -108,6 +108,8 @@ def test_a_turn_or_head_out_of_range_is_refused(turn, head, message):
 def test_a_model_without_dswa_or_a_conversation_without_features_is_refused():
     with pytest.raises(InputError, match="trained without DSWA"):
         trace_turn_attention(_model(use_dswa=False), _conversation(), "text", 0)
+    with pytest.raises(InputError, match="conversation time"):
+        trace_turn_attention(_model("conversation"), _conversation(), "text", 0)
     with pytest.raises(InputError, match="no audio stream"):
         trace_turn_attention(_model(), _conversation(), "audio", 0)
     bare = Conversation("c", [Utterance("A", "hi")])

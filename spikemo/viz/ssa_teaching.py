@@ -74,6 +74,9 @@ def trace_turn_attention(
     spiking self-attention for turn `turn` and head `head` (both 0-based)."""
     if not model.config.use_dswa:
         raise InputError("this checkpoint was trained without DSWA, so it has no spiking self-attention to show")
+    if model.config.dswa_variant == "conversation":
+        raise InputError("this checkpoint's DSWA runs in conversation time (neurons that read the dialogue turn by "
+                         "turn), without spiking self-attention: there is no attention map to show")
     if modality not in model.dswa:
         raise InputError(f"the model has no {modality} stream; its modalities are {', '.join(model.dswa)}")
     if modality not in available_modalities(model, [conversation]):

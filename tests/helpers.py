@@ -3,6 +3,7 @@ offline base text encoder (all-MiniLM-L6-v2, 384-d), so the whole serving path r
 checkpoint. Its predictions mean nothing; the tests check shapes, plumbing and invariants. Also generated
 clips in RAVDESS's layout for the voice and joint-training tests."""
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +24,9 @@ def tiny_config(modalities: tuple[str, ...] = MODALITIES, **overrides: Any) -> S
     """A small SpikEmo over `modalities`, fast enough for any test: h=16, T=4, one Spikformer block, one fusion
     layer, a context encoder for audio and visual where present, and the default extractors' input sizes
     (text 384 from MiniLM, audio 6373, visual 16). `overrides`: any other SpikEmoConfig field, e.g. input_dims."""
-    values = dict(
-        input_dims=DEFAULT_INPUT_DIMS,
-        hidden_size=16,
-        time_steps=4,
-        spikformer_layers=1,
-        spikformer_heads=2,
-        fusion_layers=1,
-        fusion_heads=2,
-        fusion_ffn=32,
-        context_modalities=tuple(m for m in ("audio", "visual") if m in modalities),
-    )
-    return SpikEmoConfig(modalities=modalities, **{**values, **overrides})
+    context = tuple(m for m in ("audio", "visual") if m in modalities)
+    tiny = SpikEmoConfig(modalities=modalities, input_dims=DEFAULT_INPUT_DIMS, context_modalities=context).tiny()
+    return dataclasses.replace(tiny, **overrides)
 
 
 def make_test_checkpoint(folder: Path, modalities: tuple[str, ...], seed: int = 0) -> Path:

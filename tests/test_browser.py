@@ -206,6 +206,8 @@ def test_phone_width_stacks_plots_and_tables_and_keeps_every_tab(app_url, tmp_pa
     with open_page(app_url, PHONE_WIDTH) as page:
         analyse_video(page, EXAMPLE_VIDEO)
         analysed_cells, analysed_cut = cut_text_cells(page, "turn-table", TURN_TABLE_COLUMNS.index("text"))
+        first_columns = {name: cut_text_cells(page, "turn-table", TURN_TABLE_COLUMNS.index(name))[1]
+                         for name in ("time", "speaker", "emotion", "confidence")}
         save_screenshot(page, tmp_path / "analyse-phone.png")
         score_preselected_csv(page)
         open_turn(page, 0)
@@ -219,5 +221,6 @@ def test_phone_width_stacks_plots_and_tables_and_keeps_every_tab(app_url, tmp_pa
         assert x == left and width >= PHONE_WIDTH - 2 * left - 2, (element, layout)  # one per row, full width
     assert layout["text_cells"] > 0 and layout["cut_text_cells"] == 0, layout  # utterances wrap, none cut off
     assert analysed_cells >= 5 and analysed_cut == 0, (analysed_cells, analysed_cut)  # so do the analysed turns
+    assert first_columns == {"time": 0, "speaker": 0, "emotion": 0, "confidence": 0}, first_columns  # on screen
     assert lif > 100  # the Learn tab is reachable and draws
     assert shot.stat().st_size > 50_000

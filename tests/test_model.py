@@ -339,6 +339,13 @@ def test_lif_tau_defaults_to_the_dswa_variant_own():
     assert conversation.lif_time_constant == 24.0
 
 
+def test_tiny_keeps_what_the_model_is_and_shrinks_its_sizes():
+    config = SpikEmoConfig(labels=IEMOCAP_LABELS, modalities=("text",), dswa_variant="residual").tiny()
+    assert (config.labels, config.modalities, config.dswa_variant) == (IEMOCAP_LABELS, ("text",), "residual")
+    assert (config.hidden_size, config.time_steps, config.spikformer_layers, config.fusion_layers) == (16, 4, 1, 1)
+    assert (TrainConfig(seed=3).tiny().epochs, TrainConfig(seed=3).tiny().seed) == (2, 3)
+
+
 def test_presets_carry_the_paper_values():
     model_config, loss_config, train_config = meld_preset()
     assert model_config.labels == MELD_LABELS and train_config.batch_size == 64

@@ -201,9 +201,7 @@ def base_configs(dataset: Dataset, epochs: int, batch_size: int, quick: bool, ds
     )
     train_config = dataclasses.replace(train_config, epochs=epochs, batch_size=batch_size)
     if quick:
-        model_config = dataclasses.replace(model_config, hidden_size=32, spikformer_heads=2, fusion_heads=2,
-                                           fusion_ffn=64, fusion_layers=1, spikformer_layers=1, time_steps=4)
-        train_config = dataclasses.replace(train_config, epochs=2, batch_size=4)
+        model_config, train_config = model_config.tiny(), train_config.tiny()
     return model_config, loss_config, train_config
 
 

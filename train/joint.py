@@ -199,8 +199,7 @@ def configs(args: argparse.Namespace, metadata: dict, text_dim: int, audio_dim: 
     train_config = dataclasses.replace(TrainConfig.from_dict(metadata["train"]), epochs=args.epochs,
                                        batch_size=args.batch_size, modality_dropout=args.modality_dropout)
     if args.quick:
-        model_config = dataclasses.replace(model_config, time_steps=4, fusion_layers=1, spikformer_layers=1)
-        train_config = dataclasses.replace(train_config, epochs=2, batch_size=4)
+        model_config, train_config = model_config.tiny(), train_config.tiny()
     return model_config, loss_config, train_config
 
 

@@ -159,8 +159,7 @@ def main(argv: list[str] | None = None) -> dict:
         batch_size=args.batch_size,
     )
     if args.quick:
-        model_config = dataclasses.replace(model_config, time_steps=4, fusion_layers=1, spikformer_layers=1)
-        train_config = dataclasses.replace(train_config, epochs=2, batch_size=4)
+        model_config, train_config = model_config.tiny(), train_config.tiny()
     result = train_spikemo(train, dev, model_config, loss_config, train_config, device=device,
                           patience=args.patience)
     train_seconds = time.perf_counter() - started

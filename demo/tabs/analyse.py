@@ -40,10 +40,10 @@ ANALYSE_API = "analyse"
 MODALITY_NAMES = {"text": "text (the words)", "audio": "audio (the voice)", "visual": "visual (the face)"}
 TURN_TABLE_COLUMNS = ["#", "time", "speaker", "text", "emotion", "confidence", "face", "face agrees", "voice",
                       "voice agrees", "prosody"]
-# Narrow fixed columns before the text and a share of the table's width for it, so at phone width the text cell
-# stays on screen and its words wrap inside it (the cue columns after it scroll sideways), while at desktop width
-# (a table ~1200 px wide) every column fits. One width per TURN_TABLE_COLUMNS.
-TURN_TABLE_WIDTHS = ["32px", "76px", "76px", "31%", "84px", "108px", "100px", "72px", "100px", "72px", "112px"]
+# Narrow fixed columns before the text and a share of the table's width for it, so that at phone width (a 390 px
+# screen leaves about 358 px) time, speaker, text, emotion and confidence are all on screen, the words wrapping
+# inside their cell, while the cue columns after them scroll sideways. One width per TURN_TABLE_COLUMNS.
+TURN_TABLE_WIDTHS = ["28px", "60px", "60px", "22%", "70px", "60px", "100px", "72px", "100px", "72px", "112px"]
 VOICE_CUE_NOTE = ("The voice cue's emotion comes from a small model trained on RAVDESS, **acted** emotional speech "
                   "(actors reading two neutral sentences in a studio, CC BY-NC-SA 4.0): on real conversations, where "
                   "emotions are milder and rooms and microphones differ, it is a hint, much less reliable than on "

@@ -4,7 +4,7 @@ Each config round-trips through JSON (`to_dict` -> json -> `from_dict`, spikemo.
 back as tuples. The presets at the end carry the paper's MELD and IEMOCAP set-ups.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from spikemo.data.labels import IEMOCAP_LABELS, MELD_LABELS, MODALITIES
 from spikemo.serialization import JsonDataclass
@@ -106,6 +106,13 @@ class SpikEmoConfig(JsonDataclass):
     def num_labels(self) -> int:
         return len(self.labels)
 
+    def tiny(self) -> "SpikEmoConfig":
+        """The same model made tiny, to check a loop runs in seconds (--quick, the tests): h=16, T=4, one
+        Spikformer block and one fusion layer of 2 heads, 16 conversation neurons; labels, modalities, inputs
+        and the DSWA variant kept."""
+        return replace(self, hidden_size=16, time_steps=4, spikformer_layers=1, spikformer_heads=2,
+                       fusion_layers=1, fusion_heads=2, fusion_ffn=32, conversation_neurons=16)
+
     @property
     def lif_time_constant(self) -> float:
         """The LIF tau in steps: lif_tau, else the variant's own default; for the conversation variant,
@@ -152,6 +159,10 @@ class TrainConfig(JsonDataclass):
         self.betas = tuple(self.betas)
         if not 0.0 <= self.modality_dropout < 1.0:
             raise ValueError(f"modality_dropout must be in [0, 1), got {self.modality_dropout}")
+
+    def tiny(self) -> "TrainConfig":
+        """Two epochs of batches of 4 dialogues: enough to check a loop runs (--quick, the tests)."""
+        return replace(self, epochs=2, batch_size=4)
 
 
 def meld_preset() -> tuple[SpikEmoConfig, LossConfig, TrainConfig]:

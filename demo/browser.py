@@ -122,24 +122,21 @@ def analyse_video(page: Page, video: Path) -> dict:
     }
 
 
-def pick_example(page: Page, label: str) -> str:
-    """Click the bundled example listed as `label`; returns the transcript note once it names the example's
-    transcript (or says there is none)."""
+def pick_example(page: Page, label: str) -> None:
+    """Click the bundled example listed as `label` and wait for its video (its transcript comes with it)."""
     page.get_by_text(label, exact=True).click()
     page.locator("#video-input video").wait_for(timeout=STEP_TIMEOUT_MS)
-    page.wait_for_timeout(1500)  # the transcript and its note follow the video
-    return page.locator("#transcript-note").inner_text()
+    page.wait_for_timeout(1500)
 
 
-def replace_video(page: Page, video: Path) -> str:
-    """Clear the video input and upload `video` as a visitor does; returns the transcript note afterwards."""
+def replace_video(page: Page, video: Path) -> None:
+    """Clear the video input and upload `video` as a visitor does."""
     clear = page.locator("#video-input button[aria-label='Clear']")
     if clear.count():
         clear.click()
     page.locator("#video-input input[type=file]").set_input_files(str(video))
     page.locator("#video-input video").wait_for(timeout=STEP_TIMEOUT_MS)
     page.wait_for_timeout(1500)
-    return page.locator("#transcript-note").inner_text()
 
 
 def attached_transcript(page: Page) -> str:
@@ -148,11 +145,10 @@ def attached_transcript(page: Page) -> str:
     return (names.first.get_attribute("aria-label") or "").strip() if names.count() else ""
 
 
-def attach_transcript(page: Page, transcript: Path) -> str:
-    """Upload `transcript` into the transcript input; returns the note naming it."""
+def attach_transcript(page: Page, transcript: Path) -> None:
+    """Upload `transcript` into the transcript input and wait until it shows there."""
     page.locator("#transcript-input input[type=file]").set_input_files(str(transcript))
-    page.locator("#transcript-note").get_by_text(transcript.name).wait_for(timeout=STEP_TIMEOUT_MS)
-    return page.locator("#transcript-note").inner_text()
+    page.locator(f"#transcript-input .filename[aria-label='{transcript.name}']").wait_for(timeout=STEP_TIMEOUT_MS)
 
 
 def analyse_and_read_status(page: Page, done_text: str, timeout_ms: int = RESULT_TIMEOUT_MS) -> str:

@@ -169,6 +169,15 @@ class AppState:
             return None
         return next((e for e in self.examples if e.transcript and e.transcript.read_bytes() == content), None)
 
+    @staticmethod
+    def is_example_video(path: Path, example: Example) -> bool:
+        """Whether `path` holds exactly `example`'s video (compared by size, then content)."""
+        try:
+            return (path.stat().st_size == example.video.stat().st_size
+                    and path.read_bytes() == example.video.read_bytes())
+        except OSError:
+            return False
+
     def example_analysis(self, example: Example, progress: Callable[[float, str], None] | None = None,
                          analyse: Callable[..., Analysis] = run_analysis) -> Analysis:
         """The analysis of a bundled example, computed once per process (by `analyse`: a GPU task by default)."""

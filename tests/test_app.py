@@ -16,7 +16,7 @@ from demo import AppConfig, build_demo, worker
 from demo.app import checkpoint_status
 from demo.markup import md
 from demo.state import AppState
-from demo.tabs.analyse import AnalyseTab, modality_statement
+from demo.tabs.analyse import NO_TRANSCRIPT, AnalyseTab, modality_statement
 from demo.tabs.inspect import PAGE_SIZE, InspectTab, SortOrder, display_turns, sort_turns
 from demo.tabs.learn import InputShape, LearnTab, without_dswa_sentence
 from spikemo.data.conversation import Prediction
@@ -140,6 +140,20 @@ def test_text_only_notice_is_a_banner_not_a_toast(analyse_tab, example, monkeypa
     assert notice.startswith("**The loaded checkpoint was trained on text (the words).**")
     assert "voice and face are extracted and shown beside the prediction as a cue only" in notice
     assert "acted speech (see About the model)" in notice and "RAVDESS" not in notice  # the caveat once
+
+
+def test_an_examples_transcript_goes_only_with_its_own_video(analyse_tab, example, tmp_path):
+    other_video = EXAMPLES / "two_friends.mp4"
+    copy = tmp_path / "copy.srt"  # Gradio serves the example's transcript from a copy in its cache
+    copy.write_bytes(example.transcript.read_bytes())
+    assert analyse_tab.transcript_for(str(example.video), str(copy))[0] == str(copy)
+    dropped, note = analyse_tab.transcript_for(str(other_video), str(copy))
+    assert dropped is None and "example's transcript was not used" in note
+    own = tmp_path / "mine.srt"
+    own.write_text("1\n00:00:01,000 --> 00:00:02,000\nMe: hello\n", encoding="utf-8")
+    kept, note = analyse_tab.transcript_for(str(other_video), str(own))
+    assert kept == str(own) and "mine.srt" in note and "uploaded" in note
+    assert analyse_tab.transcript_for(str(other_video), None) == (None, NO_TRANSCRIPT)
 
 
 def test_downloads_and_the_json_output_hold_the_analysis(result, example):

@@ -119,37 +119,39 @@ def test_browser_uploads_the_example_and_sees_results(app_url, tmp_path):
 
 def test_a_new_video_drops_the_examples_transcript_and_errors_stay_readable(app_url, tmp_path):
     """The sequence a visitor met: pick the example with a transcript, replace only the video with their own, and
-    press Analyse. The example's transcript must not describe someone else's video; a transcript that runs past
-    the video is refused in the status panel, where the message stays, without red badges on every output."""
+    press Analyse. The example's transcript must not describe someone else's video: the run drops it, says so and
+    removes it from the page. A transcript that runs past the video is refused in the status panel, where the
+    message stays, without red badges on every output."""
     late = tmp_path / "late.srt"
     late.write_text("1\n00:01:00,000 --> 00:01:02,000\nAlex: this cue is after the video ends\n", encoding="utf-8")
     with open_page(app_url) as page:
-        with_example = pick_example(page, "Two friends, with its transcript")
-        attached_before = attached_transcript(page)
-        after_upload = replace_video(page, EXAMPLE_VIDEO)
-        attached_after = attached_transcript(page)
+        pick_example(page, "Two friends, with its transcript")
+        attached_with_example = attached_transcript(page)
+        replace_video(page, EXAMPLE_VIDEO)
         page.locator("#analyse-button").click()
         page.wait_for_timeout(300)
         while_running = {"analyse": page.locator("#analyse-button").is_enabled(),
                          "stop": page.locator("#stop-button").is_enabled()}
         page.locator("#analysis-status").get_by_text("Analysed").wait_for(timeout=240_000)
         done = page.locator("#analysis-status").inner_text()
+        note = page.locator("#transcript-note").inner_text()
+        attached_after = attached_transcript(page)
         summary = page.locator("#analysis-summary").inner_text()
         first_text = page.locator("#turn-table [role=row]").nth(1).inner_text()
-        uploaded = attach_transcript(page, late)
+        attach_transcript(page, late)
         refused = analyse_and_read_status(page, "past the video's end", 60_000)
+        note_refused = page.locator("#transcript-note").inner_text()
         page.wait_for_timeout(20_000)  # a toast would have faded by now
         still = page.locator("#analysis-status").inner_text()
         badges = page.get_by_text("Error", exact=True).count()
         save_screenshot(page, tmp_path / "refused.png")
-    assert "two_friends_with_transcript.srt" in with_example and "bundled example" in with_example
-    assert attached_before == "two_friends_with_transcript.srt"
-    assert "example's transcript was removed" in after_upload and attached_after == ""
+    assert attached_with_example == "two_friends_with_transcript.srt"
     assert while_running == {"analyse": False, "stop": True}  # one run at a time, and a way to stop it
     assert "two_friends.mp4" in done and "two_friends.mp4" in summary
+    assert "example's transcript was not used and was removed" in note and attached_after == ""
     assert "transcript supplied" not in summary  # speech recognition found the words of this video
     assert "furious" not in first_text  # the example's scripted first line did not come along
-    assert "late.srt" in uploaded and "uploaded" in uploaded
+    assert "late.srt" in note_refused and "uploaded" in note_refused
     assert "late.srt" in refused and "past the video's end" in refused and "/" not in refused.split("late.srt")[0]
     assert still == refused and badges == 0
 

@@ -85,7 +85,7 @@ def test_bad_files_give_a_clean_message_before_models_load(checkpoint, conversat
     broken = tmp_path / "broken.srt"
     broken.write_text("1\n00:00:01,000 --> soon\nHello\n", encoding="utf-8")
     assert_clean_failure(run_cli("analyze", str(conversation.path), "--transcript", str(broken)),
-                         "SRT cue at line 1: 'soon' is not a time")
+                         "broken.srt: SRT cue at line 1: 'soon' is not a time")
 
 
 def test_error_found_during_analysis_is_a_clean_message(checkpoint, tmp_path, capsys):

@@ -34,8 +34,9 @@ logger = logging.getLogger(__name__)
 TRANSCRIPT_SUFFIXES = (".srt", ".vtt", ".csv")
 MISSING_CUE = "-"
 NO_TRANSCRIPT = "No transcript attached: speech recognition will find the words."
-EXAMPLE_TRANSCRIPT_REMOVED = ("The example's transcript was removed: it belongs to the example's video. Speech "
-                              "recognition will find the words, or attach a transcript of this video.")
+EXAMPLE_TRANSCRIPT_REMOVED = ("The example's transcript was not used and was removed: it belongs to the example's "
+                              "video. Speech recognition found the words; attach a transcript of this video to "
+                              "replace it.")
 ANALYSE_API = "analyse"
 MODALITY_NAMES = {"text": "text (the words)", "audio": "audio (the voice)", "visual": "visual (the face)"}
 TURN_TABLE_COLUMNS = ["#", "time", "speaker", "text", "emotion", "confidence", "face", "face agrees", "voice",
@@ -195,37 +196,30 @@ class AnalyseTab:
                          validator=self.admit)
         controls = [analyse_button, stop_button, status]
         in_page = analyse_button.click(self.run_started, None, controls, queue=False, api_name=False).then(
-            self.analyse_in_page, inputs, [*outputs, status], show_progress_on=[status], api_name=False,
-            **model_run)
+            self.analyse_in_page, inputs, [*outputs, status, transcript, transcript_note], show_progress_on=[status],
+            api_name=False, **model_run)
         in_page.then(self.run_ended, None, [analyse_button, stop_button], queue=False, api_name=False)
         in_page.success(self.select_turn, [analysis, turn, layer], turn_view, api_name=False)
         stop_button.click(self.run_stopped, None, controls, cancels=[in_page], queue=False, api_name=False)
         api_analyse.click(self.analyse, inputs, outputs, api_name=ANALYSE_API, **model_run).success(
             self.select_turn, [analysis, turn, layer], turn_view, api_name=False)
         # A transcript belongs to its video: a new upload drops a transcript that came with an example.
-        removed = gr.State(False)  # the upload just removed an example's transcript: the note says why
-        video.upload(self.video_uploaded, [transcript], [transcript, removed], queue=False, api_name=False)
-        transcript.change(self.describe_transcript, [transcript, removed], [transcript_note, removed], queue=False,
-                          api_name=False)
         turn_table.select(self.select_row, [analysis, layer], [turn, *turn_view], api_name=False)
         gr.on([turn.release, layer.input], self.select_turn, [analysis, turn, layer], turn_view,
               api_name="select_turn")
 
-    def video_uploaded(self, transcript: str | None) -> tuple[object, bool]:
-        """A video the visitor uploaded: a bundled example's transcript attached before is removed with it (it
-        would describe someone else's conversation); one they uploaded themselves stays."""
-        if transcript and self.state.example_for_transcript(Path(transcript)) is not None:
-            return None, True
-        return gr.skip(), False
-
-    def describe_transcript(self, transcript: str | None, removed: bool = False) -> tuple[str, bool]:
-        """Which transcript is attached to the next analysis, and where it came from (or why there is none)."""
+    def transcript_for(self, video: str | None, transcript: str | None) -> tuple[str | None, str]:
+        """The transcript an analysis of `video` may use, and the note naming it. A bundled example's transcript
+        belongs to that example's video: with any other video it is dropped (it would describe someone else's
+        conversation); a transcript the visitor uploaded stays."""
         if not transcript:
-            return (EXAMPLE_TRANSCRIPT_REMOVED if removed else NO_TRANSCRIPT), False
+            return None, NO_TRANSCRIPT
         example = self.state.example_for_transcript(Path(transcript))
+        if example is not None and not (video and self.state.is_example_video(Path(video), example)):
+            return None, EXAMPLE_TRANSCRIPT_REMOVED
         origin = f"the bundled example {md(example.name)}" if example else "uploaded"
-        return (f"Transcript attached: **{md(Path(transcript).name)}** ({origin}); it replaces speech "
-                "recognition."), False
+        return transcript, (f"Transcript attached: **{md(Path(transcript).name)}** ({origin}); it replaced speech "
+                            "recognition.")
 
     @staticmethod
     def run_started() -> tuple[dict, dict, str]:
@@ -245,15 +239,19 @@ class AnalyseTab:
                         progress: gr.Progress = gr.Progress()) -> tuple:
         """`analyse` for the page: a refusal or failure becomes a message in the status panel, where it stays
         until the next action (a toast fades, and red badges on every output say nothing), and the views keep
-        the previous analysis; a success says what was analysed and how long it took."""
+        the previous analysis; a success says what was analysed and how long it took. The transcript note says
+        which transcript the run used (`transcript_for`)."""
         started = time.perf_counter()
+        transcript, note = self.transcript_for(video, transcript)
+        kept = gr.skip() if transcript else None  # an example's transcript dropped here leaves the page too
         try:
             result = self.analyse(video, transcript, num_speakers, speech_model, progress)
         except gr.Error as error:
             title = f"**{md(error.title)}:** " if error.title and error.title != "Error" else ""
-            return (*(gr.skip() for _ in AnalysisResult._fields), title + md(html.unescape(str(error.message))))
+            message = title + md(html.unescape(str(error.message)))
+            return (*(gr.skip() for _ in AnalysisResult._fields), message, kept, note)
         done = f"Analysed **{md(result.analysis.video_name)}** in {time.perf_counter() - started:.1f} s."
-        return (*result, done)
+        return (*result, done, kept, note)
 
     def admit(self, video: str | None, transcript: str | None, num_speakers: float | None, speech_model: str,
               request: gr.Request) -> tuple[dict, ...]:

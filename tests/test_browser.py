@@ -156,6 +156,20 @@ def test_a_new_video_drops_the_examples_transcript_and_errors_stay_readable(app_
     assert still == refused and badges == 0
 
 
+def test_stop_ends_a_run_and_the_next_one_starts_at_once(app_url):
+    with open_page(app_url) as page:
+        replace_video(page, EXAMPLE_VIDEO)
+        page.locator("#analyse-button").click()
+        page.locator("#analysis-status").get_by_text("speech recognition").wait_for(timeout=120_000)
+        page.locator("#stop-button").click()
+        page.locator("#analysis-status").get_by_text("Stopped").wait_for(timeout=30_000)
+        after_stop = {"analyse": page.locator("#analyse-button").is_enabled(),
+                      "stop": page.locator("#stop-button").is_enabled()}
+        done = analyse_and_read_status(page, "Analysed", 240_000)
+    assert after_stop == {"analyse": True, "stop": False}
+    assert "two_friends.mp4" in done  # the stopped run freed the worker for this one
+
+
 def test_inspect_errors_pages_filters_cells_turns_and_download(app_url, dev_slice, tmp_path):
     shot = tmp_path / "inspect-desktop.png"
     with open_page(app_url) as page:

@@ -132,7 +132,7 @@ def test_a_new_video_drops_the_examples_transcript_and_errors_stay_readable(app_
         page.wait_for_timeout(300)
         while_running = {"analyse": page.locator("#analyse-button").is_enabled(),
                          "stop": page.locator("#stop-button").is_enabled()}
-        page.locator("#analysis-status").get_by_text("Analysed").wait_for(timeout=240_000)
+        page.locator("#analysis-status").get_by_text("Analysed two_friends.mp4").wait_for(timeout=240_000)
         done = page.locator("#analysis-status").inner_text()
         note = page.locator("#transcript-note").inner_text()
         attached_after = attached_transcript(page)
@@ -165,7 +165,7 @@ def test_stop_ends_a_run_and_the_next_one_starts_at_once(app_url):
         page.locator("#analysis-status").get_by_text("Stopped").wait_for(timeout=30_000)
         after_stop = {"analyse": page.locator("#analyse-button").is_enabled(),
                       "stop": page.locator("#stop-button").is_enabled()}
-        done = analyse_and_read_status(page, "Analysed", 240_000)
+        done = analyse_and_read_status(page, "Analysed two_friends.mp4", 240_000)  # not "Nothing was analysed"
     assert after_stop == {"analyse": True, "stop": False}
     assert "two_friends.mp4" in done  # the stopped run freed the worker for this one
 

@@ -347,7 +347,7 @@ class AnalyseTab:
             cue_strips=plots.plot_label_strips(
                 {"model": [u.prediction.emotion for u in conversation.utterances], "face cue": face,
                  "voice cue": voice},
-                analysis.labels, title="Model prediction vs. the face and voice cues (hatched: they disagree)"),
+                analysis.labels, title="Model vs. face and voice cues (hatched: differ)"),
             turn=position_slider(len(conversation)),
             layer=gr.update(choices=layers, value=layers[0] if layers else None),
             downloads=downloads,

@@ -107,6 +107,17 @@ class RowSelection(NamedTuple):
     heatmap: Figure
 
 
+class RunControls(NamedTuple):
+    """The components that start, stop and report an analysis."""
+
+    analyse_button: gr.Button
+    stop_button: gr.Button
+    api_button: gr.Button  # hidden: /analyse for programs
+    status: gr.Markdown
+    transcript: gr.File
+    transcript_note: gr.Markdown
+
+
 class AnalyseTab:
     """The Analyse tab of one app: its components, events and handlers."""
 
@@ -137,12 +148,7 @@ class AnalyseTab:
                     status = gr.Markdown(label="status", show_label=False, elem_id="analysis-status",
                                          latex_delimiters=NO_LATEX)
                     api_analyse = gr.Button(visible=False)  # /analyse for programs: errors raise, as they expect
-                    if self.state.examples:
-                        gr.Examples(
-                            [[str(e.video), str(e.transcript) if e.transcript else None] for e in self.state.examples],
-                            inputs=[video, transcript], label="Bundled examples (generated, licence-clean)",
-                            example_labels=[example_label(e) for e in self.state.examples],
-                        )
+                    self._examples(video, transcript)
                 with gr.Column(scale=3):
                     # What the prediction rests on (e.g. text only), at the top of the results: a banner that
                     # stays, where a toast would cover the timeline. Empty (and hidden, see app.LAYOUT_CSS) until
@@ -192,21 +198,35 @@ class AnalyseTab:
         inputs = [video, transcript, num_speakers, speech_model]
         outputs = [analysis, summary, turn_table, timeline, probabilities, heatmap, cue_strips, turn, layer,
                    downloads, notice, record]
-        model_run = dict(concurrency_limit=config.concurrency_limit, concurrency_id=MODEL_CONCURRENCY_ID,
-                         validator=self.admit)
-        controls = [analyse_button, stop_button, status]
-        in_page = analyse_button.click(self.run_started, None, controls, queue=False, api_name=False).then(
-            self.analyse_in_page, inputs, [*outputs, status, transcript, transcript_note], show_progress_on=[status],
-            api_name=False, **model_run)
-        in_page.then(self.run_ended, None, [analyse_button, stop_button], queue=False, api_name=False)
-        in_page.success(self.select_turn, [analysis, turn, layer], turn_view, api_name=False)
-        stop_button.click(self.run_stopped, None, controls, cancels=[in_page], queue=False, api_name=False)
-        api_analyse.click(self.analyse, inputs, outputs, api_name=ANALYSE_API, **model_run).success(
-            self.select_turn, [analysis, turn, layer], turn_view, api_name=False)
-        # A transcript belongs to its video: a new upload drops a transcript that came with an example.
+        self._wire_runs(RunControls(analyse_button, stop_button, api_analyse, status, transcript, transcript_note),
+                        inputs, outputs, [analysis, turn, layer], turn_view)
         turn_table.select(self.select_row, [analysis, layer], [turn, *turn_view], api_name=False)
         gr.on([turn.release, layer.input], self.select_turn, [analysis, turn, layer], turn_view,
               api_name="select_turn")
+
+    def _examples(self, video: gr.Video, transcript: gr.File) -> None:
+        """The bundled examples, by name: a click fills the video and its transcript (if it has one)."""
+        if self.state.examples:
+            gr.Examples(
+                [[str(e.video), str(e.transcript) if e.transcript else None] for e in self.state.examples],
+                inputs=[video, transcript], label="Bundled examples (generated, licence-clean)",
+                example_labels=[example_label(e) for e in self.state.examples],
+            )
+
+    def _wire_runs(self, run: RunControls, inputs: list, outputs: list, selection: list, turn_view: list) -> None:
+        """Analyse from the page (Analyse disabled while it runs, Stop, messages in the status panel) and from
+        programs (/analyse, whose errors raise), both then showing the first turn; one model run at a time."""
+        model_run = dict(concurrency_limit=self.state.config.concurrency_limit, concurrency_id=MODEL_CONCURRENCY_ID,
+                         validator=self.admit)
+        controls = [run.analyse_button, run.stop_button, run.status]
+        in_page = run.analyse_button.click(self.run_started, None, controls, queue=False, api_name=False).then(
+            self.analyse_in_page, inputs, [*outputs, run.status, run.transcript, run.transcript_note],
+            show_progress_on=[run.status], api_name=False, **model_run)
+        in_page.then(self.run_ended, None, [run.analyse_button, run.stop_button], queue=False, api_name=False)
+        in_page.success(self.select_turn, selection, turn_view, api_name=False)
+        run.stop_button.click(self.run_stopped, None, controls, cancels=[in_page], queue=False, api_name=False)
+        run.api_button.click(self.analyse, inputs, outputs, api_name=ANALYSE_API, **model_run).success(
+            self.select_turn, selection, turn_view, api_name=False)
 
     def transcript_for(self, video: str | None, transcript: str | None) -> tuple[str | None, str]:
         """The transcript an analysis of `video` may use, and the note naming it. A bundled example's transcript

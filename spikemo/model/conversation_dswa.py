@@ -32,16 +32,6 @@ from spikemo.model.neuron import lif_neuron
 CONVERSATION_OUTPUTS: tuple[str, ...] = ("weight", "features", "both")
 
 
-def leaky_integration(current: Tensor, tau: float) -> Tensor:
-    """The potentials of leaky integrators without threshold or reset: h_t = h_{t-1} + (x_t - h_{t-1}) / tau,
-    h_{-1} = 0, the LIF's charging rule. current [S, ...] -> potentials [S, ...]."""
-    potentials, v = [], torch.zeros_like(current[0])
-    for x in current:
-        v = v + (x - v) / tau
-        potentials.append(v)
-    return torch.stack(potentials)
-
-
 def lif_charge(current: Tensor, tau: float, threshold: float) -> Tensor:
     """The LIF's potential before each spike test, h_t = v_{t-1} + (x_t - v_{t-1}) / tau, with v_t = 0 after a
     spike (h_t >= threshold) and h_t otherwise, v_{-1} = 0: the arithmetic of spikemo.model.neuron's LIF.
@@ -52,6 +42,12 @@ def lif_charge(current: Tensor, tau: float, threshold: float) -> Tensor:
         charged.append(h)
         v = torch.where(h >= threshold, 0.0, h)
     return torch.stack(charged)
+
+
+def leaky_integration(current: Tensor, tau: float) -> Tensor:
+    """The potentials of the same integrators without threshold or reset (the spike-free control): lif_charge
+    with a threshold never reached. current [S, ...] -> potentials [S, ...]."""
+    return lif_charge(current, tau, math.inf)
 
 
 def smooth_step(potential: Tensor, threshold: float, alpha: float = 2.0) -> Tensor:

@@ -1,7 +1,7 @@
 """Text features computed once per encoder and transcript file, then read back from disk.
 
 Encoding MELD's 11k utterances with the shipped mpnet encoder takes about 25 minutes on two CPU cores, and every
-stage-2 experiment starts from the same features; scoring a CSV in the app reads the same ones again. A cache file
+stage-2 experiment (train.experiments) starts from the same features. A cache file
 is named by the SHA-256 of everything that decides the features (the encoder folder's files, and the transcript
 file's bytes), so a retrained encoder or an edited CSV never meets stale features. Layout:
 `{cache}/text-features/{key}.safetensors` holding `features` float32 [N, dim], N the utterances in the

@@ -290,3 +290,17 @@ def test_unusable_folder_and_config_give_clear_errors(tmp_path):
     (tmp_path / "empty" / "text_encoder_config.json").write_text('{"context_turns": 2, "colour": "red"}')
     with pytest.raises(CheckpointError, match="not a valid text encoder config"):
         TextEncoder.from_pretrained(str(tmp_path / "empty"))
+
+
+def test_feature_cache_keys_name_the_encoder_the_transcript_and_how_turns_are_read(tmp_path):
+    from spikemo.text.feature_cache import features_key
+
+    encoder_dir, csv = tmp_path / "encoder", tmp_path / "dev.csv"
+    encoder_dir.mkdir()
+    (encoder_dir / "model.safetensors").write_bytes(b"weights")
+    csv.write_text("Utterance\nHi.\n")
+    shipped = features_key(encoder_dir, csv)
+    assert features_key(encoder_dir, csv, "") == shipped
+    assert features_key(encoder_dir, csv, "context_turns=0, future_turns=0") != shipped
+    csv.write_text("Utterance\nHello.\n")
+    assert features_key(encoder_dir, csv) != shipped

@@ -79,6 +79,9 @@ EFFECT_KEYS = ("changed_without_dswa", "changed_with_spikes_silenced", "weight_f
 # The DSWA variants side by side on the same features, paired by seed with a retrained baseline without DSWA
 # (`--experiments variants`): the Spikformer variants over simulated time, the conversation-time variant as a
 # weight and as added features, and its spike-free control (the same leaky integrators, no spikes).
+# Ends the source of features read without context: the runs record their source, so reports rebuilt from the run
+# JSONs alone know the command that made them.
+CONTEXT_FREE_NOTE = ", each turn read without its neighbours"
 VARIANT_ROWS = {
     "no_dswa": {"use_dswa": False},
     "reference": {"dswa_variant": "reference"},
@@ -116,23 +119,31 @@ class RunSpec:
         return f"{self.experiment}-{self.name}-seed{self.seed}"
 
 
-def text_dataset(encoder_dir: Path, train_csv: Path, dev_csv: Path, test_csv: Path | None, quick: bool) -> Dataset:
-    """MELD transcripts with text features from a fine-tuned encoder (the shipped checkpoint's by default)."""
+def text_dataset(encoder_dir: Path, train_csv: Path, dev_csv: Path, test_csv: Path | None, quick: bool,
+                 context: str = "shipped") -> Dataset:
+    """MELD transcripts with text features from a fine-tuned encoder (the shipped checkpoint's by default).
+    context "shipped": each turn read with the neighbours the encoder was trained with (3 back, 2 ahead for the
+    shipped one); "none": each turn read alone, so only stage 2 can see the dialogue."""
     train, dev = read_meld_csv(train_csv), read_meld_csv(dev_csv)
     test = read_meld_csv(test_csv) if test_csv else None
     if quick:
         train, dev, test = train[:16], dev[:8], (test[:8] if test else None)
     encoder = TextEncoder.from_pretrained(str(encoder_dir))
+    reading = ""
+    if context == "none":
+        encoder.config = dataclasses.replace(encoder.config, context_turns=0, future_turns=0)
+        reading = "context_turns=0, future_turns=0"
     for conversations, csv in ((train, train_csv), (dev, dev_csv), (test, test_csv)):
         if conversations and quick:
             encoder.encode_conversations(conversations)
         elif conversations:  # the same features for every run: encoded once per encoder and CSV, then cached
-            encode_cached(encoder, encoder_dir, conversations, csv, progress=True)
+            encode_cached(encoder, encoder_dir, conversations, csv, progress=True, reading=reading)
     # The weights' checksum names the features: a retrained encoder at the same path is another data source.
     weights = sha256_of(sorted(Path(encoder_dir).glob("*.safetensors")))[:12]
     subset = ", quick subset" if quick else ""
+    alone = CONTEXT_FREE_NOTE if context == "none" else ""
     return Dataset(train, dev, test, ("text",), f"MELD transcripts{subset}, text features of "
-                   f"`{repo_relative(encoder_dir)}` (weights sha256 {weights})")
+                   f"`{repo_relative(encoder_dir)}` (weights sha256 {weights}){alone}")
 
 
 def store_dataset(stores: dict[str, Path], csvs: dict[str, Path]) -> Dataset:
@@ -429,8 +440,9 @@ def write_variants_report(results_dir: Path, records: list[dict], dataset: Datas
     gains = "\n".join(f"- {name}: {paired_gain(records, name)} points over no_dswa (paired by seed)"
                        for name in names[1:] if any(r["name"] == name for r in records))
     hours = sum(e["seconds"] for r in records for e in r["history"]) / 3600
+    alone = " --text-context none" if dataset.source.endswith(CONTEXT_FREE_NOTE) else ""
     sections = [f"# DSWA variants\n\nData: {dataset.source}. Made by `python -m train.experiments --experiments "
-                f"variants`; every run selected on dev; {len(records)} runs, {hours:.1f} h of training (sum of "
+                f"variants{alone}`; every run selected on dev; {len(records)} runs, {hours:.1f} h of training (sum of "
                 "epoch times). Rows: spikemo.model.dswa (reference, residual: T simulated steps over fixed features) "
                 "and spikemo.model.conversation_dswa (conversation: neurons that read the dialogue turn by turn; "
                 "as a weight, as added features, and its spike-free control).\n",
@@ -473,6 +485,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="DSWA's structure (spikemo.model.dswa); each variant gets its own results folder")
     parser.add_argument("--text-encoder", type=Path, default=DEFAULT_CHECKPOINT / "text_encoder",
                         help="text-only runs: the fine-tuned encoder that makes the features")
+    parser.add_argument("--text-context", choices=["shipped", "none"], default="shipped",
+                        help="text-only runs: read each turn with the encoder's own context, or alone (none)")
     parser.add_argument("--train-csv", type=Path, default=MELD_DIR / "train_sent_emo.csv")
     parser.add_argument("--dev-csv", type=Path, default=MELD_DIR / "dev_sent_emo.csv")
     parser.add_argument("--test-csv", type=Path, help="also report this split (never used for selection)")
@@ -505,6 +519,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if "variants" in args.experiments and len(args.experiments) > 1:
         parser.error("--experiments variants runs alone (its runs set the variant themselves)")
     default_dir = "dswa-variants" if args.experiments == ["variants"] else f"dswa-{args.dswa_variant}"
+    if args.text_context == "none":
+        default_dir += "-context-free"
     args.results_dir = args.results_dir or RESULTS_DIR / default_dir
     return args
 
@@ -537,7 +553,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     elif args.multiemo:
         dataset = multiemo_dataset(args.multiemo, args.dataset)
     else:
-        dataset = text_dataset(args.text_encoder, args.train_csv, args.dev_csv, args.test_csv, args.quick)
+        dataset = text_dataset(args.text_encoder, args.train_csv, args.dev_csv, args.test_csv, args.quick,
+                               args.text_context)
     configs = base_configs(dataset, args.epochs, args.batch_size, args.quick, args.dswa_variant)
     specs = variant_specs(args.seeds) if "variants" in args.experiments else []
     if "table4" in args.experiments:

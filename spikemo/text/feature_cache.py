@@ -23,23 +23,27 @@ from spikemo.paths import cache_dir
 from spikemo.text.encoder import TextEncoder
 
 
-def features_key(encoder_dir: str | Path, source: str | Path) -> str:
-    """The cache key of the features `encoder_dir`'s encoder gives for the transcript file `source`."""
+def features_key(encoder_dir: str | Path, source: str | Path, reading: str = "") -> str:
+    """The cache key of the features `encoder_dir`'s encoder gives for the transcript file `source`; `reading`
+    names a change to how the folder's encoder reads a turn (e.g. "no context"), "" for its own settings."""
     digest = hashlib.sha256()
     for path in sorted(p for p in Path(encoder_dir).rglob("*") if p.is_file()):
         digest.update(path.relative_to(encoder_dir).as_posix().encode())
         digest.update(path.read_bytes())
     digest.update(b"\0source\0")
     digest.update(Path(source).read_bytes())
+    if reading:
+        digest.update(b"\0reading\0" + reading.encode())
     return digest.hexdigest()[:32]
 
 
 def encode_cached(encoder: TextEncoder, encoder_dir: str | Path, conversations: list[Conversation],
-                  source: str | Path, cache: Path | None = None, progress: bool = False) -> bool:
+                  source: str | Path, cache: Path | None = None, progress: bool = False, reading: str = "") -> bool:
     """Fill every utterance's text features, as encoder.encode_conversations does, from the cache when it holds
-    them for (encoder_dir, source), else by encoding and then caching them. `conversations` must be the ones read
-    from `source`, in order. Returns whether the cache had them."""
-    path = (cache or cache_dir()) / "text-features" / f"{features_key(encoder_dir, source)}.safetensors"
+    them for (encoder_dir, source, reading), else by encoding and then caching them. `conversations` must be the
+    ones read from `source`, in order; `reading` as in features_key. Returns whether the cache had them."""
+    key = features_key(encoder_dir, source, reading)
+    path = (cache or cache_dir()) / "text-features" / f"{key}.safetensors"
     utterances = [u for c in conversations for u in c.utterances]
     if not utterances:
         return False

@@ -1,0 +1,244 @@
+"""Who speaks when: a speaker timeline over all the speech of a recording, and turns of words placed in it.
+
+method "timeline" (the default), in four steps:
+1. Speech: Silero VAD over the whole track, more sensitive than the recogniser's (DiarizationConfig.vad), so
+   laughs, backchannels and quiet or overlapped speech that Whisper gives no words still belong to someone.
+2. Voices: resemblyzer embeddings of long windows (2 s every 0.5 s) over the speech, clustered by average-linkage
+   cosine distance; clusters closer than `same_speaker_distance` are one speaker, unless the user gives the count.
+   A recording with less speech than `single_speaker_below_s` is one speaker (too little to tell voices apart).
+3. Timeline: short windows (1 s every 0.25 s) each scored against the voices (once more after the voices are
+   re-estimated from the windows that chose them); every 50 ms frame of speech takes the voice with the highest
+   mean score over the windows that cover it, and a run shorter than `min_turn_s` joins the longer of its
+   neighbouring runs. Overlapped speech goes to the voice that dominates it (one speaker per frame).
+4. Turns: every recognised word takes the speaker with the most timeline time on it (no change inside a word);
+   segments are split where it changes (spikemo.video.segmentation.apply_speakers), and a cut-off sentence start
+   (a short piece that ends no sentence and runs straight into another speaker's turn) joins that turn.
+
+method "words" keeps the earlier turns to measure against: every word gets a voice from short word windows
+(spikemo.video.speakers.label_segments) and the timeline is the turns' word spans.
+
+The settings were chosen on the development conversations (AMI excerpts and a four-speaker recording, mean over
+all files; `python -m spikemo bench diarization`) and checked on generated quick exchanges (bench turns).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import numpy as np
+from sklearn.cluster import AgglomerativeClustering
+
+from spikemo.data.conversation import appearance_indices
+from spikemo.video.segmentation import (
+    SENTENCE_END,
+    Segment,
+    SegmentationConfig,
+    apply_speakers,
+    segment_words,
+)
+from spikemo.video.speakers import SpeakerConfig, embed_windows, label_segments, nearest_voices, sliding_windows
+from spikemo.video.speech import Transcription, VadConfig, Word, detect_speech
+
+
+@dataclass(frozen=True)
+class DiarizationConfig:
+    """Seconds unless named otherwise; see the module docstring for each step."""
+
+    method: Literal["timeline", "words"] = "timeline"
+    # Speech activity for the timeline: a lower threshold and wider padding than the recogniser's VAD, chosen on
+    # the development conversations (missed plus false-alarm speech lowest on average).
+    vad: VadConfig = field(default_factory=lambda: VadConfig(threshold=0.25, min_silence_ms=300, speech_pad_ms=250))
+    cluster_window_s: float = 2.0
+    cluster_hop_s: float = 0.5
+    same_speaker_distance: float = 0.4
+    max_speakers: int = 8
+    single_speaker_below_s: float = 3.0
+    assign_window_s: float = 1.0
+    assign_hop_s: float = 0.25
+    frame_s: float = 0.05
+    min_turn_s: float = 0.3
+    # A sentence start cut off as its own turn: at most this many words and seconds, running into the next turn
+    # with a gap under this (then it joins that turn).
+    cut_start_words: int = 2
+    cut_start_s: float = 0.6
+    cut_start_gap_s: float = 0.3
+    speakers: SpeakerConfig = field(default_factory=SpeakerConfig)
+    segmentation: SegmentationConfig = field(default_factory=SegmentationConfig)
+
+
+@dataclass(frozen=True)
+class SpeakerTurn:
+    """A stretch of speech by one speaker; seconds from the start of the audio."""
+
+    start: float
+    end: float
+    speaker: str
+
+
+@dataclass
+class Diarization:
+    """timeline: who speaks when over all detected speech (words or not), in time order; segments: the turns
+    with words, each with its speaker (what become the utterances)."""
+
+    timeline: list[SpeakerTurn]
+    segments: list[Segment]
+
+
+def diarize(audio: np.ndarray, transcription: Transcription, num_speakers: int | None = None,
+            config: DiarizationConfig = DiarizationConfig()) -> Diarization:
+    """The speaker timeline and the turns of 16 kHz mono audio [n_samples] with its recognised words.
+    num_speakers: how many speak (None: estimated)."""
+    if num_speakers is not None and num_speakers < 1:
+        raise ValueError(f"num_speakers must be at least 1, got {num_speakers}")
+    segments = segment_words(transcription.words, transcription.regions, config.segmentation)
+    if config.method == "words":
+        segments = label_segments(audio, segments, num_speakers, config.speakers, config.segmentation)
+        return Diarization([SpeakerTurn(s.start, s.end, s.speaker or "") for s in segments], segments)
+    regions = [(r.start, r.end) for r in detect_speech(audio, config.vad)]
+    timeline = speaker_timeline(audio, regions, num_speakers, config)
+    if not timeline:  # the sensitive VAD heard nothing where Whisper heard words: the words' own spans
+        timeline = speaker_timeline(audio, [(s.start, s.end) for s in segments], num_speakers, config)
+    word_labels = iter(word_speakers([w for s in segments for w in s.words], timeline))
+    labels = [[next(word_labels) for _ in segment.words] for segment in segments]
+    turns = join_cut_starts(apply_speakers(segments, labels, config.segmentation), config)
+    return Diarization(timeline, turns)
+
+
+def speaker_timeline(audio: np.ndarray, regions: Sequence[tuple[float, float]], num_speakers: int | None,
+                     config: DiarizationConfig = DiarizationConfig()) -> list[SpeakerTurn]:
+    """Steps 2 and 3: a speaker for every frame of the (start, end) speech regions, as turns named "Speaker k"
+    by first appearance."""
+    regions = [(start, end) for start, end in regions if end > start]
+    if not regions:
+        return []
+    voices = find_voices(audio, regions, num_speakers, config)
+    windows = sliding_windows(regions, config.assign_window_s, config.assign_hop_s)
+    embeddings = embed_windows(audio, windows, config.speakers)
+    chosen = nearest_voices(embeddings, voices, refine_steps=1)
+    voices = np.stack([embeddings[chosen == k].mean(axis=0) if np.any(chosen == k) else voices[k]
+                       for k in range(len(voices))])
+    voices /= np.linalg.norm(voices, axis=1, keepdims=True)
+    similarity = embeddings @ voices.T  # [n_windows, k]
+    runs = []
+    for start, end in regions:
+        times = np.arange(start, end, config.frame_s) + config.frame_s / 2
+        labels = frame_voices(times, np.asarray(windows), similarity)
+        runs += [(max(start, times[a] - config.frame_s / 2), min(end, times[b - 1] + config.frame_s / 2), label)
+                 for a, b, label in smooth_runs(labels, round(config.min_turn_s / config.frame_s))]
+    names = appearance_indices([label for _, _, label in runs])
+    return [SpeakerTurn(float(a), float(b), f"Speaker {name + 1}") for (a, b, _), name in zip(runs, names)]
+
+
+def find_voices(audio: np.ndarray, regions: Sequence[tuple[float, float]], num_speakers: int | None,
+                config: DiarizationConfig) -> np.ndarray:
+    """Step 2: the voices among long windows over the speech regions, as unit mean embeddings [k, 256]."""
+    windows = sliding_windows(regions, config.cluster_window_s, config.cluster_hop_s)
+    embeddings = embed_windows(audio, windows, config.speakers)
+    labels = cluster_windows(embeddings, sum(end - start for start, end in regions), num_speakers, config)
+    sizes = np.bincount(labels)
+    kept = np.argsort(-sizes)[: num_speakers or config.max_speakers]  # the largest clusters, when over the cap
+    voices = np.stack([embeddings[labels == k].mean(axis=0) for k in sorted(kept)])
+    return voices / np.linalg.norm(voices, axis=1, keepdims=True)
+
+
+def cluster_windows(embeddings: np.ndarray, speech_s: float, num_speakers: int | None,
+                    config: DiarizationConfig) -> np.ndarray:
+    """A cluster index per window embedding [n, d] -> [n]: num_speakers clusters when given; else one when there is
+    under config.single_speaker_below_s of speech, else as many as average linkage leaves further apart than
+    config.same_speaker_distance (cosine)."""
+    if num_speakers is not None and min(num_speakers, len(embeddings)) > 1:
+        clustering = AgglomerativeClustering(n_clusters=min(num_speakers, len(embeddings)), metric="cosine",
+                                             linkage="average")
+    elif num_speakers is None and speech_s >= config.single_speaker_below_s and len(embeddings) > 1:
+        clustering = AgglomerativeClustering(n_clusters=None, distance_threshold=config.same_speaker_distance,
+                                             metric="cosine", linkage="average")
+    else:
+        return np.zeros(len(embeddings), dtype=int)
+    return clustering.fit_predict(embeddings)
+
+
+def frame_voices(times: np.ndarray, windows: np.ndarray, similarity: np.ndarray) -> np.ndarray:
+    """The voice of each frame time [f]: the highest mean similarity over the windows [n, 2] that cover it
+    (the nearest window's, where none does). similarity: [n, k]. Returns [f] voice indices."""
+    cover = (windows[None, :, 0] <= times[:, None]) & (windows[None, :, 1] > times[:, None])  # [f, n]
+    counts = cover.sum(axis=1, keepdims=True)
+    scores = cover @ similarity / np.maximum(counts, 1)
+    centres = windows.mean(axis=1)
+    for index in np.flatnonzero(counts[:, 0] == 0):
+        scores[index] = similarity[np.argmin(np.abs(centres - times[index]))]
+    return scores.argmax(axis=1)
+
+
+def smooth_runs(labels: Sequence[int], min_frames: int) -> list[tuple[int, int, int]]:
+    """Runs (first, end, label) of equal labels, after each run shorter than min_frames (shortest first) joins the
+    longer of its neighbours; a region's only run stays whatever its length."""
+    runs = []
+    for index, label in enumerate(labels):
+        if runs and runs[-1][2] == label:
+            runs[-1][1] = index + 1
+        else:
+            runs.append([index, index + 1, int(label)])
+    while len(runs) > 1:
+        index = min(range(len(runs)), key=lambda i: runs[i][1] - runs[i][0])
+        if runs[index][1] - runs[index][0] >= min_frames:
+            break
+        neighbours = [i for i in (index - 1, index + 1) if 0 <= i < len(runs)]
+        other = max(neighbours, key=lambda i: runs[i][1] - runs[i][0])
+        first, second = sorted((index, other))
+        runs[first] = [runs[first][0], runs[second][1], runs[other][2]]
+        del runs[second]
+        if first > 0 and runs[first - 1][2] == runs[first][2]:
+            runs[first - 1][1] = runs[first][1]
+            del runs[first]
+        elif first + 1 < len(runs) and runs[first + 1][2] == runs[first][2]:
+            runs[first][1] = runs[first + 1][1]
+            del runs[first + 1]
+    return [tuple(run) for run in runs]
+
+
+def word_speakers(words: Sequence[Word], timeline: Sequence[SpeakerTurn]) -> list[str]:
+    """Each word's speaker: the one with the most timeline time inside the word (the nearest turn's when no turn
+    meets it), so a word is never split between speakers."""
+    if not timeline:
+        return ["Speaker 1"] * len(words)
+    starts = np.array([t.start for t in timeline])
+    ends = np.array([t.end for t in timeline])
+    names = sorted({t.speaker for t in timeline})
+    column = np.array([names.index(t.speaker) for t in timeline])
+    chosen = []
+    for word in words:
+        shared = np.clip(np.minimum(ends, word.end) - np.maximum(starts, word.start), 0.0, None)
+        if shared.max() > 0:
+            chosen.append(names[np.bincount(column, weights=shared, minlength=len(names)).argmax()])
+        else:
+            middle = (word.start + word.end) / 2
+            chosen.append(timeline[int(np.argmin(np.maximum(starts - middle, middle - ends)))].speaker)
+    return chosen
+
+
+def join_cut_starts(segments: Sequence[Segment], config: DiarizationConfig = DiarizationConfig()) -> list[Segment]:
+    """Join each cut-off sentence start to the turn it runs into: a piece of at most config.cut_start_words words
+    and config.cut_start_s seconds that ends no sentence and is followed within config.cut_start_gap_s by another
+    speaker's turn ("Do" / "you hear me?"). A whole short reply ("Yes.", "No.") ends a sentence and stays."""
+    joined: list[Segment] = []
+    carried: tuple[Word, ...] = ()
+    for index, segment in enumerate(segments):
+        if carried:
+            segment, carried = replace(segment, words=carried + segment.words), ()
+        following = segments[index + 1] if index + 1 < len(segments) else None
+        if following is not None and is_cut_start(segment, following, config):
+            carried = segment.words
+            continue
+        joined.append(segment)
+    return joined
+
+
+def is_cut_start(segment: Segment, following: Segment, config: DiarizationConfig) -> bool:
+    """Whether `segment` is a sentence start cut off from `following` (see join_cut_starts)."""
+    return (segment.speaker != following.speaker
+            and len(segment.words) <= config.cut_start_words
+            and segment.duration <= config.cut_start_s
+            and not segment.words[-1].text.endswith(SENTENCE_END)
+            and following.start - segment.end < config.cut_start_gap_s)

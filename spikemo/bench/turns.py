@@ -1,7 +1,8 @@
 """Turn-taking evaluation: how well speech recognition, segmentation and speaker attribution find the turns of
 generated quick exchanges (spikemo.bench.synthetic.turn_taking_suite: 2-4 espeak voices, one- and two-word
 replies, 0-150 ms gaps, a little overlap, background noise), for each Whisper model, with the earlier pause-based
-turns ("pauses") and the word-level speaker turns ("words"); see spikemo.video.speakers.
+turns ("pauses") and word-level speaker turns ("words"; see spikemo.video.speakers), and the speaker timeline
+("timeline", the pipeline's default; spikemo.video.diarization).
 
 Scores, summed over the conversations:
 - turn boundaries: every turn start after the first, predicted against scripted, paired one to one (at most
@@ -18,14 +19,15 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from spikemo.bench.synthetic import ScriptTurn, SpokenConversation, make_turn_taking, turn_taking_suite
-from spikemo.video.segmentation import Segment, SegmentationConfig, segment_words
-from spikemo.video.speakers import SpeakerConfig, attribution_accuracy, label_segments
+from spikemo.video.diarization import DiarizationConfig, diarize
+from spikemo.video.segmentation import Segment
+from spikemo.video.speakers import SpeakerConfig, attribution_accuracy
 from spikemo.video.speech import SpeechConfig, Word, transcribe
 
 try:
@@ -34,7 +36,13 @@ except ImportError:  # jiwer is a test dependency; the benchmark runs without it
     jiwer = None
 
 TOLERANCE_S = 0.3
-METHODS = ("pauses", "words")
+# The turn methods compared: the pause-based and word-window turns of spikemo.video.speakers, and the speaker timeline
+# of spikemo.video.diarization (the pipeline's default).
+METHODS = {
+    "pauses": DiarizationConfig(method="words", speakers=SpeakerConfig(turns="pauses")),
+    "words": DiarizationConfig(method="words"),
+    "timeline": DiarizationConfig(),
+}
 
 
 @dataclass
@@ -45,6 +53,7 @@ class TurnCounts:
     predicted: int = 0  # predicted boundaries (turns after the first)
     reference: int = 0  # scripted boundaries
     words_right: float = 0.0  # recognised words with the right speaker, after the best renaming
+    extra_speakers: int = 0  # speakers found beyond the scripted ones (a cut-off word given to a phantom voice)
     words: int = 0  # recognised words
     edits: int = 0  # word edits against the script
     script_words: int = 0  # words in the script
@@ -61,6 +70,7 @@ class TurnCounts:
             "boundary_recall": recall,
             "boundary_f1": f1,
             "word_speaker_accuracy": self.words_right / self.words if self.words else 0.0,
+            "extra_speakers": self.extra_speakers,
             "wer": self.edits / self.script_words if self.script_words else 0.0,
         }
 
@@ -124,6 +134,7 @@ def score_turns(turns: Sequence[Segment], conversation: SpokenConversation,
         predicted=max(0, len(turns) - 1),
         reference=len(conversation.turns) - 1,
         words_right=attribution_accuracy(predicted, reference_speakers(words, conversation.turns)) * len(words),
+        extra_speakers=max(0, len(set(predicted)) - len({turn.speaker for turn in conversation.turns})),
         words=len(words),
         edits=edits,
         script_words=script_words,
@@ -136,8 +147,6 @@ def bench_turns(
     seed: int = 0,
     hint_speakers: bool = True,
     threads: int = 0,
-    speakers: SpeakerConfig = SpeakerConfig(),
-    segmentation: SegmentationConfig = SegmentationConfig(),
 ) -> dict:
     """Turn-taking scores (see the module docstring) per Whisper model and turn method, on `conversations`
     generated conversations (turn_taking_suite(conversations, seed)). hint_speakers: give the clustering the
@@ -153,12 +162,10 @@ def bench_turns(
             began = time.perf_counter()
             transcription = transcribe(conversation.audio, speech)
             seconds["speech"] += time.perf_counter() - began
-            segments = segment_words(transcription.words, transcription.regions, segmentation)
             hint = len({turn.speaker for turn in conversation.turns}) if hint_speakers else None
-            for method in METHODS:
+            for method, config in METHODS.items():
                 began = time.perf_counter()
-                turns = label_segments(conversation.audio, segments, hint, replace(speakers, turns=method),
-                                       segmentation)
+                turns = diarize(conversation.audio, transcription, hint, config).segments
                 seconds[method] += time.perf_counter() - began
                 counts[method] += score_turns(turns, conversation)
         for method in METHODS:
@@ -171,6 +178,7 @@ def bench_turns(
         "audio_seconds": sum(c.duration for c in spoken),
         "scripted_turns": sum(len(c.turns) for c in spoken),
         "hint_speakers": hint_speakers,
+        "methods": list(METHODS),
         "tolerance_s": TOLERANCE_S,
         "rows": rows,
     }
@@ -183,13 +191,14 @@ def format_turn_bench(result: dict) -> str:
         f"{result['scripted_turns']} scripted turns, seed {result['seed']}; speaker count "
         f"{'given' if result['hint_speakers'] else 'estimated'}; a boundary counts within "
         f"{result['tolerance_s']} s)",
-        f"{'model':8} {'turns':7} {'bnd P':>6} {'bnd R':>6} {'bnd F1':>6} {'spk acc':>7} {'WER':>6} "
+        f"{'model':8} {'turns':8} {'bnd P':>6} {'bnd R':>6} {'bnd F1':>6} {'spk acc':>7} {'extra':>5} {'WER':>6} "
         f"{'ASR s':>6} {'spk s':>6}",
     ]
     for row in result["rows"]:
         lines.append(
-            f"{row['model']:8} {row['turns']:7} {row['boundary_precision']:6.3f} {row['boundary_recall']:6.3f} "
-            f"{row['boundary_f1']:6.3f} {row['word_speaker_accuracy']:7.3f} {row['wer']:6.3f} "
+            f"{row['model']:8} {row['turns']:8} {row['boundary_precision']:6.3f} {row['boundary_recall']:6.3f} "
+            f"{row['boundary_f1']:6.3f} {row['word_speaker_accuracy']:7.3f} {row['extra_speakers']:5d} "
+            f"{row['wer']:6.3f} "
             f"{row['speech_seconds']:6.1f} {row['speaker_seconds']:6.1f}"
         )
     return "\n".join(lines)

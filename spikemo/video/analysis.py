@@ -17,6 +17,7 @@ import pandas as pd
 
 from spikemo.data.conversation import Conversation
 from spikemo.errors import InputError
+from spikemo.video.diarization import SpeakerTurn
 
 # A text cell starting with one of these is a formula to a spreadsheet (OWASP, "CSV injection").
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -44,6 +45,8 @@ class Analysis:
 
     spikes: layer name ("text/layer0", ...) -> uint8 [L, T, h] output spikes of that DSWA block for each of
     the L utterances over T time steps. timings: seconds per stage (STAGES, 0 when skipped) and "total".
+    speaker_timeline: who speaks when over all the speech heard, words or not (spikemo.video.diarization); empty
+    when a transcript gave the turns.
     """
 
     video_name: str
@@ -56,6 +59,7 @@ class Analysis:
     modalities_used: tuple[str, ...]
     warnings: list[str]
     timings: dict[str, float]
+    speaker_timeline: list[SpeakerTurn] = field(default_factory=list)
 
     def records(self) -> list[dict]:
         """One nested record per utterance, the single source of both writers: start, end, speaker, text,
@@ -96,6 +100,7 @@ class Analysis:
             "modalities_trained": list(self.modalities_trained),
             "warnings": list(self.warnings),
             "timings": dict(self.timings),
+            "speaker_timeline": [vars(turn) for turn in self.speaker_timeline],
         }
 
     def to_dataframe(self) -> pd.DataFrame:

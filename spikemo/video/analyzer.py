@@ -4,10 +4,10 @@ Stages (each timed, each reported to an optional progress callback):
   media         probe the file, read a given transcript (within its limits, spikemo.data.transcript), decode the
                 audio to 16 kHz mono (spikemo.video.media): a bad input fails here, before any model runs
   speech        Whisper words with VAD regions (spikemo.video.speech), skipped when a transcript is given
-  segmentation  words -> segments at pauses (spikemo.video.segmentation)
-  speakers      a speaker per word from voice windows, turns split wherever it changes, pause or not
-                (spikemo.video.speakers); with a transcript only to name cues that name no speaker, whose turns
-                stay exactly as given
+  speakers      who speaks when over all the speech (a sensitive VAD, voices clustered, 50 ms frames), then the
+                words, cut at pauses, placed in that timeline and split where their speaker changes
+                (spikemo.video.diarization);
+                with a transcript only to name cues that name no speaker, whose turns stay exactly as given
   text          the checkpoint's text encoder over the dialogue, with context (spikemo.text.encoder)
   audio         openSMILE ComParE_2016 functionals + readable voice cues (eGeMAPS) per utterance, and the
                 voice-emotion model's probabilities from those same features (spikemo.video.voice_emotion)
@@ -42,9 +42,10 @@ from spikemo.text.packaged import default_text_encoder_path
 from spikemo.training.predict import write_predictions
 from spikemo.video.analysis import Analysis, UtteranceCues
 from spikemo.video.audio_features import AudioFeatureConfig, AudioFeatureExtractor
+from spikemo.video.diarization import DiarizationConfig, SpeakerTurn, diarize
 from spikemo.video.media import MediaConfig, load_audio, probe_video
-from spikemo.video.segmentation import SegmentationConfig, segment_words, to_utterances
-from spikemo.video.speakers import SpeakerConfig, label_segments, label_transcript, load_voice_encoder
+from spikemo.video.segmentation import to_utterances
+from spikemo.video.speakers import label_transcript, load_voice_encoder
 from spikemo.video.speech import SpeechConfig, load_whisper, transcribe
 from spikemo.video.visual_features import (
     UtteranceVisual,
@@ -54,7 +55,7 @@ from spikemo.video.visual_features import (
 )
 from spikemo.video.voice_emotion import DEFAULT_VOICE_MODEL, VoiceEmotionModel, combine_features
 
-STAGES: tuple[str, ...] = ("media", "speech", "segmentation", "speakers", "text", "audio", "visual", "model")
+STAGES: tuple[str, ...] = ("media", "speech", "speakers", "text", "audio", "visual", "model")
 ProgressCallback = Callable[[float, str], None]
 StageFn = Callable[[str, float, str], AbstractContextManager[None]]
 
@@ -66,13 +67,13 @@ class PipelineConfig:
     feature_threads: torch intra-op threads while the expression CNN runs; its batches are tiny, and on a
     busy machine extra threads spin-wait instead of helping (restored afterwards). voice_model: the
     voice-emotion asset folder behind the voice cue's emotion (None: no voice emotion, prosody cues only).
-    transcript: the limits on a user's transcript (size, cues per second of video)."""
+    transcript: the limits on a user's transcript (size, cues per second of video). diarization: the segmentation
+    and speaker settings (also those that name a transcript's unnamed cues)."""
 
     media: MediaConfig = field(default_factory=MediaConfig)
     transcript: TranscriptLimits = field(default_factory=TranscriptLimits)
     speech: SpeechConfig = field(default_factory=SpeechConfig)
-    segmentation: SegmentationConfig = field(default_factory=SegmentationConfig)
-    speakers: SpeakerConfig = field(default_factory=SpeakerConfig)
+    diarization: DiarizationConfig = field(default_factory=DiarizationConfig)
     audio: AudioFeatureConfig = field(default_factory=AudioFeatureConfig)
     visual: VisualFeatureConfig = field(default_factory=VisualFeatureConfig)
     frames_per_second: float = 2.0
@@ -198,10 +199,11 @@ class Analyzer:
                           else load_transcript(transcript_path, info.duration, self.config.transcript))
             audio = load_audio(video_path, media)
 
+        timeline: list[SpeakerTurn] = []
         if transcript is not None:
             utterances = self._transcript_utterances(transcript, audio, num_speakers, stage, warnings)
         else:
-            utterances = self._recognised_utterances(audio, num_speakers, speech_model, clock)
+            utterances, timeline = self._recognised_utterances(audio, num_speakers, speech_model, clock)
 
         conversation = Conversation(video_path.stem, utterances)
         with stage("text", 0.45, f"text features of {len(utterances)} utterances"):
@@ -260,24 +262,23 @@ class Analyzer:
             modalities_used=used,
             warnings=warnings,
             timings=timings,
+            speaker_timeline=timeline,
         )
 
     def _recognised_utterances(self, audio: np.ndarray, num_speakers: int | None, speech_model: str | None,
-                               clock: StageClock) -> list[Utterance]:
+                               clock: StageClock) -> tuple[list[Utterance], list[SpeakerTurn]]:
+        """The turns with words and the speaker timeline, from speech recognition and the speaker stage."""
         speech = self.config.speech if speech_model is None else replace(self.config.speech, model=speech_model)
-        stage = clock.stage
 
         def heard(done: float, total: float) -> None:  # the speech stage spans 0.1 .. 0.3 of the progress
             clock.report(0.1 + 0.2 * done / max(total, 1e-9),
                          f"speech recognition (Whisper {speech.model}): {done:.0f} of {total:.0f} s of audio")
 
-        with stage("speech", 0.1, f"speech recognition (Whisper {speech.model})"):
+        with clock.stage("speech", 0.1, f"speech recognition (Whisper {speech.model})"):
             transcription = transcribe(audio, speech, heard)
-        with stage("segmentation", 0.3, "splitting the words into utterances"):
-            segments = segment_words(transcription.words, transcription.regions, self.config.segmentation)
-        with stage("speakers", 0.35, "telling the speakers apart by voice, word by word"):
-            segments = label_segments(audio, segments, num_speakers, self.config.speakers, self.config.segmentation)
-        return to_utterances(segments)
+        with clock.stage("speakers", 0.35, "who speaks when: voices over all the speech, then each word's speaker"):
+            diarization = diarize(audio, transcription, num_speakers, self.config.diarization)
+        return to_utterances(diarization.segments), diarization.timeline
 
     def _transcript_utterances(self, utterances: list[Utterance], audio: np.ndarray, num_speakers: int | None,
                                stage: StageFn, warnings: list[str]) -> list[Utterance]:
@@ -287,7 +288,7 @@ class Analyzer:
             with stage("speakers", 0.3, "telling the speakers apart by voice"):
                 for utterance in unnamed:  # fail on a cue outside the audio before any clustering
                     audio_span(audio, utterance.start, utterance.end, self.config.media.sample_rate)
-                label_transcript(audio, utterances, num_speakers, self.config.speakers)
+                label_transcript(audio, utterances, num_speakers, self.config.diarization.speakers)
             warnings.append(f"{len(unnamed)} transcript cue(s) name no speaker: speakers attributed by voice")
         return utterances
 

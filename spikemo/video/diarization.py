@@ -6,7 +6,7 @@ method "timeline" (the default), in four steps:
 2. Voices: resemblyzer embeddings of long windows (2 s every 0.5 s) over the speech, clustered by average-linkage
    cosine distance; clusters closer than `same_speaker_distance` are one speaker, unless the user gives the count.
    A recording with less speech than `single_speaker_below_s` is one speaker (too little to tell voices apart).
-3. Timeline: short windows (1 s every 0.25 s) each scored against the voices (once more after the voices are
+3. Timeline: short windows (0.6 s every 0.1 s) each scored against the voices (once more after the voices are
    re-estimated from the windows that chose them); every 50 ms frame of speech takes the voice with the highest
    mean score over the windows that cover it, and a run shorter than `min_turn_s` joins the longer of its
    neighbouring runs. Overlapped speech goes to the voice that dominates it (one speaker per frame).
@@ -55,8 +55,8 @@ class DiarizationConfig:
     same_speaker_distance: float = 0.4
     max_speakers: int = 8
     single_speaker_below_s: float = 3.0
-    assign_window_s: float = 1.0
-    assign_hop_s: float = 0.25
+    assign_window_s: float = 0.6
+    assign_hop_s: float = 0.1
     frame_s: float = 0.05
     min_turn_s: float = 0.3
     # A sentence start cut off as its own turn: at most this many words and seconds, running into the next turn
@@ -103,7 +103,16 @@ def diarize(audio: np.ndarray, transcription: Transcription, num_speakers: int |
     word_labels = iter(word_speakers([w for s in segments for w in s.words], timeline))
     labels = [[next(word_labels) for _ in segment.words] for segment in segments]
     turns = join_cut_starts(apply_speakers(segments, labels, config.segmentation), config)
-    return Diarization(timeline, turns)
+    return renumber(Diarization(timeline, turns))
+
+
+def renumber(diarization: Diarization) -> Diarization:
+    """Speakers renamed "Speaker 1", "Speaker 2", ... in the order they first take a turn with words (then the
+    order of the timeline for those who only laugh or hum), so the turn list starts with Speaker 1."""
+    order = [s.speaker for s in diarization.segments] + [t.speaker for t in diarization.timeline]
+    names = {old: f"Speaker {index + 1}" for index, old in enumerate(dict.fromkeys(order))}
+    return Diarization([replace(t, speaker=names[t.speaker]) for t in diarization.timeline],
+                       [replace(s, speaker=names[s.speaker]) for s in diarization.segments])
 
 
 def speaker_timeline(audio: np.ndarray, regions: Sequence[tuple[float, float]], num_speakers: int | None,

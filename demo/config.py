@@ -9,6 +9,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from spikemo.paths import DEFAULT_CHECKPOINT, DEFAULT_DATA_DIR, EXAMPLES_DIR
+from spikemo.video.diarization import DIARIZATION_METHODS
 
 
 class SpeechModel(StrEnum):
@@ -28,6 +29,8 @@ class AppConfig:
 
     checkpoint_dir: None means $SPIKEMO_CHECKPOINT, else the shipped checkpoint.
     data_dir: MELD-format CSVs offered in "Inspect errors" ($SPIKEMO_DATA_DIR, else data/meld).
+    diarizer: who speaks when ($SPIKEMO_DIARIZER, else "timeline", the offline default; "pyannote" needs
+    pyannote.audio installed and a Hugging Face token in $HF_TOKEN: spikemo.video.diarization).
     max_video_seconds / max_upload_mb: refuse longer or bigger uploads. concurrency_limit: model runs at once.
     downloads_max_age_s: download folders older than this are deleted when a new analysis writes one.
     uploads_max_age_s / uploads_cleanup_every_s: uploads (Gradio's cache, inside the app's temporary folder) older
@@ -39,6 +42,7 @@ class AppConfig:
     data_dir: Path = field(default_factory=lambda: Path(os.environ.get("SPIKEMO_DATA_DIR", DEFAULT_DATA_DIR)))
     examples_dir: Path = EXAMPLES_DIR
     device: str | None = None
+    diarizer: str = field(default_factory=lambda: os.environ.get("SPIKEMO_DIARIZER", "timeline"))
     max_video_seconds: float = 300.0
     # A 5-minute video (max_video_seconds) at up to 2.7 Mbit/s, a 720p web video's rate; transcripts are far
     # smaller (spikemo.data.transcript.TranscriptLimits: 1 MB).
@@ -64,6 +68,9 @@ class AppConfig:
             self.checkpoint_dir = Path(os.environ.get("SPIKEMO_CHECKPOINT", DEFAULT_CHECKPOINT))
         self.checkpoint_dir = Path(self.checkpoint_dir)
         self.data_dir, self.examples_dir = Path(self.data_dir), Path(self.examples_dir)
+        if self.diarizer not in DIARIZATION_METHODS:
+            raise ValueError(f"unknown diarizer {self.diarizer!r} ($SPIKEMO_DIARIZER or --diarizer); known: "
+                             f"{', '.join(DIARIZATION_METHODS)}")
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from demo.worker import ZERO_GPU, ModelSetup, ScoredFile, analyse_video, get_ana
 from spikemo.errors import SpikEmoError
 from spikemo.video.analysis import Analysis
 from spikemo.video.analyzer import PipelineConfig
+from spikemo.video.diarization import DiarizationConfig
 from spikemo.video.media import MediaConfig
 
 logger = logging.getLogger(__name__)
@@ -142,7 +143,9 @@ class AppState:
         """The checkpoint, pipeline settings (with this app's upload limits) and device the model work uses."""
         media = replace(MediaConfig(), max_duration_s=self.config.max_video_seconds,
                         max_file_bytes=self.config.max_upload_mb * 1024**2)
-        return ModelSetup(self.config.checkpoint_dir, PipelineConfig(media=media), self.config.device)
+        diarization = DiarizationConfig(method=self.config.diarizer)
+        return ModelSetup(self.config.checkpoint_dir, PipelineConfig(media=media, diarization=diarization),
+                          self.config.device)
 
     def warm_up(self) -> None:
         """Run at start-up in a background thread: load the Analyzer, then (except on ZeroGPU) analyse the first

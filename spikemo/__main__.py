@@ -9,6 +9,8 @@ from pathlib import Path
 from spikemo.errors import run_command
 from spikemo.paths import DEFAULT_DATA_DIR
 
+DIARIZERS = ("timeline", "pyannote", "words")  # spikemo.video.diarization's methods, without importing it
+
 
 def _evaluate(args: argparse.Namespace) -> None:
     from spikemo.training.evaluate import evaluate_csv
@@ -47,13 +49,15 @@ def _analyze(args: argparse.Namespace) -> None:
         load_transcript(args.transcript, info.duration, limits)
 
     from spikemo.video.analyzer import Analyzer, PipelineConfig
+    from spikemo.video.diarization import DiarizationConfig
     from spikemo.video.speech import SpeechConfig
 
     def progress(fraction: float, message: str) -> None:
         print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
 
     speech = SpeechConfig(model=args.speech_model or SpeechConfig().model)
-    config = PipelineConfig(media=media, transcript=limits, speech=speech)
+    config = PipelineConfig(media=media, transcript=limits, speech=speech,
+                            diarization=DiarizationConfig(method=args.diarizer))
     progress(0.0, "loading the models")
     with Analyzer(args.checkpoint, config, device=args.device) as analyzer:
         analysis = analyzer.analyze(args.video, args.transcript, args.num_speakers, progress=progress)
@@ -79,6 +83,9 @@ def _bench(args: argparse.Namespace) -> None:
         return
     if args.target == "turns":
         _bench_turns(args)
+        return
+    if args.target == "diarization":
+        _bench_diarization(args)
         return
     from spikemo.bench.model import bench_model, bench_training, format_bench
     from spikemo.model.checkpoint import load_checkpoint
@@ -134,6 +141,23 @@ def _bench_turns(args: argparse.Namespace) -> None:
         print(json.dumps(result))
 
 
+def _bench_diarization(args: argparse.Namespace) -> None:
+    from spikemo.bench.diarization import bench_diarization, format_diarization_bench
+    from spikemo.errors import InputError
+    from spikemo.video.diarization import DiarizationConfig
+    from spikemo.video.speech import SpeechConfig
+
+    if args.data is None:
+        raise InputError("bench diarization needs --data DIR: recordings with reference RTTM files")
+    if args.num_speakers is not None and args.num_speakers < 1:
+        raise InputError(f"--num-speakers must be at least 1, got {args.num_speakers}")
+    speech = SpeechConfig(model=args.speech_model or SpeechConfig().model, cpu_threads=args.threads or 0)
+    result = bench_diarization(args.data, speech, args.num_speakers, DiarizationConfig(method=args.diarizer))
+    print(format_diarization_bench(result))
+    if args.json:
+        print(json.dumps(result))
+
+
 def _loss_config(checkpoint):
     from spikemo.model.configuration import LossConfig
 
@@ -154,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--transcript", type=Path, help=".srt, .vtt or MELD .csv transcript used instead of ASR")
     analyze.add_argument("--num-speakers", type=int, help="how many people speak (default: estimated)")
     analyze.add_argument("--speech-model", help="base (default), tiny.en, a faster-whisper model name or folder")
+    analyze.add_argument("--diarizer", choices=list(DIARIZERS), default=DIARIZERS[0],
+                         help="who speaks when: timeline (default, offline), pyannote (needs pyannote.audio and "
+                              "$HF_TOKEN), words (the earlier word-window turns)")
     analyze.add_argument("--checkpoint", help="checkpoint folder (default: the shipped MELD checkpoint)")
     analyze.add_argument("--device", help="cpu or cuda (default: cuda when present)")
     analyze.add_argument("--out", type=Path, help="output .json or .csv (default: JSON on stdout)")
@@ -179,15 +206,17 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="speed benchmarks; prints medians of several runs")
     bench.add_argument(
         "target",
-        choices=["model", "pipeline", "text", "turns"],
+        choices=["model", "pipeline", "text", "turns", "diarization"],
         help="model: forward latency per T and training throughput; pipeline: end-to-end video analysis; "
-        "text: the text encoders' cost per utterance; turns: turn-taking scores on generated quick exchanges",
+        "text: the text encoders' cost per utterance; turns: turn-taking scores on generated quick exchanges; "
+        "diarization: speaker turns (DER, JER) against reference RTTM files",
     )
     bench.add_argument("--checkpoint", help="checkpoint folder (default: the shipped MELD checkpoint)")
     bench.add_argument("--time-steps", type=int, nargs="+", default=[4, 8, 16, 32, 64], help="model only")
     bench.add_argument("--duration", type=float, default=60.0, help="pipeline only: seconds of generated video")
     bench.add_argument("--repeats", type=int, default=3, help="pipeline, text: timed runs after a warm-up")
-    bench.add_argument("--json", action="store_true", help="pipeline, text, turns: also print the figures as JSON")
+    bench.add_argument("--json", action="store_true",
+                       help="pipeline, text, turns, diarization: also print the figures as JSON")
     bench.add_argument("--encoders", nargs="+", default=["minilm", "mpnet"],
                        help="text only: encoder names, folders or checkpoint text_encoder folders")
     bench.add_argument("--csv", default=str(DEFAULT_DATA_DIR / "dev_sent_emo.csv"),
@@ -198,7 +227,13 @@ def build_parser() -> argparse.ArgumentParser:
                        "layer (default: full fine-tuning)")
     bench.add_argument("--no-voice-emotion", action="store_true",
                        help="pipeline only: without the voice-emotion model (to measure what it costs)")
-    bench.add_argument("--speech-model", help="pipeline only: the Whisper model (default: the pipeline's default)")
+    bench.add_argument("--speech-model",
+                       help="pipeline, diarization: the Whisper model (default: the pipeline's default)")
+    bench.add_argument("--data", type=Path, help="diarization only: recordings with <stem>.rttm or reference.rttm")
+    bench.add_argument("--num-speakers", type=int, help="diarization only: the count to give (default: estimated)")
+    bench.add_argument("--diarizer", choices=list(DIARIZERS), default=DIARIZERS[0],
+                       help="diarization, and analyze: timeline (default, offline), pyannote (pyannote.audio and "
+                            "$HF_TOKEN), words (the earlier word-window turns)")
     bench.add_argument("--device", help="pipeline only: cpu or cuda (default: cuda when present)")
     bench.add_argument("--conversations", type=int, default=9,
                        help="turns only: generated conversations (2-4 voices, 3 noise levels, about 20 s each)")

@@ -14,6 +14,11 @@ method "timeline" (the default), in four steps:
    segments are split where it changes (spikemo.video.segmentation.apply_speakers), and a cut-off sentence start
    (a short piece that ends no sentence and runs straight into another speaker's turn) joins that turn.
 
+method "pyannote" (optional, for users with internet): the timeline comes from pyannote.audio's pretrained
+pipeline (`pip install pyannote.audio`, a Hugging Face token that has accepted the model's terms in
+DiarizationConfig.hf_token or $HF_TOKEN); step 4 is the same. Its weights are downloaded from the hub, so it was
+never run on this project's offline machines: only its adapter is tested, against a stand-in pipeline.
+
 method "words" keeps the earlier turns to measure against: every word gets a voice from short word windows
 (spikemo.video.speakers.label_segments) and the timeline is the turns' word spans.
 
@@ -23,14 +28,17 @@ all files; `python -m spikemo bench diarization`) and checked on generated quick
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal
 
 import numpy as np
+import torch
 from sklearn.cluster import AgglomerativeClustering
 
 from spikemo.data.conversation import appearance_indices
+from spikemo.errors import CheckpointError
 from spikemo.video.segmentation import (
     SENTENCE_END,
     Segment,
@@ -39,14 +47,16 @@ from spikemo.video.segmentation import (
     segment_words,
 )
 from spikemo.video.speakers import SpeakerConfig, embed_windows, label_segments, nearest_voices, sliding_windows
-from spikemo.video.speech import Transcription, VadConfig, Word, detect_speech
+from spikemo.video.speech import SAMPLE_RATE, Transcription, VadConfig, Word, detect_speech
+
+DIARIZATION_METHODS: tuple[str, ...] = ("timeline", "pyannote", "words")  # the first is the default
 
 
 @dataclass(frozen=True)
 class DiarizationConfig:
     """Seconds unless named otherwise; see the module docstring for each step."""
 
-    method: Literal["timeline", "words"] = "timeline"
+    method: str = DIARIZATION_METHODS[0]
     # Speech activity for the timeline: a lower threshold and wider padding than the recogniser's VAD, chosen on
     # the development conversations (missed plus false-alarm speech lowest on average).
     vad: VadConfig = field(default_factory=lambda: VadConfig(threshold=0.25, min_silence_ms=300, speech_pad_ms=250))
@@ -66,6 +76,13 @@ class DiarizationConfig:
     cut_start_gap_s: float = 0.3
     speakers: SpeakerConfig = field(default_factory=SpeakerConfig)
     segmentation: SegmentationConfig = field(default_factory=SegmentationConfig)
+    # method "pyannote": the hub id of the pipeline and the token to fetch it (None: $HF_TOKEN).
+    pyannote_pipeline: str = "pyannote/speaker-diarization-3.1"
+    hf_token: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.method not in DIARIZATION_METHODS:
+            raise ValueError(f"unknown diarization method {self.method!r}; known: {', '.join(DIARIZATION_METHODS)}")
 
 
 @dataclass(frozen=True)
@@ -96,8 +113,11 @@ def diarize(audio: np.ndarray, transcription: Transcription, num_speakers: int |
     if config.method == "words":
         segments = label_segments(audio, segments, num_speakers, config.speakers, config.segmentation)
         return Diarization([SpeakerTurn(s.start, s.end, s.speaker or "") for s in segments], segments)
-    regions = [(r.start, r.end) for r in detect_speech(audio, config.vad)]
-    timeline = speaker_timeline(audio, regions, num_speakers, config)
+    if config.method == "pyannote":
+        timeline = pyannote_timeline(audio, num_speakers, config)
+    else:
+        regions = [(r.start, r.end) for r in detect_speech(audio, config.vad)]
+        timeline = speaker_timeline(audio, regions, num_speakers, config)
     if not timeline:  # the sensitive VAD heard nothing where Whisper heard words: the words' own spans
         timeline = speaker_timeline(audio, [(s.start, s.end) for s in segments], num_speakers, config)
     word_labels = iter(word_speakers([w for s in segments for w in s.words], timeline))
@@ -251,3 +271,35 @@ def is_cut_start(segment: Segment, following: Segment, config: DiarizationConfig
             and segment.duration <= config.cut_start_s
             and not segment.words[-1].text.endswith(SENTENCE_END)
             and following.start - segment.end < config.cut_start_gap_s)
+
+
+@functools.lru_cache(maxsize=2)
+def load_pyannote_pipeline(pipeline_id: str, token: str | None):
+    """pyannote.audio's pretrained pipeline `pipeline_id`, fetched with `token`, once per process."""
+    try:
+        from pyannote.audio import Pipeline
+    except ImportError as error:
+        raise CheckpointError("the pyannote diarizer needs pyannote.audio: pip install pyannote.audio") from error
+    if not token:
+        raise CheckpointError(f"the pyannote diarizer needs a Hugging Face token that may read {pipeline_id} "
+                              "(set HF_TOKEN, and accept the model's terms on its hub page)")
+    try:
+        pipeline = Pipeline.from_pretrained(pipeline_id, token=token)
+    except TypeError:  # pyannote.audio 3.x names the argument use_auth_token
+        pipeline = Pipeline.from_pretrained(pipeline_id, use_auth_token=token)
+    if pipeline is None:
+        raise CheckpointError(f"could not fetch {pipeline_id}: check the token and the model's terms")
+    return pipeline
+
+
+def pyannote_timeline(audio: np.ndarray, num_speakers: int | None,
+                      config: DiarizationConfig = DiarizationConfig()) -> list[SpeakerTurn]:
+    """The speaker timeline from pyannote.audio's pipeline for 16 kHz mono audio [n_samples], in time order;
+    overlapped speech keeps every speaker pyannote found in it."""
+    pipeline = load_pyannote_pipeline(config.pyannote_pipeline, config.hf_token or os.environ.get("HF_TOKEN"))
+    waveform = {"waveform": torch.from_numpy(np.asarray(audio, dtype=np.float32))[None], "sample_rate": SAMPLE_RATE}
+    output = pipeline(waveform, **({} if num_speakers is None else {"num_speakers": num_speakers}))
+    annotation = getattr(output, "speaker_diarization", output)  # pyannote.audio 4 wraps the Annotation
+    turns = [SpeakerTurn(float(segment.start), float(segment.end), str(label))
+             for segment, _, label in annotation.itertracks(yield_label=True)]
+    return sorted(turns, key=lambda turn: (turn.start, turn.end))

@@ -17,8 +17,10 @@ from spikemo.bench.synthetic import (
     turn_taking_suite,
 )
 from spikemo.bench.turns import (
+    METHODS,
     bench_turns,
     edit_distance,
+    format_turn_bench,
     matched_boundaries,
     normalise_words,
     reference_speakers,
@@ -26,12 +28,12 @@ from spikemo.bench.turns import (
     word_edits,
 )
 from spikemo.data.transcript import load_transcript
+from spikemo.video.diarization import diarize
 from spikemo.video.segmentation import Segment, SegmentationConfig, apply_speakers, segment_words
 from spikemo.video.speakers import (
     MIN_WORD_S,
     SpeakerConfig,
     cluster_voices,
-    label_segments,
     label_transcript,
     nearest_voices,
     overlap_seconds,
@@ -208,7 +210,7 @@ def test_scores_of_a_perfect_and_of_a_merged_answer():
     assert reference_speakers(words, conversation.turns) == ["A"] * 4 + ["B"]
     perfect = score_turns([Segment(tuple(words[:4]), "x"), Segment(tuple(words[4:]), "y")], conversation)
     assert perfect.scores() == {"boundary_precision": 1.0, "boundary_recall": 1.0, "boundary_f1": 1.0,
-                                "word_speaker_accuracy": 1.0, "wer": 0.0}
+                                "word_speaker_accuracy": 1.0, "extra_speakers": 0, "wer": 0.0}
     merged = score_turns([Segment(tuple(words), "x")], conversation)
     assert merged.scores()["boundary_recall"] == 0.0 and merged.scores()["word_speaker_accuracy"] == 0.8
     total = perfect + merged
@@ -218,11 +220,9 @@ def test_scores_of_a_perfect_and_of_a_merged_answer():
 # --- real speech (Whisper tiny.en and the voice encoder) ------------------------------------------------------
 
 
-def _recognised_turns(conversation, num_speakers, turns="words", model=SpeechConfig().model):
+def _recognised_turns(conversation, num_speakers, method="timeline", model=SpeechConfig().model):
     recognised = transcribe(conversation.audio, SpeechConfig(model=model))
-    segments = segment_words(recognised.words, recognised.regions)
-    labelled = label_segments(conversation.audio, segments, num_speakers, SpeakerConfig(turns=turns))
-    return recognised, labelled
+    return recognised, diarize(conversation.audio, recognised, num_speakers, METHODS[method]).segments
 
 
 @pytest.mark.slow
@@ -240,7 +240,7 @@ def test_a_quick_one_word_reply_by_the_other_voice_is_its_own_turn(model):
     assert [w for t in turns for w in t.words] == recognised.words  # nothing lost or duplicated, in order
     assert [t.speaker for t in turns] == ["Speaker 1", "Speaker 2", "Speaker 1", "Speaker 2"]
     assert normalise_words(turns[1].text) == ["sure"]
-    _, before = _recognised_turns(conversation, num_speakers=2, turns="pauses", model=model)
+    _, before = _recognised_turns(conversation, num_speakers=2, method="pauses", model=model)
     assert not any(normalise_words(t.text) == ["sure"] for t in before)  # pause-based turns missed it
 
 
@@ -288,12 +288,12 @@ def _srt(seconds: float) -> str:
 
 
 @pytest.mark.slow
-def test_word_level_turns_beat_pause_based_turns_on_the_suite():
+def test_word_level_and_timeline_turns_beat_pause_based_turns_on_the_suite():
     result = bench_turns(models=(SpeechConfig().model,), conversations=3, seed=0)
     rows = {row["turns"]: row for row in result["rows"]}
-    print(f"\npauses: F1 {rows['pauses']['boundary_f1']:.3f} acc {rows['pauses']['word_speaker_accuracy']:.3f}; "
-          f"words: F1 {rows['words']['boundary_f1']:.3f} acc {rows['words']['word_speaker_accuracy']:.3f}; "
-          f"WER {rows['words']['wer']:.3f}")
-    assert rows["words"]["boundary_f1"] > rows["pauses"]["boundary_f1"] + 0.1
-    assert rows["words"]["word_speaker_accuracy"] >= 0.85
-    assert rows["words"]["wer"] == rows["pauses"]["wer"] < 0.3
+    print("\n" + format_turn_bench(result))
+    for method in ("words", "timeline"):
+        assert rows[method]["boundary_f1"] > rows["pauses"]["boundary_f1"] + 0.1
+        assert rows[method]["word_speaker_accuracy"] >= 0.85
+        assert rows[method]["extra_speakers"] == 0  # the count is given
+    assert rows["words"]["wer"] == rows["timeline"]["wer"] == rows["pauses"]["wer"] < 0.3

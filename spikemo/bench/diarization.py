@@ -37,7 +37,8 @@ COLLAR_S = 0.25
 
 @dataclass
 class Recording:
-    """One file to score: its path, its reference (pyannote Annotation) and the scored time (pyannote Timeline)."""
+    """One file to score: its path, its reference (pyannote Annotation) and the scored time (pyannote Timeline;
+    None: the whole file)."""
 
     uri: str
     path: Path
@@ -56,7 +57,6 @@ def _metrics():
 def find_recordings(folder: str | Path) -> list[Recording]:
     """Every audio or video file under `folder` whose stem has a reference (see the module docstring), sorted by
     path. InputError when there is none."""
-    from pyannote.core import Segment, Timeline
     from pyannote.database.util import load_rttm, load_uem
 
     folder = Path(folder)
@@ -71,9 +71,7 @@ def find_recordings(folder: str | Path) -> list[Recording]:
     for path in sorted(folder.rglob("*")):
         if path.suffix.lower() not in AUDIO_SUFFIXES + VIDEO_SUFFIXES or path.stem not in references:
             continue
-        reference = references[path.stem]
-        uem = uems.get(path.stem) or Timeline([Segment(0.0, reference.get_timeline().extent().end)])
-        recordings.append(Recording(path.stem, path, reference, uem))
+        recordings.append(Recording(path.stem, path, references[path.stem], uems.get(path.stem)))
     if not recordings:
         raise InputError(f"--data {folder}: no audio or video file there has a reference RTTM (uri = file stem)")
     return recordings
@@ -127,6 +125,8 @@ def bench_diarization(
 ) -> dict:
     """Score every recording of `folder` (see the module docstring). num_speakers: the count the clustering is told
     (None: estimated per file, as the app does without a hint)."""
+    from pyannote.core import Segment, Timeline
+
     rows = []
     for recording in find_recordings(folder):
         audio = read_audio(recording.path)
@@ -139,7 +139,8 @@ def bench_diarization(
         turns = diarize(audio, transcription, num_speakers, config).timeline
         seconds = time.perf_counter() - began
         minutes = audio.size / SAMPLE_RATE / 60
-        scores = score_file(recording.reference, annotation(turns, recording.uri), recording.uem)
+        uem = recording.uem or Timeline([Segment(0.0, audio.size / SAMPLE_RATE)])
+        scores = score_file(recording.reference, annotation(turns, recording.uri), uem)
         rows.append({"file": recording.uri, **scores, "seconds_per_minute": seconds / minutes,
                      "speaker_seconds_per_minute": (seconds - speech_s) / minutes, "audio_s": minutes * 60})
     return {"data": str(folder), "speech_model": speech.model, "num_speakers": num_speakers,

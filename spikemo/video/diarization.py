@@ -6,17 +6,20 @@ method "timeline" (the default), in four steps:
 2. Voices: resemblyzer embeddings of long windows (2 s every 0.5 s) over the speech, clustered by average-linkage
    cosine distance; clusters closer than `same_speaker_distance` are one speaker, unless the user gives the count.
    A recording with less speech than `single_speaker_below_s` is one speaker (too little to tell voices apart).
-3. Timeline: short windows (0.6 s every 0.1 s) each scored against the voices (once more after the voices are
+3. Timeline: short windows (0.4 s every 0.1 s) each scored against the voices (once more after the voices are
    re-estimated from the windows that chose them); every 50 ms frame of speech takes the voice with the highest
    mean score over the windows that cover it, and a run shorter than `min_turn_s` joins the longer of its
    neighbouring runs. Overlapped speech goes to the voice that dominates it (one speaker per frame).
-4. Turns: every recognised word takes the speaker with the most timeline time on it (no change inside a word);
-   segments are split where it changes (spikemo.video.segmentation.apply_speakers), and a cut-off sentence start
-   (a short piece that ends no sentence and runs straight into another speaker's turn) joins that turn.
+4. Turns: every recognised word takes the voice the same short windows favour over its own time, weighted by
+   overlap (no change inside a word); segments are split where it
+   changes (spikemo.video.segmentation.apply_speakers), and a short piece that ends no sentence joins a
+   neighbour: the turn it runs straight into (a cut-off sentence start: "Do" / "you hear me?"), else the one it
+   follows. A short whole reply ("Yes.") keeps its own turn.
 
 method "pyannote" (optional, for users with internet): the timeline comes from pyannote.audio's pretrained
 pipeline (`pip install pyannote.audio`, a Hugging Face token that has accepted the model's terms in
-DiarizationConfig.hf_token or $HF_TOKEN); step 4 is the same. Its weights are downloaded from the hub, so it was
+DiarizationConfig.hf_token or $HF_TOKEN); each word then takes the speaker with the most timeline time on it, and
+step 4's joins apply. Its weights are downloaded from the hub, so it was
 never run on this project's offline machines: only its adapter is tested, against a stand-in pipeline.
 
 method "words" keeps the earlier turns to measure against: every word gets a voice from short word windows
@@ -37,7 +40,6 @@ import numpy as np
 import torch
 from sklearn.cluster import AgglomerativeClustering
 
-from spikemo.data.conversation import appearance_indices
 from spikemo.errors import CheckpointError
 from spikemo.video.segmentation import (
     SENTENCE_END,
@@ -46,7 +48,14 @@ from spikemo.video.segmentation import (
     apply_speakers,
     segment_words,
 )
-from spikemo.video.speakers import SpeakerConfig, embed_windows, label_segments, nearest_voices, sliding_windows
+from spikemo.video.speakers import (
+    SpeakerConfig,
+    embed_windows,
+    label_segments,
+    nearest_voices,
+    overlap_seconds,
+    sliding_windows,
+)
 from spikemo.video.speech import SAMPLE_RATE, Transcription, VadConfig, Word, detect_speech
 
 DIARIZATION_METHODS: tuple[str, ...] = ("timeline", "pyannote", "words")  # the first is the default
@@ -65,15 +74,17 @@ class DiarizationConfig:
     same_speaker_distance: float = 0.4
     max_speakers: int = 8
     single_speaker_below_s: float = 3.0
-    assign_window_s: float = 0.6
-    assign_hop_s: float = 0.1
+    # Short windows, scored against the voices for the timeline's frames and for each word: short enough that a
+    # quick one-word reply ("Sure.", ~0.4 s) fills one.
+    short_window_s: float = 0.4
+    short_hop_s: float = 0.1
     frame_s: float = 0.05
-    min_turn_s: float = 0.3
+    min_turn_s: float = 0.5
     # A sentence start cut off as its own turn: at most this many words and seconds, running into the next turn
     # with a gap under this (then it joins that turn).
     cut_start_words: int = 2
     cut_start_s: float = 0.6
-    cut_start_gap_s: float = 0.3
+    cut_start_gap_s: float = 0.15
     speakers: SpeakerConfig = field(default_factory=SpeakerConfig)
     segmentation: SegmentationConfig = field(default_factory=SegmentationConfig)
     # method "pyannote": the hub id of the pipeline and the token to fetch it (None: $HF_TOKEN).
@@ -110,20 +121,26 @@ def diarize(audio: np.ndarray, transcription: Transcription, num_speakers: int |
     if num_speakers is not None and num_speakers < 1:
         raise ValueError(f"num_speakers must be at least 1, got {num_speakers}")
     segments = segment_words(transcription.words, transcription.regions, config.segmentation)
+    words = [word for segment in segments for word in segment.words]
     if config.method == "words":
         segments = label_segments(audio, segments, num_speakers, config.speakers, config.segmentation)
         return Diarization([SpeakerTurn(s.start, s.end, s.speaker or "") for s in segments], segments)
     if config.method == "pyannote":
         timeline = pyannote_timeline(audio, num_speakers, config)
+        labels = word_speakers(words, timeline)
     else:
         regions = [(r.start, r.end) for r in detect_speech(audio, config.vad)]
-        timeline = speaker_timeline(audio, regions, num_speakers, config)
-    if not timeline:  # the sensitive VAD heard nothing where Whisper heard words: the words' own spans
-        timeline = speaker_timeline(audio, [(s.start, s.end) for s in segments], num_speakers, config)
-    word_labels = iter(word_speakers([w for s in segments for w in s.words], timeline))
-    labels = [[next(word_labels) for _ in segment.words] for segment in segments]
-    turns = join_cut_starts(apply_speakers(segments, labels, config.segmentation), config)
-    return renumber(Diarization(timeline, turns))
+        if not regions:  # the sensitive VAD heard nothing where Whisper heard words: the words' own spans
+            regions = [(segment.start, segment.end) for segment in segments]
+        if not regions:  # no speech, no words: nobody speaks
+            return Diarization([], [])
+        voices = find_voices(audio, regions, num_speakers, config)
+        scores = score_windows(audio, regions, voices, config)
+        timeline = speaker_timeline(regions, scores, config)
+        labels = [f"Speaker {k + 1}" for k in scores.word_voices(words)] if words else []
+    label_iter = iter(labels)
+    turns = apply_speakers(segments, [[next(label_iter) for _ in s.words] for s in segments], config.segmentation)
+    return renumber(Diarization(timeline, join_short_pieces(turns, config)))
 
 
 def renumber(diarization: Diarization) -> Diarization:
@@ -135,29 +152,51 @@ def renumber(diarization: Diarization) -> Diarization:
                        [replace(s, speaker=names[s.speaker]) for s in diarization.segments])
 
 
-def speaker_timeline(audio: np.ndarray, regions: Sequence[tuple[float, float]], num_speakers: int | None,
-                     config: DiarizationConfig = DiarizationConfig()) -> list[SpeakerTurn]:
-    """Steps 2 and 3: a speaker for every frame of the (start, end) speech regions, as turns named "Speaker k"
-    by first appearance."""
-    regions = [(start, end) for start, end in regions if end > start]
-    if not regions:
-        return []
-    voices = find_voices(audio, regions, num_speakers, config)
-    windows = sliding_windows(regions, config.assign_window_s, config.assign_hop_s)
+@dataclass
+class WindowScores:
+    """Short windows over the speech and how much each sounds like each voice: windows [n, 2] (start, end
+    seconds), similarity [n, k] (cosine to the k voices)."""
+
+    windows: np.ndarray
+    similarity: np.ndarray
+
+    def word_voices(self, words: Sequence[Word]) -> list[int]:
+        """Each word's voice: the highest similarity averaged over the windows that overlap the word, each
+        weighted by the seconds it shares with it (the nearest window's for a word that none overlaps)."""
+        shared = overlap_seconds(words, [tuple(w) for w in self.windows])  # [n_words, n_windows]
+        scores = shared @ self.similarity / np.maximum(shared.sum(axis=1, keepdims=True), 1e-9)
+        centres = self.windows.mean(axis=1)
+        for index in np.flatnonzero(shared.sum(axis=1) == 0):
+            middle = (words[index].start + words[index].end) / 2
+            scores[index] = self.similarity[np.argmin(np.abs(centres - middle))]
+        return scores.argmax(axis=1).tolist()
+
+
+def score_windows(audio: np.ndarray, regions: Sequence[tuple[float, float]], voices: np.ndarray,
+                  config: DiarizationConfig = DiarizationConfig()) -> WindowScores:
+    """Short windows over the speech regions and their similarity to each of the voices [k, d], after the voices
+    are re-estimated once from the windows that chose them."""
+    windows = sliding_windows(regions, config.short_window_s, config.short_hop_s)
     embeddings = embed_windows(audio, windows, config.speakers)
-    chosen = nearest_voices(embeddings, voices, refine_steps=1)
+    chosen = nearest_voices(embeddings, voices)
     voices = np.stack([embeddings[chosen == k].mean(axis=0) if np.any(chosen == k) else voices[k]
                        for k in range(len(voices))])
     voices /= np.linalg.norm(voices, axis=1, keepdims=True)
-    similarity = embeddings @ voices.T  # [n_windows, k]
-    runs = []
+    return WindowScores(np.asarray(windows, dtype=float).reshape(-1, 2), embeddings @ voices.T)
+
+
+def speaker_timeline(regions: Sequence[tuple[float, float]], scores: WindowScores,
+                     config: DiarizationConfig = DiarizationConfig()) -> list[SpeakerTurn]:
+    """Step 3: a voice for every frame of the (start, end) speech regions, runs shorter than config.min_turn_s
+    smoothed away, as turns of "Speaker k+1" for voice k."""
+    turns = []
     for start, end in regions:
         times = np.arange(start, end, config.frame_s) + config.frame_s / 2
-        labels = frame_voices(times, np.asarray(windows), similarity)
-        runs += [(max(start, times[a] - config.frame_s / 2), min(end, times[b - 1] + config.frame_s / 2), label)
-                 for a, b, label in smooth_runs(labels, round(config.min_turn_s / config.frame_s))]
-    names = appearance_indices([label for _, _, label in runs])
-    return [SpeakerTurn(float(a), float(b), f"Speaker {name + 1}") for (a, b, _), name in zip(runs, names)]
+        labels = frame_voices(times, scores.windows, scores.similarity)
+        for first, last, voice in smooth_runs(labels, round(config.min_turn_s / config.frame_s)):
+            turns.append(SpeakerTurn(float(max(start, times[first] - config.frame_s / 2)),
+                                     float(min(end, times[last - 1] + config.frame_s / 2)), f"Speaker {voice + 1}"))
+    return turns
 
 
 def find_voices(audio: np.ndarray, regions: Sequence[tuple[float, float]], num_speakers: int | None,
@@ -247,30 +286,35 @@ def word_speakers(words: Sequence[Word], timeline: Sequence[SpeakerTurn]) -> lis
     return chosen
 
 
-def join_cut_starts(segments: Sequence[Segment], config: DiarizationConfig = DiarizationConfig()) -> list[Segment]:
-    """Join each cut-off sentence start to the turn it runs into: a piece of at most config.cut_start_words words
-    and config.cut_start_s seconds that ends no sentence and is followed within config.cut_start_gap_s by another
-    speaker's turn ("Do" / "you hear me?"). A whole short reply ("Yes.", "No.") ends a sentence and stays."""
+def join_short_pieces(segments: Sequence[Segment], config: DiarizationConfig = DiarizationConfig()) -> list[Segment]:
+    """Join every short piece that ends no sentence (at most config.cut_start_words words and config.cut_start_s
+    seconds) to a neighbour of another speaker: the turn it runs into within config.cut_start_gap_s (a cut-off
+    sentence start: "Do" / "you hear me?"), else the turn it follows (a word of a sentence voiced oddly). A whole
+    short reply ("Yes.", "No.") ends a sentence and keeps its own turn."""
     joined: list[Segment] = []
     carried: tuple[Word, ...] = ()
-    for index, segment in enumerate(segments):
+    grew = False  # whether a piece just joined joined[-1] or the segment at hand: then two turns of one speaker
+    for index, segment in enumerate(segments):  # that a piece had parted join up again
         if carried:
-            segment, carried = replace(segment, words=carried + segment.words), ()
+            segment, carried, grew = replace(segment, words=carried + segment.words), (), True
         following = segments[index + 1] if index + 1 < len(segments) else None
-        if following is not None and is_cut_start(segment, following, config):
+        close_after = following is not None and following.start - segment.end < config.cut_start_gap_s
+        close_before = bool(joined) and segment.start - joined[-1].end < config.cut_start_gap_s
+        if is_short_piece(segment, config) and close_after:
             carried = segment.words
-            continue
-        joined.append(segment)
+        elif close_before and (is_short_piece(segment, config) or grew and joined[-1].speaker == segment.speaker):
+            joined[-1] = replace(joined[-1], words=joined[-1].words + segment.words)
+            grew = True
+        else:
+            joined.append(segment)
+            grew = False
     return joined
 
 
-def is_cut_start(segment: Segment, following: Segment, config: DiarizationConfig) -> bool:
-    """Whether `segment` is a sentence start cut off from `following` (see join_cut_starts)."""
-    return (segment.speaker != following.speaker
-            and len(segment.words) <= config.cut_start_words
-            and segment.duration <= config.cut_start_s
-            and not segment.words[-1].text.endswith(SENTENCE_END)
-            and following.start - segment.end < config.cut_start_gap_s)
+def is_short_piece(segment: Segment, config: DiarizationConfig) -> bool:
+    """Whether `segment` is too short to be a turn of its own (see join_short_pieces)."""
+    return (len(segment.words) <= config.cut_start_words and segment.duration <= config.cut_start_s
+            and not segment.words[-1].text.endswith(SENTENCE_END))
 
 
 @functools.lru_cache(maxsize=2)

@@ -50,6 +50,17 @@ def test_timeline_has_one_lane_per_speaker_and_one_bar_per_turn():
     assert bars[0].get_facecolor()[:3] == pytest.approx(tuple(int(colors["joy"][i:i + 2], 16) / 255 for i in (1, 3, 5)))
 
 
+def test_timeline_draws_the_speech_heard_under_each_lane_and_a_lane_for_a_voice_without_words():
+    speech = [(0.0, 1.2, "Ann"), (2.0, 3.6, "Bob"), (8.0, 8.4, "Dee")]
+    axes = plots.plot_emotion_timeline(_conversation(), duration=10.0, speech=speech).axes[0]
+    assert [t.get_text() for t in axes.get_yticklabels()] == ["Ann", "Bob", "Cid", "Dee"]
+    lines = [p for p in axes.patches if p.get_height() < 0.2]
+    assert [(p.get_x(), p.get_width()) for p in lines] == [pytest.approx((0.0, 1.2)), pytest.approx((2.0, 1.6)),
+                                                            pytest.approx((8.0, 0.4))]
+    assert lines[2].get_y() + lines[2].get_height() / 2 == pytest.approx(3.45)  # under Dee's lane (3)
+    assert "speech heard" in [t.get_text() for t in axes.figure.legends[0].get_texts()]
+
+
 def test_timeline_without_times_places_turns_by_index():
     axes = plots.plot_emotion_timeline(_conversation(timed=False)).axes[0]
     assert [p.get_x() for p in axes.patches] == [0, 1, 2, 3, 4]

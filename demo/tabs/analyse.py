@@ -52,7 +52,8 @@ VOICE_CUE_NOTE = ("The voice cue's emotion comes from a small model trained on R
 # How to read each figure, in plain words, under it.
 HOW_TO_READ = {
     "timeline": "*How to read it:* each bar is a turn, in its speaker's lane, at its time in the video; its colour "
-                "is the predicted emotion, and the fainter it is, the less sure the model.",
+                "is the predicted emotion, and the fainter it is, the less sure the model. The thin grey line under "
+                "a lane is all the speech heard from that speaker, laughs and words too quiet to transcribe included.",
     "cues": "*How to read it:* a row per turn: the model's emotion beside what the face alone and the voice alone "
             "suggest. Hatched cells disagree with the model; white means no cue for that turn.",
     "heatmap": "*How to read it:* how much the spiking attention (DSWA) weighs each turn against the others. 1 is "
@@ -361,7 +362,9 @@ class AnalyseTab:
             analysis=analysis,
             summary=analysis_summary(analysis),
             turn_table=turn_rows(analysis),
-            timeline=plots.plot_emotion_timeline(conversation, analysis.duration, analysis.labels),
+            timeline=plots.plot_emotion_timeline(
+                conversation, analysis.duration, analysis.labels,
+                speech=[(t.start, t.end, t.speaker) for t in analysis.speaker_timeline]),
             probabilities=plots.plot_turn_probabilities(conversation, analysis.labels),
             heatmap=plots.plot_dswa_heatmap(conversation, selected=0),
             cue_strips=plots.plot_label_strips(

@@ -29,6 +29,7 @@ MELD_COLORS: dict[str, str] = {
     "anger": "#d55e00",
 }
 MISSING_COLOR = "#ffffff"
+SPEECH_COLOR = "#8c8c8c"  # the speaker timeline under the turns
 # The per-turn figures are drawn 4.8 in wide with 10 pt text, one row per turn: on a 390 px phone (about 360 px of
 # figure) a label is still 10 px tall, a desktop column does not scale them down, and their height, not their
 # width, grows with the number of turns, so 2 turns and 60 read alike.
@@ -81,15 +82,19 @@ def plot_emotion_timeline(
     duration: float | None = None,
     labels: Sequence[str] = MELD_LABELS,
     selected: int | None = None,
+    speech: Sequence[tuple[float, float, str]] = (),
 ) -> Figure:
     """One lane per speaker; each utterance a bar over its time, coloured by the predicted emotion.
 
     Bar opacity follows the prediction's confidence; a bar wide enough for it carries its turn number. Utterances
-    without times are placed by turn index. `selected` (utterance index) is outlined.
+    without times are placed by turn index. `selected` (utterance index) is outlined. `speech`: the speaker
+    timeline, (start, end, speaker) of all the speech heard, drawn as a thin grey line under each lane (laughs and
+    backchannels without words show there only).
     """
     if not conversation.utterances:
         return _empty("No utterances were found.")
     speakers = conversation.speakers()
+    speakers += [name for name in dict.fromkeys(name for _, _, name in speech) if name not in speakers]
     colors = emotion_colors(labels)
     timed = all(u.start is not None and u.end is not None for u in conversation.utterances)
     figure = Figure(figsize=(TURN_FIGURE_WIDTH_IN, 0.45 * len(speakers) + 1.9), layout="constrained")
@@ -108,6 +113,8 @@ def plot_emotion_timeline(
         number = str(index + 1)
         if (end - start) / max(span, 1e-9) * PLOT_WIDTH_IN >= CHAR_WIDTH_IN * len(number) + 0.04:
             axes.text((start + end) / 2, lane, number, ha="center", va="center", fontsize=TEXT_PT)
+    for start, end, name in speech if timed else ():
+        axes.barh(speakers.index(name) + 0.45, end - start, left=start, height=0.12, color=SPEECH_COLOR)
     axes.set_yticks(range(len(speakers)), [s or "(unknown)" for s in speakers])
     axes.invert_yaxis()
     axes.set_xlabel("time in the video (s)" if timed else "turn", fontsize=TEXT_PT)
@@ -116,7 +123,10 @@ def plot_emotion_timeline(
     axes.tick_params(labelsize=TEXT_PT)
     axes.set_title("Predicted emotion per turn", fontsize=TEXT_PT)
     predicted = {u.prediction.emotion for u in conversation.utterances if u.prediction}
-    _legend_below(figure, _legend_handles([label for label in labels if label in predicted]))
+    handles = _legend_handles([label for label in labels if label in predicted])
+    if speech and timed:
+        handles.append(Patch(color=SPEECH_COLOR, label="speech heard"))
+    _legend_below(figure, handles)
     return figure
 
 

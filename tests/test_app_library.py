@@ -51,7 +51,7 @@ def test_json_and_csv_come_from_one_record_per_utterance(tmp_path):
     analysis.write(tmp_path / "a.csv")
     data = json.loads((tmp_path / "a.json").read_text())
     assert list(data) == ["video", "duration", "labels", "utterances", "modalities_used", "modalities_trained",
-                          "warnings", "timings"]
+                          "warnings", "timings", "speaker_timeline"]
     assert list(data["utterances"][0]) == ["start", "end", "speaker", "text", "emotion", "probabilities",
                                            "dswa_weights", "spike_rates", "cues"]
     assert data["utterances"][1]["cues"] == {"face_expression": "joy", "face_expression_prob": 0.5,

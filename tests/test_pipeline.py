@@ -117,6 +117,17 @@ def test_utterances_transcript_and_speakers_match_the_script(analysis, conversat
         assert overlap > 0.6 * (turn.end - turn.start)
 
 
+def test_the_speaker_timeline_holds_every_turn_under_its_speaker(analysis):
+    timeline = analysis.speaker_timeline
+    assert [t.start for t in timeline] == sorted(t.start for t in timeline)
+    assert {t.speaker for t in timeline} == {u.speaker for u in analysis.conversation.utterances}
+    for utterance in analysis.conversation.utterances:
+        own = sum(max(0.0, min(t.end, utterance.end) - max(t.start, utterance.start))
+                  for t in timeline if t.speaker == utterance.speaker)
+        assert own > 0.5 * (utterance.end - utterance.start), utterance
+    assert analysis.to_dict()["speaker_timeline"][0] == vars(timeline[0])
+
+
 def test_all_three_modalities_are_extracted_with_their_sizes(analysis):
     for utterance in analysis.conversation.utterances:
         assert utterance.features["text"].shape == (384,)

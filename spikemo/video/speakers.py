@@ -1,7 +1,10 @@
-"""Speaker attribution and turns: voice embeddings (resemblyzer's d-vector encoder, weights bundled in the
-package) clustered into voices. Labels read "Speaker 1", "Speaker 2", ... in order of first appearance.
+"""Voice embeddings (resemblyzer's d-vector encoder, weights bundled in the package), their windows, and the
+earlier word-level turns. The pipeline's turns now come from spikemo.video.diarization, which builds on the
+windows and embeddings here; `label_segments` stays as its "words" method, to measure against, and
+`label_transcript` names the speakers of a transcript's unnamed cues. Labels read "Speaker 1", "Speaker 2", ... in
+order of first appearance.
 
-Turns as people take them (`label_segments`, SpeakerConfig.turns = "words", the default), in three steps:
+The word-level turns (`label_segments`, SpeakerConfig.turns = "words"), in three steps:
 1. Voices: embeddings of sliding voice windows (1.0 s every 0.25 s) over the speech are clustered (Ward linkage)
    into one cluster per speaker; each cluster's mean embedding is that speaker's voice.
 2. Words: short word windows (0.4 s every 0.1 s) each take the voice they are most similar to (once more after

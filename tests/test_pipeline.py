@@ -3,9 +3,11 @@ expression CNN, the text encoder) on generated two-speaker conversations, with s
 (tests/helpers.py): one text-only, one over all three modalities."""
 
 import json
+import subprocess
 import tempfile
 from pathlib import Path
 
+import imageio_ffmpeg
 import jiwer
 import numpy as np
 import pandas as pd
@@ -303,6 +305,18 @@ def test_no_audio_track(analyzer, tmp_path, scratch_tmp):
 
 def test_silence(analyzer, tmp_path, scratch_tmp):
     video = make_conversation(tmp_path / "silent.mp4", SyntheticConfig(num_turns=2, audio="silent")).path
+    _assert_input_error(analyzer, video, scratch_tmp, "No speech found")
+
+
+def test_music_only(analyzer, tmp_path, scratch_tmp):
+    # two pulsing tones, no voice: the VAD or Whisper finds no speech, and says so
+    video = tmp_path / "music.mp4"
+    tones = "[1:a][2:a]amix=inputs=2,volume=0.5,apulsator=hz=2[a]"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error",
+                    "-f", "lavfi", "-i", "color=c=gray:s=320x240:r=10",
+                    "-f", "lavfi", "-i", "sine=frequency=440:duration=8",
+                    "-f", "lavfi", "-i", "sine=frequency=554:duration=8",
+                    "-filter_complex", tones, "-map", "0:v", "-map", "[a]", "-t", "8", str(video)], check=True)
     _assert_input_error(analyzer, video, scratch_tmp, "No speech found")
 
 

@@ -46,7 +46,7 @@ from spikemo.video.diarization import DiarizationConfig, SpeakerTurn, diarize
 from spikemo.video.media import MediaConfig, load_audio, probe_video
 from spikemo.video.segmentation import to_utterances
 from spikemo.video.speakers import label_transcript, load_voice_encoder
-from spikemo.video.speech import SpeechConfig, load_whisper, transcribe
+from spikemo.video.speech import SpeechConfig, load_vad, load_whisper, transcribe
 from spikemo.video.visual_features import (
     UtteranceVisual,
     VisualFeatureConfig,
@@ -159,6 +159,7 @@ class Analyzer:
                 )
         # Loaded now so the first video does not pay for them (both are cached per process).
         load_whisper(self.config.speech)
+        load_vad()
         load_voice_encoder()
 
     def close(self) -> None:

@@ -31,7 +31,7 @@ import ctranslate2
 import numpy as np
 import torch
 from faster_whisper import WhisperModel
-from faster_whisper.vad import VadOptions, get_speech_timestamps
+from faster_whisper.vad import VadOptions, get_speech_timestamps, get_vad_model
 
 from spikemo.errors import CheckpointError, InputError
 from spikemo.integrity import sha256_of, verify_sha256
@@ -217,6 +217,11 @@ def load_whisper(config: SpeechConfig = SpeechConfig()) -> WhisperModel:
     # CTranslate2 resets the OpenMP thread count that torch shares: keep the caller's torch setting.
     with torch_threads(torch.get_num_threads()):
         return _load_whisper(resolve_model(config), *whisper_device(config), config.cpu_threads)
+
+
+def load_vad() -> None:
+    """Load Silero VAD's ONNX session now (faster-whisper keeps one per process) rather than on the first video."""
+    get_vad_model()
 
 
 def detect_speech(audio: np.ndarray, config: VadConfig = VadConfig()) -> list[SpeechRegion]:

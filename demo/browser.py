@@ -123,8 +123,9 @@ def analyse_video(page: Page, video: Path) -> dict:
 
 
 def pick_example(page: Page, label: str) -> None:
-    """Click the bundled example listed as `label` and wait for its video (its transcript comes with it)."""
-    page.get_by_text(label, exact=True).click()
+    """Click the bundled example named `label` in the examples' gallery and wait for its video (its transcript
+    comes with it)."""
+    page.locator("#examples").get_by_text(label, exact=True).click()
     page.locator("#video-input video").wait_for(timeout=STEP_TIMEOUT_MS)
     page.wait_for_timeout(1500)
 

@@ -83,6 +83,12 @@ class Example:
     script: dict | None
 
 
+def example_label(example: Example) -> str:
+    """The name a bundled example is listed under."""
+    name = example.name.replace("_with_transcript", "").replace("_", " ").capitalize()
+    return f"{name}, with transcript" if example.transcript else f"{name}, by Whisper"
+
+
 def find_examples(folder: Path) -> list[Example]:
     """The *.mp4 files of `folder` with their .srt transcript and .script.json, sorted by name."""
     examples = []

@@ -17,13 +17,15 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
+from PIL import Image
+
 from demo.config import DEFAULT_SPEECH_MODEL, AppConfig, Example, find_examples
 from demo.worker import ZERO_GPU, ModelSetup, ScoredFile, analyse_video, get_analyzer, run_analysis
 from spikemo.errors import SpikEmoError
 from spikemo.video.analysis import Analysis
 from spikemo.video.analyzer import PipelineConfig
 from spikemo.video.diarization import DiarizationConfig
-from spikemo.video.media import MediaConfig
+from spikemo.video.media import MediaConfig, read_frame
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +140,23 @@ class AppState:
         self._scored: OrderedDict[str, ScoredFile] = OrderedDict()
         self._scored_lock = threading.Lock()
         self._example_analyses: dict[str, Analysis] = {}
+
+    def example_thumbnails(self) -> list[Path]:
+        """A picture per bundled example, made once into the app's folder: for the i-th example, the middle of the
+        first turn of its script's i-th speaker (modulo their number), so two examples show different faces."""
+        folder = self.temp_dir / "examples"
+        folder.mkdir(exist_ok=True)
+        pictures = []
+        for index, example in enumerate(self.examples):
+            picture = folder / f"{example.name}.png"
+            if not picture.is_file():
+                turns = (example.script or {}).get("turns") or [{"speaker": "", "start": 1.0, "end": 1.0}]
+                speakers = list(dict.fromkeys(t["speaker"] for t in turns))
+                turn = next(t for t in turns if t["speaker"] == speakers[index % len(speakers)])
+                frame = read_frame(example.video, (turn["start"] + turn["end"]) / 2)
+                Image.fromarray(frame).save(picture)
+            pictures.append(picture)
+        return pictures
 
     def model_setup(self) -> ModelSetup:
         """The checkpoint, pipeline settings (with this app's upload limits) and device the model work uses."""

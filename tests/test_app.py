@@ -5,15 +5,18 @@ import ast
 import json
 import socket
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
+from PIL import Image
 
 from demo import AppConfig, build_demo, worker
 from demo.app import checkpoint_status
+from demo.config import example_label
 from demo.markup import md
 from demo.state import AppState
 from demo.tabs.analyse import NO_TRANSCRIPT, AnalyseTab, modality_statement
@@ -93,6 +96,18 @@ def test_examples_are_bundled_with_their_scripts(state):
         assert len({t["emotion"] for t in e.script["turns"]}) >= 5  # clear and different emotions
         assert e.video.stat().st_size < 2_000_000
     assert (EXAMPLES / "README.md").read_text().count("Licence") == 1
+
+
+def test_examples_show_as_distinct_named_pictures_that_fill_the_inputs(state, analyse_tab):
+    pictures = state.example_thumbnails()
+    assert [p.parent for p in pictures] == [state.temp_dir / "examples"] * 2
+    first, second = (np.asarray(Image.open(p)) for p in pictures)
+    assert first.shape == second.shape and np.abs(first.astype(int) - second).mean() > 20  # different faces
+    assert [example_label(e) for e in state.examples] == ["Two friends, by Whisper", "Two friends, with transcript"]
+    video, transcript = analyse_tab.pick_example(SimpleNamespace(index=1))
+    assert (video, transcript) == (str(EXAMPLES / "two_friends_with_transcript.mp4"),
+                                   str(EXAMPLES / "two_friends_with_transcript.srt"))
+    assert analyse_tab.pick_example(SimpleNamespace(index=0)) == (str(EXAMPLES / "two_friends.mp4"), None)
 
 
 def test_turn_table_lists_every_scripted_turn(result, example):

@@ -125,7 +125,7 @@ def test_a_new_video_drops_the_examples_transcript_and_errors_stay_readable(app_
     late = tmp_path / "late.srt"
     late.write_text("1\n00:01:00,000 --> 00:01:02,000\nAlex: this cue is after the video ends\n", encoding="utf-8")
     with open_page(app_url) as page:
-        pick_example(page, "Two friends, with its transcript")
+        pick_example(page, "Two friends, with transcript")
         attached_with_example = attached_transcript(page)
         replace_video(page, EXAMPLE_VIDEO)
         page.locator("#analyse-button").click()

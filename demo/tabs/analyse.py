@@ -12,7 +12,7 @@ import gradio as gr
 import pandas as pd
 from matplotlib.figure import Figure
 
-from demo.config import DEFAULT_SPEECH_MODEL, AppConfig, Example, SpeechModel
+from demo.config import DEFAULT_SPEECH_MODEL, AppConfig, SpeechModel, example_label
 from demo.controls import position_slider
 from demo.errors import parse_choice, user_errors
 from demo.markup import NO_LATEX, html_text, md
@@ -25,9 +25,8 @@ from spikemo.video.media import check_video
 from spikemo.video.visual_features import frame_phrase
 from spikemo.viz import plots
 
-TEXT = """Upload a video (up to {minutes:g} minutes), or click an example below and then **Analyse**.
-A transcript (.srt, .vtt or MELD .csv with times) replaces speech recognition. Then select a row of the turn
-table (or move the turn slider) to see that turn's probabilities, DSWA weight and spikes."""
+TEXT = """Pick an example or upload a video (up to {minutes:g} minutes), then **Analyse**. A transcript (.srt, .vtt
+or MELD .csv with times) replaces speech recognition."""
 
 logger = logging.getLogger(__name__)
 
@@ -132,24 +131,28 @@ class AnalyseTab:
             gr.Markdown(TEXT.format(minutes=config.max_video_seconds / 60))
             with gr.Row():
                 with gr.Column(scale=2):
-                    video = gr.Video(label="Video", sources=["upload"], elem_id="video-input")
+                    video = gr.Video(label="Video", sources=["upload"], height=220, elem_id="video-input",
+                                     render=False)
                     transcript = gr.File(label="Transcript (optional)", file_types=list(TRANSCRIPT_SUFFIXES),
-                                         elem_id="transcript-input")
+                                         height=130, elem_id="transcript-input", render=False)
+                    # First what a visitor can try at once, then the button: above the fold on a laptop screen.
+                    self._examples(video, transcript)
+                    video.render()
                     transcript_note = gr.Markdown(NO_TRANSCRIPT, label="transcript attached", show_label=False,
                                                   elem_id="transcript-note", latex_delimiters=NO_LATEX)
-                    with gr.Row():
-                        num_speakers = gr.Number(label="Speakers (0: estimate from the voices)", precision=0,
-                                                 minimum=0, maximum=9, value=0)
-                        speech_model = gr.Radio([m.value for m in SpeechModel], value=DEFAULT_SPEECH_MODEL.value,
-                                                label="Speech model")
                     with gr.Row(elem_classes="pager"):  # one line on a phone too
                         analyse_button = gr.Button("Analyse", variant="primary", elem_id="analyse-button")
                         stop_button = gr.Button("Stop", variant="stop", interactive=False, elem_id="stop-button")
                     # The one progress display, and where a refusal's message stays until the next action.
                     status = gr.Markdown(label="status", show_label=False, elem_id="analysis-status",
                                          latex_delimiters=NO_LATEX)
+                    transcript.render()
+                    with gr.Row():
+                        num_speakers = gr.Number(label="Speakers (0: estimate from the voices)", precision=0,
+                                                 minimum=0, maximum=9, value=0)
+                        speech_model = gr.Radio([m.value for m in SpeechModel], value=DEFAULT_SPEECH_MODEL.value,
+                                                label="Speech model")
                     api_analyse = gr.Button(visible=False)  # /analyse for programs: errors raise, as they expect
-                    self._examples(video, transcript)
                 with gr.Column(scale=3):
                     # What the prediction rests on (e.g. text only), at the top of the results: a banner that
                     # stays, where a toast would cover the timeline. Empty (and hidden, see app.LAYOUT_CSS) until
@@ -206,13 +209,20 @@ class AnalyseTab:
               api_name="select_turn")
 
     def _examples(self, video: gr.Video, transcript: gr.File) -> None:
-        """The bundled examples, by name: a click fills the video and its transcript (if it has one)."""
-        if self.state.examples:
-            gr.Examples(
-                [[str(e.video), str(e.transcript) if e.transcript else None] for e in self.state.examples],
-                inputs=[video, transcript], label="Bundled examples (generated, licence-clean)",
-                example_labels=[example_label(e) for e in self.state.examples],
-            )
+        """The bundled examples, a picture and a name each: a click fills the video and its transcript (if any)."""
+        examples = self.state.examples
+        if not examples:
+            return
+        gallery = gr.Gallery(
+            [(str(picture), example_label(e)) for e, picture in zip(examples, self.state.example_thumbnails())],
+            label="Examples (generated, licence-clean): pick one, then Analyse", columns=len(examples), height=245,
+            object_fit="cover", allow_preview=False, buttons=[], interactive=False, elem_id="examples")
+        gallery.select(self.pick_example, None, [video, transcript], api_name=False)
+
+    def pick_example(self, selected: gr.SelectData) -> tuple[str, str | None]:
+        """The picked example's video and its transcript (None: speech recognition)."""
+        example = self.state.examples[selected.index]
+        return str(example.video), str(example.transcript) if example.transcript else None
 
     def _wire_runs(self, run: RunControls, inputs: list, outputs: list, selection: list, turn_view: list) -> None:
         """Analyse from the page (Analyse disabled while it runs, Stop, messages in the status panel) and from
@@ -404,11 +414,6 @@ class AnalyseTab:
         row = event.index[0] if isinstance(event.index, (list, tuple)) else event.index
         return RowSelection(int(row) + 1, *self.select_turn(analysis, int(row) + 1, layer))
 
-
-def example_label(example: Example) -> str:
-    """The name a bundled example is listed under."""
-    name = example.name.replace("_with_transcript", "").replace("_", " ").capitalize()
-    return f"{name}, with its transcript" if example.transcript else f"{name}, words by speech recognition"
 
 
 def refusal_message(refusal: Refusal, config: AppConfig) -> str:

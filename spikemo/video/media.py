@@ -60,6 +60,12 @@ def _open_clip(path: Path, with_audio: bool = True) -> Iterator[VideoFileClip]:
         clip.close()
 
 
+def read_frame(path: str | Path, seconds: float) -> np.ndarray:
+    """The video frame shown at `seconds` (clamped to the video): [height, width, 3] uint8 RGB."""
+    with _open_clip(Path(path), with_audio=False) as clip:
+        return np.asarray(clip.get_frame(min(max(seconds, 0.0), max(clip.duration - 1 / clip.fps, 0.0))))
+
+
 def over_limit(value: float, limit: float) -> tuple[str, str]:
     """`value` (> `limit`) and `limit` as text, with just enough decimals that the value reads larger than the
     limit: "300.5" beside "300", "300.004" beside "300", never "300 s; the limit is 300 s". A limit written

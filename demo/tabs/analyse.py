@@ -43,7 +43,7 @@ TURN_TABLE_COLUMNS = ["#", "time", "speaker", "text", "emotion", "confidence", "
 # Narrow fixed columns before the text and a share of the table's width for it, so that at phone width (a 390 px
 # screen leaves about 358 px) time, speaker, text, emotion and confidence are all on screen, the words wrapping
 # inside their cell, while the cue columns after them scroll sideways. One width per TURN_TABLE_COLUMNS.
-TURN_TABLE_WIDTHS = ["28px", "60px", "60px", "22%", "70px", "60px", "100px", "72px", "100px", "72px", "112px"]
+TURN_TABLE_WIDTHS = ["28px", "52px", "64px", "26%", "72px", "44px", "100px", "72px", "100px", "72px", "112px"]
 VOICE_CUE_NOTE = ("The voice cue's emotion comes from a small model trained on RAVDESS, **acted** emotional speech "
                   "(actors reading two neutral sentences in a studio, CC BY-NC-SA 4.0): on real conversations, where "
                   "emotions are milder and rooms and microphones differ, it is a hint, much less reliable than on "
@@ -463,8 +463,9 @@ def analysis_summary(analysis: Analysis) -> str:
 
 
 def turn_rows(analysis: Analysis) -> pd.DataFrame:
-    """One row per turn: #, time, speaker, text, emotion, confidence, face (cue), face agrees, voice (the voice
-    cue's emotion), voice agrees, prosody (louder/higher pitch than the speaker's other turns)."""
+    """One row per turn: #, time (its start), speaker, text, emotion, confidence, face (cue), face agrees, voice
+    (the voice cue's emotion), voice agrees, prosody (louder/higher pitch than the speaker's other turns). On a
+    phone the cue columns are hidden (app.LAYOUT_CSS): the turn's details show them."""
     voices = voice_descriptions(analysis)
     rows = []
     for i, (u, cues) in enumerate(zip(analysis.conversation.utterances, analysis.cues)):
@@ -478,8 +479,8 @@ def turn_rows(analysis: Analysis) -> pd.DataFrame:
         else:
             voice, voice_agrees = MISSING_CUE, ""
         rows.append({
-            "#": i + 1, "time": f"{format_time(u.start)}-{format_time(u.end)}", "speaker": u.speaker,
-            "text": u.text, "emotion": p.emotion, "confidence": round(p.probabilities[p.emotion], 3),
+            "#": i + 1, "time": format_time(u.start), "speaker": u.speaker,  # its end is in the turn's details
+            "text": u.text, "emotion": p.emotion, "confidence": round(p.probabilities[p.emotion], 2),
             "face": face, "face agrees": agrees, "voice": voice, "voice agrees": voice_agrees,
             "prosody": voices[i],
         })

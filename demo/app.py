@@ -37,14 +37,15 @@ goes wrong on MELD, and how its spiking neurons work."""
 # themes, and takes no room while it is empty (Gradio 6 puts the class on the block and on its inner .prose, and
 # the text in a .md span). Gradio 6 takes page CSS at launch() and scopes every selector to the app's container.
 LAYOUT_CSS = """
+#turn-table { --text-md: 14px; --text-sm: 13px; --text-lg: 14px; --size-2: 3px; --size-3: 4px;
+              --font-mono: var(--font); }
 .block.notice-banner:has(.md:empty) { display: none; }
 .prose.notice-banner { border-left: 4px solid #f59e0b; background: rgba(245, 158, 11, 0.12); padding: 8px 12px; }
 @media (max-width: 700px) {
   /* the turn table on a phone: time, speaker, text, emotion and confidence; the cues are in the turn's details */
   #turn-table :is([aria-colindex="1"], [aria-colindex="7"], [aria-colindex="8"], [aria-colindex="9"],
                   [aria-colindex="10"], [aria-colindex="11"]) { display: none; }
-  #turn-table { --text-md: 12px; --text-sm: 12px; --text-lg: 12px; --size-2: 2px; --size-3: 3px;
-                --cell-padding: 3px; --df-font-size: 12px; --font-mono: var(--font); }
+  #turn-table { --text-md: 12px; --text-sm: 12px; --text-lg: 12px; }
   #turn-table [aria-colindex="2"] { width: 46px !important; min-width: 46px !important; max-width: 46px !important; }
   #turn-table [aria-colindex="3"] { width: 64px !important; min-width: 64px !important; max-width: 64px !important; }
   #turn-table [aria-colindex="4"] { width: auto !important; min-width: 96px !important; max-width: none !important; }

@@ -43,7 +43,7 @@ TURN_TABLE_COLUMNS = ["#", "time", "speaker", "text", "emotion", "confidence", "
 # Narrow fixed columns before the text and a share of the table's width for it, so that at phone width (a 390 px
 # screen leaves about 358 px) time, speaker, text, emotion and confidence are all on screen, the words wrapping
 # inside their cell, while the cue columns after them scroll sideways. One width per TURN_TABLE_COLUMNS.
-TURN_TABLE_WIDTHS = ["28px", "52px", "64px", "26%", "72px", "44px", "100px", "72px", "100px", "72px", "112px"]
+TURN_TABLE_WIDTHS = ["30px", "56px", "76px", "30%", "76px", "84px", "104px", "90px", "120px", "96px", "150px"]
 VOICE_CUE_NOTE = ("The voice cue's emotion comes from a small model trained on RAVDESS, **acted** emotional speech "
                   "(actors reading two neutral sentences in a studio, CC BY-NC-SA 4.0): on real conversations, where "
                   "emotions are milder and rooms and microphones differ, it is a hint, much less reliable than on "

@@ -80,14 +80,14 @@ def serve_app(checkpoint: Path, log_path: Path, timeout_s: float = START_TIMEOUT
 
 
 @contextmanager
-def open_page(url: str, width: int = DESKTOP_WIDTH) -> Iterator[Page]:
-    """The app's page in headless Chromium, `width` x 1000 pixels, once its Analyse button is there."""
+def open_page(url: str, width: int = DESKTOP_WIDTH, height: int = 1000) -> Iterator[Page]:
+    """The app's page in headless Chromium, `width` x `height` pixels, once its Analyse button is there."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": width, "height": 1000}, accept_downloads=True)
+            page = browser.new_page(viewport={"width": width, "height": height}, accept_downloads=True)
             page.goto(url, wait_until="load", timeout=STEP_TIMEOUT_MS)
             page.locator("#analyse-button").wait_for(timeout=STEP_TIMEOUT_MS)
             yield page
@@ -119,6 +119,20 @@ def analyse_video(page: Page, video: Path) -> dict:
         "seconds": seconds,
         "timeline_width": page.locator("#timeline-plot img").first.evaluate("img => img.naturalWidth"),
         "heatmap_width": page.locator("#heatmap-plot img").first.evaluate("img => img.naturalWidth"),
+    }
+
+
+def first_screen(page: Page) -> dict:
+    """What the page shows before any scrolling: for the examples' gallery and the Analyse button, where they end
+    (px from the top) against the viewport's height; the examples' names as shown and their pictures' addresses."""
+    page.locator("#examples img").first.wait_for(timeout=STEP_TIMEOUT_MS)
+    bottom = {name: page.locator(selector).bounding_box() for name, selector in
+              (("examples", "#examples"), ("analyse", "#analyse-button"))}
+    return {
+        "height": page.viewport_size["height"],
+        "bottom": {name: round(box["y"] + box["height"]) for name, box in bottom.items()},
+        "names": [t.strip() for t in page.locator("#examples .caption-label").all_inner_texts()],
+        "pictures": page.locator("#examples img").evaluate_all("images => images.map(i => i.src)"),
     }
 
 

@@ -29,6 +29,7 @@ from demo.browser import (
     click_confusion_cell,
     download_scored_file,
     filter_by_gold_class,
+    first_screen,
     lif_figure_width,
     next_turns_page,
     open_page,
@@ -95,6 +96,17 @@ def as_written(cell: str) -> str:
     """A text cell of the downloaded CSV as the utterance was written: without the quote that keeps a spreadsheet
     from running it as a formula."""
     return cell[1:] if cell[:1] == "'" and cell[1:2] in FORMULA_PREFIXES else cell
+
+
+@pytest.mark.parametrize("width, height", [(1366, 800), (390, 844)], ids=["laptop", "phone"])
+def test_the_first_screen_shows_the_named_examples(app_url, width, height):
+    with open_page(app_url, width, height) as page:
+        screen = first_screen(page)
+    assert screen["bottom"]["examples"] <= height, screen  # no scrolling to find something to try
+    if width > PHONE_WIDTH:
+        assert screen["bottom"]["analyse"] <= height, screen  # and, on a laptop, the button
+    assert screen["names"] == ["Two friends, by Whisper", "Two friends, with transcript"], screen
+    assert len(set(screen["pictures"])) == 2, screen
 
 
 def test_browser_uploads_the_example_and_sees_results(app_url, tmp_path):

@@ -271,7 +271,8 @@ def download_scored_file(page: Page, folder: Path) -> Path:
 def phone_layout(page: Page) -> dict:
     """At the page's current width, with a CSV scored: the page width, the tabs that can be clicked (none hidden
     behind a menu), the left edge and width of each plot and table of Inspect errors and Analyse, and whether the
-    text cells of the table of turns show all their text (wrapped, none cut off)."""
+    text cells of the table of turns show all their text (wrapped, none cut off); how wide two of Analyse's
+    figures are shown."""
     boxes = {}
     for element in ("per-class-plot", "confusion-matrix", "file-errors", "dialogue-table", "dialogue-heatmap",
                     "dialogue-probabilities"):
@@ -288,10 +289,13 @@ def phone_layout(page: Page) -> dict:
     for element in ("timeline-plot", "heatmap-plot", "turn-table"):
         box = page.locator(f"#{element}").bounding_box()
         boxes[element] = (round(box["x"]), round(box["width"]))
+    figures = {element: page.locator(f"#{element} img").evaluate("image => image.getBoundingClientRect().width")
+               for element in ("timeline-plot", "heatmap-plot")}
     tabs = [t.strip() for t in page.get_by_role("tab").all_inner_texts() if t.strip()]
     return {
         "width": page.viewport_size["width"], "boxes": boxes, "tabs": tabs, "text_cells": text["cells"],
         "cut_text_cells": text["cut"], "hidden_tab_menu": page.locator(".overflow-menu").count(),
+        "figure_widths": figures,
     }
 
 

@@ -47,6 +47,7 @@ from spikemo.data.labels import MELD_LABELS
 from spikemo.paths import DEFAULT_CHECKPOINT, DEFAULT_DATA_DIR, EXAMPLES_DIR
 from spikemo.video.analysis import FORMULA_PREFIXES
 from tests.helpers import make_test_checkpoint
+from tests.test_plots import PHONE_FIGURE_PX
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -251,4 +252,5 @@ def test_phone_width_stacks_plots_and_tables_and_keeps_every_tab(app_url, tmp_pa
     assert analysed_cells >= 5 and analysed_cut == 0, (analysed_cells, analysed_cut)  # so do the analysed turns
     assert first_columns == {"time": 0, "speaker": 0, "emotion": 0, "confidence": 0}, first_columns  # on screen
     assert lif > 100  # the Learn tab is reachable and draws
+    assert min(layout["figure_widths"].values()) >= PHONE_FIGURE_PX, layout  # what test_plots' sizes assume
     assert shot.stat().st_size > 50_000

@@ -114,9 +114,14 @@ def test_label_strips_hatch_disagreements():
     assert sum(bool(c.get_hatch()) for c in cells) == 1  # only turn 2's face differs; None is not a disagreement
 
 
-def smallest_text_on_a_phone(figure: Figure, shown_px: float = 360.0) -> float:
-    """The smallest text of `figure` in screen pixels when its image is shown `shown_px` wide (a 390 px phone,
-    less the page's margins), never enlarged past its natural width."""
+# How wide a 390 px phone shows a figure of the Analyse tab (the page's margins and the plot's frame taken off);
+# tests/test_browser.py checks the page against it.
+PHONE_FIGURE_PX = 320.0
+
+
+def smallest_text_on_a_phone(figure: Figure, shown_px: float = PHONE_FIGURE_PX) -> float:
+    """The smallest text of `figure` in screen pixels when its image is shown `shown_px` wide, never enlarged past
+    its natural width."""
     figure.canvas.draw()
     natural_px = figure.get_figwidth() * figure.dpi
     scale = min(1.0, shown_px / natural_px)

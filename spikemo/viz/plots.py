@@ -30,11 +30,11 @@ MELD_COLORS: dict[str, str] = {
 }
 MISSING_COLOR = "#ffffff"
 SPEECH_COLOR = "#8c8c8c"  # the speaker timeline under the turns
-# The per-turn figures are drawn 4.8 in wide with 10 pt text, one row per turn: on a 390 px phone (about 360 px of
-# figure) a label is still 10 px tall, a desktop column does not scale them down, and their height, not their
-# width, grows with the number of turns, so 2 turns and 60 read alike.
-TURN_FIGURE_WIDTH_IN = 4.8
-PLOT_WIDTH_IN = 3.8  # about what is left of that width for the plot itself, beside the tick labels
+# The per-turn figures are drawn 4.4 in wide with 10 pt text, one row per turn: on a 390 px phone, which shows
+# them 324 px wide (measured in the app's page), a label is still 10 px tall; a desktop column does not scale them
+# down, and their height, not their width, grows with the number of turns, so 2 turns and 60 read alike.
+TURN_FIGURE_WIDTH_IN = 4.4
+PLOT_WIDTH_IN = 3.4  # about what is left of that width for the plot itself, beside the tick labels
 TEXT_PT = 10
 CHAR_WIDTH_IN = 0.09  # a digit at TEXT_PT
 ROW_IN = 0.26  # per turn row: a 10 pt label fits

@@ -58,7 +58,10 @@ def test_timeline_draws_the_speech_heard_under_each_lane_and_a_lane_for_a_voice_
     assert [(p.get_x(), p.get_width()) for p in lines] == [pytest.approx((0.0, 1.2)), pytest.approx((2.0, 1.6)),
                                                             pytest.approx((8.0, 0.4))]
     assert lines[2].get_y() + lines[2].get_height() / 2 == pytest.approx(3.45)  # under Dee's lane (3)
-    assert "speech heard" in [t.get_text() for t in axes.figure.legends[0].get_texts()]
+    legend = axes.figure.legends[0]
+    assert "speech heard" in [t.get_text() for t in legend.get_texts()]
+    axes.figure.canvas.draw()
+    assert legend.get_window_extent().x1 <= axes.figure.bbox.x1  # the longest label fits the figure
 
 
 def test_timeline_without_times_places_turns_by_index():

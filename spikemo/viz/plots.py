@@ -38,6 +38,7 @@ PLOT_WIDTH_IN = 3.4  # about what is left of that width for the plot itself, bes
 TEXT_PT = 10
 CHAR_WIDTH_IN = 0.09  # a digit at TEXT_PT
 ROW_IN = 0.26  # per turn row: a 10 pt label fits
+LEGEND_CHAR_IN, LEGEND_ENTRY_IN = 0.08, 0.45  # a legend entry: its label's letters at TEXT_PT, the patch and gaps
 SPIKE_COLOR = "#1f1f1f"
 
 
@@ -64,9 +65,11 @@ def _turn_axis(axis: Axis, length: int) -> None:
 
 
 def _legend_below(figure: Figure, handles: list[Patch]) -> None:
+    """A legend under the plot, in as many columns (at most 4) as its longest label lets fit the figure's width."""
     if handles:
-        figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4), fontsize=TEXT_PT,
-                      frameon=False)
+        entry_in = max(len(h.get_label()) for h in handles) * LEGEND_CHAR_IN + LEGEND_ENTRY_IN
+        columns = max(1, min(len(handles), 4, int(figure.get_figwidth() / entry_in)))
+        figure.legend(handles=handles, loc="outside lower center", ncols=columns, fontsize=TEXT_PT, frameon=False)
 
 
 def _empty(message: str, size: tuple[float, float] = (8, 2)) -> Figure:

@@ -59,6 +59,7 @@ def bench_pipeline(
             analyzer.close()
     totals = [run.timings["total"] for run in runs]
     median_total = statistics.median(totals)
+    speech_s = statistics.median(run.timings["speech"] for run in runs)
     return {
         "video_seconds": video.duration,
         "scripted_turns": len(video.turns),
@@ -75,6 +76,7 @@ def bench_pipeline(
         "run_seconds": totals,
         "median_seconds": median_total,
         "real_time_ratio": median_total / video.duration,
+        "speech_ratio": median_total / speech_s,
         "stage_median_seconds": {s: statistics.median(r.timings[s] for r in runs) for s in STAGES},
         "peak_rss_mib": peak_rss_mib(),
     }
@@ -92,8 +94,9 @@ def format_pipeline_bench(result: dict) -> str:
         f"  first analysis (warm-up, not in the median): {result['warm_up_seconds']:.1f} s",
         f"  median end-to-end of {result['repeats']}: {result['median_seconds']:.1f} s = "
         f"{result['real_time_ratio']:.2f} x real time (runs: "
-        + ", ".join(f"{s:.1f}" for s in result["run_seconds"]) + " s)",
-        "  per stage (median s): "
+        + ", ".join(f"{s:.1f}" for s in result["run_seconds"]) + " s), "
+        f"{result['speech_ratio']:.2f} x its speech stage",
+        "  per stage (median s; text, audio and visual run side by side): "
         + ", ".join(f"{stage} {seconds:.2f}" for stage, seconds in result["stage_median_seconds"].items()),
         f"  peak RSS of this process (resource.getrusage ru_maxrss, whole benchmark incl. loading; ffmpeg "
         f"child processes not included): {result['peak_rss_mib']:.0f} MiB",

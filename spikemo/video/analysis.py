@@ -44,7 +44,8 @@ class Analysis:
     """Everything the pipeline found in one video.
 
     spikes: layer name ("text/layer0", ...) -> uint8 [L, T, h] output spikes of that DSWA block for each of
-    the L utterances over T time steps. timings: seconds per stage (STAGES, 0 when skipped) and "total".
+    the L utterances over T time steps. timings: seconds per stage (STAGES, 0 when skipped; text, audio and visual
+    overlap when they run side by side) and "total".
     speaker_timeline: who speaks when over all the speech heard, words or not (spikemo.video.diarization); empty
     when a transcript gave the turns.
     """

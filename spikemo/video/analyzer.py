@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -64,8 +65,10 @@ StageFn = Callable[[str, float, str], AbstractContextManager[None]]
 class PipelineConfig:
     """Settings of every stage. frames_per_second: frames sampled inside each utterance for the visual
     features (fewer on long utterances: at most visual.max_frames are decoded per utterance).
-    feature_threads: torch intra-op threads while the expression CNN runs; its batches are tiny, and on a
-    busy machine extra threads spin-wait instead of helping (restored afterwards). voice_model: the
+    feature_threads: torch intra-op threads while the text, voice and face features are computed (each runs its
+    own small batches; on a busy machine extra threads spin-wait instead of helping; restored afterwards).
+    parallel_cues: the text, voice and face features are computed side by side (three threads; the same results
+    as one after the other). voice_model: the
     voice-emotion asset folder behind the voice cue's emotion (None: no voice emotion, prosody cues only).
     transcript: the limits on a user's transcript (size, cues per second of video). diarization: the segmentation
     and speaker settings (also those that name a transcript's unnamed cues)."""
@@ -79,6 +82,7 @@ class PipelineConfig:
     frames_per_second: float = 2.0
     feature_threads: int = 1
     voice_model: str | Path | None = DEFAULT_VOICE_MODEL
+    parallel_cues: bool = True
 
 
 def audio_span(audio: np.ndarray, start: float, end: float, sample_rate: int) -> np.ndarray:
@@ -95,17 +99,21 @@ def audio_span(audio: np.ndarray, start: float, end: float, sample_rate: int) ->
 
 
 class StageClock:
-    """Seconds per pipeline stage (every name in STAGES, 0 until run), and a progress report as each starts."""
+    """Seconds per pipeline stage (every name in STAGES, 0 until run; the text, audio and visual stages overlap
+    when they run side by side), and a progress report as each starts."""
 
     def __init__(self, progress: ProgressCallback | None = None) -> None:
         self.progress = progress
         self.timings = {name: 0.0 for name in STAGES}
         self.started = time.perf_counter()
+        self.reached = 0.0
 
     def report(self, fraction: float, message: str) -> None:
-        """Pass a report (fraction 0..1 of the analysis, what is happening) to the progress callback, if any."""
+        """Pass a report (fraction 0..1 of the analysis, what is happening) to the progress callback, if any. The
+        fraction never goes back: stages that run side by side start in any order."""
+        self.reached = max(self.reached, fraction)
         if self.progress is not None:
-            self.progress(fraction, message)
+            self.progress(self.reached, message)
 
     @contextmanager
     def stage(self, name: str, fraction: float, message: str) -> Iterator[None]:
@@ -207,33 +215,7 @@ class Analyzer:
             utterances, timeline = self._recognised_utterances(audio, num_speakers, speech_model, clock)
 
         conversation = Conversation(video_path.stem, utterances)
-        with stage("text", 0.45, f"text features of {len(utterances)} utterances"):
-            self.text_encoder.encode_conversations([conversation])
-
-        voices, voice_emotions = [], []
-        with stage("audio", 0.55, "voice features (openSMILE) and the voice's emotion"):
-            for utterance in utterances:
-                samples = audio_span(audio, utterance.start, utterance.end, media.sample_rate)
-                compare = self.audio_extractor.extract(samples, media.sample_rate)
-                utterance.features["audio"] = compare
-                egemaps, voice = self.audio_extractor.egemaps_and_cues(samples, media.sample_rate)
-                voices.append(voice)
-                if self.voice_model is None:
-                    voice_emotions.append({"voice_emotion": None, "voice_probabilities": {}})
-                else:
-                    label, probabilities = self.voice_model.predict(
-                        combine_features(compare, egemaps, self.voice_model.feature_set))
-                    voice_emotions.append({"voice_emotion": label, "voice_probabilities": probabilities})
-
-        visuals = []
-        with stage("visual", 0.7, "faces and expressions"), torch_threads(self.config.feature_threads):
-            for utterance in utterances:
-                visual = visual_features_for_span(
-                    self.visual_extractor, video_path, utterance.start, utterance.end,
-                    self.config.frames_per_second, media,
-                )
-                utterance.features["visual"] = visual.vector
-                visuals.append(visual)
+        voices, voice_emotions, visuals = self._features(conversation, audio, video_path, stage)
         warnings += self._face_warnings(visuals)
 
         trained = tuple(self.checkpoint.config.modalities)
@@ -265,6 +247,62 @@ class Analyzer:
             timings=timings,
             speaker_timeline=timeline,
         )
+
+    def _features(self, conversation: Conversation, audio: np.ndarray, video_path: Path, stage: StageFn
+                  ) -> tuple[list[dict], list[dict], list[UtteranceVisual]]:
+        """The text, voice and face features of every utterance (with the voice cues, the voice's emotion and the
+        face cues). The three read different inputs and hold the GIL little (tokenizer and torch kernels,
+        openSMILE, ffmpeg and MediaPipe), so with config.parallel_cues they run side by side; either way each runs
+        on one torch thread, so the features are the same bit for bit."""
+        utterances = conversation.utterances
+
+        def text() -> None:
+            with stage("text", 0.45, f"text features of {len(utterances)} utterances"):
+                self.text_encoder.encode_conversations([conversation])
+
+        with torch_threads(self.config.feature_threads):
+            if not self.config.parallel_cues:
+                text()
+                return *self._voice_cues(audio, utterances, stage), self._face_cues(video_path, utterances, stage)
+            with ThreadPoolExecutor(max_workers=3) as pool:
+                jobs = [pool.submit(text), pool.submit(self._voice_cues, audio, utterances, stage),
+                        pool.submit(self._face_cues, video_path, utterances, stage)]
+                _, (voices, voice_emotions), visuals = (job.result() for job in jobs)
+        return voices, voice_emotions, visuals
+
+    def _voice_cues(self, audio: np.ndarray, utterances: list[Utterance], stage: StageFn
+                    ) -> tuple[list[dict], list[dict]]:
+        """Each utterance's openSMILE features (its "audio" features), readable voice cues, and the voice model's
+        emotion: (voice cues, voice emotions), one per utterance."""
+        media = self.config.media
+        voices, voice_emotions = [], []
+        with stage("audio", 0.55, "voice features (openSMILE) and the voice's emotion"):
+            for utterance in utterances:
+                samples = audio_span(audio, utterance.start, utterance.end, media.sample_rate)
+                compare = self.audio_extractor.extract(samples, media.sample_rate)
+                utterance.features["audio"] = compare
+                egemaps, voice = self.audio_extractor.egemaps_and_cues(samples, media.sample_rate)
+                voices.append(voice)
+                if self.voice_model is None:
+                    voice_emotions.append({"voice_emotion": None, "voice_probabilities": {}})
+                else:
+                    label, probabilities = self.voice_model.predict(
+                        combine_features(compare, egemaps, self.voice_model.feature_set))
+                    voice_emotions.append({"voice_emotion": label, "voice_probabilities": probabilities})
+        return voices, voice_emotions
+
+    def _face_cues(self, video_path: Path, utterances: list[Utterance], stage: StageFn) -> list[UtteranceVisual]:
+        """Each utterance's face features (its "visual" features) from frames sampled inside it."""
+        visuals = []
+        with stage("visual", 0.7, "faces and expressions"):
+            for utterance in utterances:
+                visual = visual_features_for_span(
+                    self.visual_extractor, video_path, utterance.start, utterance.end,
+                    self.config.frames_per_second, self.config.media,
+                )
+                utterance.features["visual"] = visual.vector
+                visuals.append(visual)
+        return visuals
 
     def _recognised_utterances(self, audio: np.ndarray, num_speakers: int | None, speech_model: str | None,
                                clock: StageClock) -> tuple[list[Utterance], list[SpeakerTurn]]:

@@ -203,6 +203,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_voice.add_argument("--confusion", action="store_true", help="also print the confusion matrix")
     evaluate_voice.set_defaults(run=_evaluate_voice)
 
+    _add_bench_command(commands)
+    return parser
+
+
+def _add_bench_command(commands: argparse._SubParsersAction) -> None:
+    """`bench TARGET` and its options."""
     bench = commands.add_parser("bench", help="speed benchmarks; prints medians of several runs")
     bench.add_argument(
         "target",
@@ -244,7 +250,6 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--threads", type=int,
                        help="torch CPU threads, and Whisper's for turns (default: the libraries' choice)")
     bench.set_defaults(run=_bench)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

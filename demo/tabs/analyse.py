@@ -131,28 +131,7 @@ class AnalyseTab:
             gr.Markdown(TEXT.format(minutes=config.max_video_seconds / 60))
             with gr.Row():
                 with gr.Column(scale=2):
-                    video = gr.Video(label="Video", sources=["upload"], height=220, elem_id="video-input",
-                                     render=False)
-                    transcript = gr.File(label="Transcript (optional)", file_types=list(TRANSCRIPT_SUFFIXES),
-                                         height=130, elem_id="transcript-input", render=False)
-                    # First what a visitor can try at once, then the button: above the fold on a laptop screen.
-                    self._examples(video, transcript)
-                    video.render()
-                    transcript_note = gr.Markdown(NO_TRANSCRIPT, label="transcript attached", show_label=False,
-                                                  elem_id="transcript-note", latex_delimiters=NO_LATEX)
-                    with gr.Row(elem_classes="pager"):  # one line on a phone too
-                        analyse_button = gr.Button("Analyse", variant="primary", elem_id="analyse-button")
-                        stop_button = gr.Button("Stop", variant="stop", interactive=False, elem_id="stop-button")
-                    # The one progress display, and where a refusal's message stays until the next action.
-                    status = gr.Markdown(label="status", show_label=False, elem_id="analysis-status",
-                                         latex_delimiters=NO_LATEX)
-                    transcript.render()
-                    with gr.Row():
-                        num_speakers = gr.Number(label="Speakers (0: estimate from the voices)", precision=0,
-                                                 minimum=0, maximum=9, value=0)
-                        speech_model = gr.Radio([m.value for m in SpeechModel], value=DEFAULT_SPEECH_MODEL.value,
-                                                label="Speech model")
-                    api_analyse = gr.Button(visible=False)  # /analyse for programs: errors raise, as they expect
+                    inputs, run = self._inputs()
                 with gr.Column(scale=3):
                     # What the prediction rests on (e.g. text only), at the top of the results: a banner that
                     # stays, where a toast would cover the timeline. Empty (and hidden, see app.LAYOUT_CSS) until
@@ -199,14 +178,40 @@ class AnalyseTab:
             analysis = gr.State()
 
         turn_view = [details, turn_probabilities, raster, rates, heatmap]
-        inputs = [video, transcript, num_speakers, speech_model]
         outputs = [analysis, summary, turn_table, timeline, probabilities, heatmap, cue_strips, turn, layer,
                    downloads, notice, record]
-        self._wire_runs(RunControls(analyse_button, stop_button, api_analyse, status, transcript, transcript_note),
-                        inputs, outputs, [analysis, turn, layer], turn_view)
+        self._wire_runs(run, inputs, outputs, [analysis, turn, layer], turn_view)
         turn_table.select(self.select_row, [analysis, layer], [turn, *turn_view], api_name=False)
         gr.on([turn.release, layer.input], self.select_turn, [analysis, turn, layer], turn_view,
               api_name="select_turn")
+
+    def _inputs(self) -> tuple[list, RunControls]:
+        """The left column: examples, video, Analyse and Stop, the status panel, then the options. Returns the
+        analysis inputs (video, transcript, speakers, speech model) and the run's controls."""
+        video = gr.Video(label="Video", sources=["upload"], height=220, elem_id="video-input",
+                         render=False)
+        transcript = gr.File(label="Transcript (optional)", file_types=list(TRANSCRIPT_SUFFIXES),
+                             height=130, elem_id="transcript-input", render=False)
+        # First what a visitor can try at once, then the button: above the fold on a laptop screen.
+        self._examples(video, transcript)
+        video.render()
+        transcript_note = gr.Markdown(NO_TRANSCRIPT, label="transcript attached", show_label=False,
+                                      elem_id="transcript-note", latex_delimiters=NO_LATEX)
+        with gr.Row(elem_classes="pager"):  # one line on a phone too
+            analyse_button = gr.Button("Analyse", variant="primary", elem_id="analyse-button")
+            stop_button = gr.Button("Stop", variant="stop", interactive=False, elem_id="stop-button")
+        # The one progress display, and where a refusal's message stays until the next action.
+        status = gr.Markdown(label="status", show_label=False, elem_id="analysis-status",
+                             latex_delimiters=NO_LATEX)
+        transcript.render()
+        with gr.Row():
+            num_speakers = gr.Number(label="Speakers (0: estimate from the voices)", precision=0,
+                                     minimum=0, maximum=9, value=0)
+            speech_model = gr.Radio([m.value for m in SpeechModel], value=DEFAULT_SPEECH_MODEL.value,
+                                    label="Speech model")
+        api_analyse = gr.Button(visible=False)  # /analyse for programs: errors raise, as they expect
+        run = RunControls(analyse_button, stop_button, api_analyse, status, transcript, transcript_note)
+        return [video, transcript, num_speakers, speech_model], run
 
     def _examples(self, video: gr.Video, transcript: gr.File) -> None:
         """The bundled examples, a picture and a name each: a click fills the video and its transcript (if any)."""

@@ -278,10 +278,12 @@ def test_inspect_errors_on_a_small_csv(inspect_tab, small_csv, checkpoint_dir):
     assert f"weighted F1 **{expected['weighted_f1']:.2f}**" in scored.score_summary
     assert "Text only" in scored.score_summary
     assert scored.confusion.data.iloc[:, 1:].values.tolist() == expected["confusion"]  # the clickable counts
-    download = pd.read_csv(scored.scored_download, keep_default_na=False)
-    assert len(download) == sum(len(c) for c in cached.conversations)
-    assert {"dialogue", "turn", "speaker", "text", "gold", "predicted", "confidence", "prob_joy",
-            "without_dswa"} <= set(download.columns)
+    download = pd.read_csv(scored.scored_download, dtype=str, keep_default_na=False)
+    source = pd.read_csv(small_csv, dtype=str, keep_default_na=False)
+    assert len(download) == sum(len(c) for c in cached.conversations) == len(source)
+    assert list(download.columns[:len(source.columns)]) == list(source.columns)  # the source's columns first
+    assert {"predicted", "confidence", "prob_joy", "without_dswa", "dswa_text", "dswa_text_x_turns"} <= set(
+        download.columns)
     assert len(scored.dialogue["choices"]) == 4
     again = inspect_tab.score(None, str(small_csv))
     assert again.scored_key == scored.scored_key and inspect_tab.scored(scored.scored_key) is cached  # cached

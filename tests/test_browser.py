@@ -189,11 +189,11 @@ def test_inspect_errors_pages_filters_cells_turns_and_download(app_url, dev_slic
         scored = score_preselected_csv(page)
         download = download_scored_file(page, tmp_path)
         turns = pd.read_csv(download, keep_default_na=False)
-        errors = turns[(turns["gold"] != "") & (turns["gold"] != turns["predicted"])]
+        errors = turns[(turns["Emotion"] != "") & (turns["Emotion"] != turns["predicted"])]
         second_page = next_turns_page(page)
-        joy_errors = int((errors["gold"] == "joy").sum())
+        joy_errors = int((errors["Emotion"] == "joy").sum())
         joy = filter_by_gold_class(page, "joy", joy_errors)
-        cells = turns.groupby(["gold", "predicted"]).size()
+        cells = turns.groupby(["Emotion", "predicted"]).size()
         gold, predicted = cells.idxmax()  # the biggest cell: more than one page of turns
         cell = click_confusion_cell(page, MELD_LABELS.index(gold), 1 + MELD_LABELS.index(predicted))
         opened = open_turn(page, 0)
@@ -209,22 +209,25 @@ def test_inspect_errors_pages_filters_cells_turns_and_download(app_url, dev_slic
                    f"(page 1 of {math.ceil(joy_errors / PAGE_SIZE)})" if joy_errors else "Turns: no rows")
 
     source = pd.read_csv(dev_slice, dtype=str, keep_default_na=False)
-    assert len(turns) == len(source)  # one row per turn
-    assert list(turns.columns[:7]) == ["dialogue", "turn", "speaker", "text", "gold", "predicted", "confidence"]
+    assert len(turns) == len(source)  # one row per turn, the source's own columns first, then the predictions
+    width = len(source.columns)
+    assert list(turns.columns[:width + 3]) == [*source.columns, "text_read", "predicted", "confidence"]
     assert [f"prob_{label}" for label in MELD_LABELS] == [c for c in turns.columns if c.startswith("prob_")]
     assert "without_dswa" in turns.columns
-    assert not turns["text"].str.startswith(FORMULA_PREFIXES).any()  # spreadsheet-safe
+    assert (turns["Sr No."].astype(str) == source["Sr No."]).all()  # joinable back to the corpus
+    assert not turns["Utterance"].str.startswith(FORMULA_PREFIXES).any()  # spreadsheet-safe
+    assert not turns["text_read"].str.startswith(FORMULA_PREFIXES).any()
 
     assert (cell["gold"], cell["count"]) == (gold, cells.max())
     assert cell["turns_page"].startswith(f"Turns: rows 1-{min(cell['count'], PAGE_SIZE)} of {cell['count']} ")
     assert gold in cell["gold_filter"] and predicted in cell["predicted_filter"]
 
-    dialogue = turns[turns["dialogue"].astype(str) == opened["dialogue"]]
+    dialogue = turns[turns["Dialogue_ID"].astype(str) == opened["dialogue"]]
     assert f"Dialogue {opened['dialogue']}, turn {opened['turn']} of {len(dialogue)}" in opened["focus"]
     shown = opened["dialogue_rows"]
     assert len(shown) >= min(len(dialogue), 10)
     assert [row[1] for row in shown] == [str(i) for i in range(1, len(shown) + 1)]  # every turn, in order
-    assert [row[3] for row in shown] == [as_written(text) for text in dialogue["text"]][:len(shown)]
+    assert [row[3] for row in shown] == [as_written(text) for text in dialogue["text_read"]][:len(shown)]
     marked = [row[1] for row in shown if row[2] == FOCUS_MARK]
     assert marked == ([str(opened["turn"])] if opened["turn"] <= len(shown) else [])
     assert shot.stat().st_size > 50_000

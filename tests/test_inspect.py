@@ -25,9 +25,11 @@ from demo.tabs.inspect import (
 from demo.worker import ScoredFile
 from spikemo.data.conversation import Conversation, Prediction, Utterance
 from spikemo.data.labels import MELD_LABELS
+from spikemo.data.meld import read_meld_csv
 from spikemo.errors import InputError
 from spikemo.training.inspection import (
     CONFUSION_CORNER,
+    SCORED_COLUMNS_HELP,
     CsvLimits,
     DisagreementOrder,
     TurnFilter,
@@ -38,6 +40,7 @@ from spikemo.training.inspection import (
     filter_turns,
     first_dialogue_with_errors,
     page_of,
+    scored_source_table,
     scored_turns,
     sort_disagreements,
 )
@@ -92,6 +95,29 @@ def test_scored_turns_hold_one_row_per_turn_with_probabilities_and_without_dswa(
     assert turns["confidence"].iloc[1] == pytest.approx(0.6)
     assert "without_dswa" not in scored_turns(conversations).columns
     assert list(scored_turns([]).columns) == ["dialogue", "turn", "speaker", "text", "gold", "predicted", "confidence"]
+
+
+def test_the_scored_file_keeps_the_source_columns_and_joins_on_its_ids(tmp_path):
+    source = tmp_path / "dev.csv"
+    source.write_text(  # file order is not id order, ids skip, and the text keeps its own quotes and spaces
+        "Sr No.,Utterance,Speaker,Emotion,Sentiment,Dialogue_ID,Utterance_ID,Season,Episode,StartTime,EndTime\n"
+        "10,Who knows.,Monica,,neutral,1,5,2,3,00:00:09,00:00:10\n"
+        "1,Hi.,Ross,neutral,neutral,0,0,1,1,00:00:01,00:00:02\n"
+        "2,\"Well,  hi!\",Rachel,joy,positive,0,2,1,1,00:00:02,00:00:03\n"
+        "8,Ugh.,Monica,disgust,negative,1,3,2,3,00:00:07,00:00:08\n", encoding="utf-8")
+    conversations = read_meld_csv(source)
+    for conversation in conversations:
+        for utterance in conversation.utterances:
+            utterance.prediction = prediction("joy", 0.7)
+    table = scored_source_table(source, scored_turns(conversations))
+    assert list(table.columns[:11]) == ["Sr No.", "Utterance", "Speaker", "Emotion", "Sentiment", "Dialogue_ID",
+                                        "Utterance_ID", "Season", "Episode", "StartTime", "EndTime"]
+    assert list(table["Sr No."]) == ["10", "1", "2", "8"]  # the file's order, cells as written
+    assert table["Utterance"].iloc[2] == "Well,  hi!" and table["text_read"].iloc[2] == "Well, hi!"
+    assert list(table["predicted"]) == ["joy"] * 4 and list(table["confidence"]) == pytest.approx([0.7] * 4)
+    assert list(table["dswa_text_x_turns"]) == pytest.approx([1.0] * 4)  # 0.5 x the 2 turns of each dialogue
+    assert not {"dialogue", "turn", "gold", "utterance_id"} & set(table.columns)
+    assert set(SCORED_COLUMNS_HELP) >= {"predicted", "confidence", "without_dswa", "dswa_<modality>_x_turns"}
 
 
 def test_the_export_neutralises_formula_cells():

@@ -21,6 +21,7 @@ from spikemo.data.conversation import Conversation
 from spikemo.integrity import sha256_of
 from spikemo.model.modeling import CONFIG_NAME
 from spikemo.training.inspection import (
+    SCORED_COLUMNS_HELP,
     CsvLimits,
     DisagreementOrder,
     TurnFilter,
@@ -32,6 +33,7 @@ from spikemo.training.inspection import (
     first_dialogue_with_errors,
     is_error,
     page_of,
+    scored_source_table,
     scored_turns,
     sort_disagreements,
 )
@@ -49,6 +51,10 @@ first column lists a whole gold class). Click any turn to open its dialogue belo
 COMPARE_TEXT = """Score the same CSV with a second checkpoint (B) beside the app's (A): both weighted F1s, and
 every turn on which the two predict differently. Click a turn to open its dialogue."""
 
+# Under the scored file's download: it keeps the source's columns, and what each added column holds.
+SCORED_FILE_NOTE = ("The scored file keeps every column of the CSV as written (Sr No., Dialogue_ID, Utterance_ID, "
+                    "Season, Episode, times, text) and adds: " + "; ".join(
+                        f"`{column}`: {meaning}" for column, meaning in SCORED_COLUMNS_HELP.items()) + ".")
 PAGE_SIZE = 50
 # Narrow fixed columns and a wide text column, so an utterance wraps inside its cell and stays readable at any
 # width (the other columns scroll sideways on a phone). One width per column of display_turns.
@@ -166,6 +172,7 @@ class InspectTab:
                                          interactive=False, scale=3, elem_id="confusion-matrix")
             scored_download = gr.File(label="Download the scored file (CSV, one row per turn)",
                                       elem_id="scored-download")
+            gr.Markdown(SCORED_FILE_NOTE, elem_classes="caption")
 
             gr.Markdown(TURNS_TEXT)
             with gr.Row():
@@ -302,7 +309,7 @@ class InspectTab:
         with user_errors("score the CSV"):
             key, scored = self.score_file(path, self.state.config.checkpoint_dir, progress)
             turns = scored_turns(scored.conversations, scored.without_dswa)
-            download = self.download(turns, f"{Path(scored.name).stem}-scored.csv")
+            download = self.download(scored_source_table(path, turns), f"{Path(scored.name).stem}-scored.csv")
         labels = list(scored.labels)
         return ScoreResult(
             scored_key=key,

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import pandas as pd
+
 from spikemo.data.conversation import Conversation, Utterance
 from spikemo.data.labels import MELD_LABELS
 from spikemo.data.timestamps import parse_timestamp
@@ -138,6 +140,11 @@ def _row_int(row: MeldRow, column: str, where: str) -> int:
         return int(row.cells[column].strip())
     except ValueError:
         raise InputError(f"{where}: {column} must be an integer, got {row.cells[column]!r}") from None
+
+
+def read_meld_table(path: str | Path) -> pd.DataFrame:
+    """A MELD-format CSV exactly as written: every column, every cell a string (nothing parsed or dropped)."""
+    return pd.read_csv(io.StringIO(_read_csv_text(Path(path))), dtype=str, keep_default_na=False)
 
 
 def read_meld_csv(path: str | Path) -> list[Conversation]:

@@ -3,7 +3,9 @@
 confusion matrix, the turns on which two checkpoints disagree, and the size limits on a CSV before it is scored.
 
 Tables are pandas DataFrames with one row per turn, in file order (dialogues by id, turns in order); `turn` is
-1-based and `gold` is "" for an unlabelled turn.
+1-based (its position in the dialogue), `utterance_id` the CSV's own Utterance_ID, and `gold` is "" for an
+unlabelled turn. `scored_source_table` puts the predictions back beside the source CSV's own columns, to join or
+filter with the rest of a corpus.
 """
 
 import csv
@@ -15,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from spikemo.data.conversation import Conversation
+from spikemo.data.meld import read_meld_table
 from spikemo.errors import InputError
 
 TURN_COLUMNS: tuple[str, ...] = ("dialogue", "turn", "speaker", "text", "gold", "predicted", "confidence")
@@ -60,7 +63,7 @@ def scored_turns(conversations: Sequence[Conversation],
                  without_dswa: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
     """One row per predicted turn: TURN_COLUMNS, then prob_<label> per class, then `without_dswa` (the label
     predicted with the DSWA step skipped, when given: dialogue id -> label per turn), then dswa_<modality> (the
-    turn's DSWA weight per modality, when the model has DSWA)."""
+    turn's DSWA weight per modality, when the model has DSWA), then utterance_id (the source's id, or None)."""
     rows = []
     for conversation in conversations:
         skipped = without_dswa[conversation.conversation_id] if without_dswa else None
@@ -73,8 +76,43 @@ def scored_turns(conversations: Sequence[Conversation],
             if skipped is not None:
                 row["without_dswa"] = skipped[i]
             row.update({f"dswa_{modality}": weight for modality, weight in p.dswa_weights.items()})
+            row["utterance_id"] = utterance.utterance_id
             rows.append(row)
     return pd.DataFrame(rows, columns=None if rows else list(TURN_COLUMNS))
+
+
+# What each column that scoring adds to a source CSV holds (scored_source_table); <label> and <modality> stand for
+# each emotion and each modality the checkpoint reads.
+SCORED_COLUMNS_HELP: dict[str, str] = {
+    "text_read": "the turn's text as the model read it (whitespace collapsed, mojibake and typographic quotes "
+                 "repaired)",
+    "predicted": "the checkpoint's emotion for the turn",
+    "confidence": "the probability of that emotion",
+    "prob_<label>": "the probability of each emotion (they sum to 1)",
+    "without_dswa": "the emotion the same model predicts with its DSWA step skipped",
+    "dswa_<modality>": "the turn's DSWA weight, its share of the dialogue (a dialogue's weights sum to 1)",
+    "dswa_<modality>_x_turns": "that weight times the dialogue's number of turns, as the app shows it: 1 is an "
+                               "average turn, 2 twice as much",
+}
+
+
+def scored_source_table(source: str | Path, turns: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the source CSV with every column as written (Sr No., Utterance_ID, Dialogue_ID, Season,
+    Episode, the times, the original text, ...), in file order, followed by the predictions of `turns` (the
+    scored_turns table of that CSV) joined on Dialogue_ID and Utterance_ID; SCORED_COLUMNS_HELP says what each
+    added column holds."""
+    table = read_meld_table(source)
+    added = turns.drop(columns=[c for c in (*TURN_COLUMNS[:5], "utterance_id") if c in turns])
+    added.insert(0, "text_read", turns["text"])
+    turns_in_dialogue = turns.groupby("dialogue")["turn"].transform("size")
+    for column in [c for c in turns.columns if c.startswith("dswa_")]:
+        added[f"{column}_x_turns"] = turns[column] * turns_in_dialogue
+    added["_dialogue"] = turns["dialogue"].astype(int)
+    added["_utterance"] = turns["utterance_id"].astype(int)
+    ids = {key: pd.to_numeric(table[column].str.strip(), errors="coerce")
+           for key, column in (("_dialogue", "Dialogue_ID"), ("_utterance", "Utterance_ID"))}
+    joined = table.assign(**ids).merge(added, on=["_dialogue", "_utterance"], how="left", validate="one_to_one")
+    return joined.drop(columns=["_dialogue", "_utterance"])
 
 
 def is_error(turns: pd.DataFrame) -> pd.Series:

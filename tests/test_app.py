@@ -29,7 +29,7 @@ from spikemo.data.transcript import TranscriptLimits
 from spikemo.model.checkpoint import load_checkpoint
 from spikemo.model.modeling import SpikEmoModel
 from spikemo.training.dswa_ablation import predict_without_dswa
-from spikemo.training.inspection import scored_turns
+from spikemo.training.inspection import ConfusionView, scored_turns
 from spikemo.training.metrics import classification_metrics
 from spikemo.training.predict import gold_and_predicted
 from spikemo.video.media import probe_video
@@ -278,6 +278,10 @@ def test_inspect_errors_on_a_small_csv(inspect_tab, small_csv, checkpoint_dir):
     assert f"weighted F1 **{expected['weighted_f1']:.2f}**" in scored.score_summary
     assert "Text only" in scored.score_summary
     assert scored.confusion.data.iloc[:, 1:].values.tolist() == expected["confusion"]  # the clickable counts
+    shares = inspect_tab.show_confusion(scored.scored_key, ConfusionView.ROW_SHARE.value).data.iloc[:, 1:]
+    assert all(abs(total - 100) < 0.5 or total == 0 for total in shares.sum(axis=1))  # each gold row: 100 %
+    with pytest.raises(gr.Error, match="Cells show one of"):
+        inspect_tab.show_confusion(scored.scored_key, "heat")
     download = pd.read_csv(scored.scored_download, dtype=str, keep_default_na=False)
     source = pd.read_csv(small_csv, dtype=str, keep_default_na=False)
     assert len(download) == sum(len(c) for c in cached.conversations) == len(source)

@@ -30,6 +30,7 @@ from spikemo.errors import InputError
 from spikemo.training.inspection import (
     CONFUSION_CORNER,
     SCORED_COLUMNS_HELP,
+    ConfusionView,
     CsvLimits,
     DisagreementOrder,
     TurnFilter,
@@ -155,6 +156,16 @@ def test_pages_reach_every_row_and_say_which_rows_they_show():
     assert page_of(50, 2, 50).number == 1
     with pytest.raises(ValueError):
         page_of(10, 1, 0)
+
+
+def test_the_confusion_matrix_shows_counts_or_shares_of_each_gold_row():
+    confusion = [[48, 2, 0], [13, 7, 0], [0, 0, 0]]
+    labels = ("neutral", "joy", "anger")
+    counts = confusion_table(confusion, labels)
+    assert counts[list(labels)].values.tolist() == confusion
+    shares = confusion_table(confusion, labels, ConfusionView.ROW_SHARE)
+    assert shares[list(labels)].values.tolist() == [[96.0, 4.0, 0.0], [65.0, 35.0, 0.0], [0.0, 0.0, 0.0]]
+    assert list(shares[CONFUSION_CORNER]) == list(labels)  # a cell click still names the same classes
 
 
 def test_a_confusion_cell_lists_exactly_its_turns():

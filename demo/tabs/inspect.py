@@ -22,6 +22,7 @@ from spikemo.integrity import sha256_of
 from spikemo.model.modeling import CONFIG_NAME
 from spikemo.training.inspection import (
     SCORED_COLUMNS_HELP,
+    ConfusionView,
     CsvLimits,
     DisagreementOrder,
     TurnFilter,
@@ -168,8 +169,11 @@ class InspectTab:
                                         latex_delimiters=NO_LATEX)
             with gr.Row():
                 per_class = gr.Plot(label="Per-class F1", show_label=False, scale=2, elem_id="per-class-plot")
-                confusion = gr.Dataframe(label="Confusion matrix: rows gold, columns predicted (click a cell)",
-                                         interactive=False, scale=3, elem_id="confusion-matrix")
+                with gr.Column(scale=3):
+                    confusion = gr.Dataframe(label="Confusion matrix: rows gold, columns predicted (click a cell)",
+                                             interactive=False, elem_id="confusion-matrix")
+                    confusion_view = gr.Radio([v.value for v in ConfusionView], value=ConfusionView.COUNTS.value,
+                                              label="Cells show (and are shaded by)", elem_id="confusion-view")
             scored_download = gr.File(label="Download the scored file (CSV, one row per turn)",
                                       elem_id="scored-download")
             gr.Markdown(SCORED_FILE_NOTE, elem_classes="caption")
@@ -249,6 +253,7 @@ class InspectTab:
         previous_page.click(self.previous_page, [*filters, page_number], turns_view, api_name=False)
         next_page.click(self.next_page, [*filters, page_number], turns_view, api_name=False)
         page_number.submit(self.browse, [*filters, page_number], turns_view, api_name=False)
+        confusion_view.input(self.show_confusion, [scored_key, confusion_view], confusion, api_name=False)
         confusion.select(
             self.select_cell, [scored_key, sort],
             [gold_filter, predicted_filter, speaker_filter, min_confidence, max_confidence, errors_only,
@@ -315,7 +320,7 @@ class InspectTab:
             scored_key=key,
             score_summary=scored_summary(scored),
             per_class=plots.plot_per_class_f1(scored.metrics["per_class_f1"], scored.metrics["weighted_f1"]),
-            confusion=confusion_styler(scored.metrics["confusion"], labels),
+            confusion=confusion_styler(scored.metrics["confusion"], labels, ConfusionView.COUNTS),
             scored_download=download,
             gold_filter=gr.update(choices=labels, value=[]),
             predicted_filter=gr.update(choices=labels, value=[]),
@@ -364,6 +369,13 @@ class InspectTab:
         """The page after `page`."""
         return self.browse(key, gold, predicted, speakers, min_confidence, max_confidence, errors_only, sort,
                            int(page or 1) + 1)
+
+    def show_confusion(self, key: str | None, view: str) -> Styler:
+        """The scored file's confusion matrix in the chosen view (counts, or shares of each gold row)."""
+        chosen = parse_choice(ConfusionView, view, f"Cells show one of: {', '.join(v.value for v in ConfusionView)}.",
+                              "Unknown view")
+        scored = self.scored(key)
+        return confusion_styler(scored.metrics["confusion"], list(scored.labels), chosen)
 
     def select_cell(self, key: str | None, sort: str, event: gr.SelectData) -> CellSelection:
         """A click in the confusion matrix: every filter set to list exactly that cell's turns (all of a gold
@@ -530,9 +542,13 @@ def highlight_errors(table: pd.DataFrame, focus: int | None = None) -> Styler:
     return table.style.apply(shade, axis=1).format({"confidence": "{:.3f}"})
 
 
-def confusion_styler(confusion: list[list[int]], labels: list[str]) -> Styler:
-    """The confusion counts as a table, each cell shaded by its share of its gold row (as plots.plot_confusion)."""
-    return confusion_table(confusion, labels).style.background_gradient(cmap="Blues", axis=1, subset=labels)
+def confusion_styler(confusion: list[list[int]], labels: list[str],
+                     view: ConfusionView = ConfusionView.COUNTS) -> Styler:
+    """The confusion matrix as a table in `view`, shaded as it reads: counts across the whole table, shares of a
+    gold row along each row."""
+    axis = 1 if view == ConfusionView.ROW_SHARE else None
+    return confusion_table(confusion, labels, view).style.background_gradient(cmap="Blues", axis=axis,
+                                                                               subset=labels)
 
 
 def focus_details(scored: ScoredFile, conversation: Conversation, focus: int | None) -> str:

@@ -176,12 +176,25 @@ def page_of(total: int, number: int, size: int) -> Page:
     return Page(number, count, first, min(first + size, total), total)
 
 
-def confusion_table(confusion: Sequence[Sequence[int]], labels: Sequence[str]) -> pd.DataFrame:
+class ConfusionView(StrEnum):
+    """What the confusion matrix's cells show: the counts, or each count's share of its gold row in percent (the
+    recall of the diagonal), so a rare class's row reads as clearly as a common one's."""
+
+    COUNTS = "counts"
+    ROW_SHARE = "% of each gold row"
+
+
+def confusion_table(confusion: Sequence[Sequence[int]], labels: Sequence[str],
+                    view: ConfusionView = ConfusionView.COUNTS) -> pd.DataFrame:
     """The confusion matrix (rows gold, columns predicted, in `labels` order) as a table: column
-    CONFUSION_CORNER names each row's gold class, then one column of counts per predicted class."""
-    table = pd.DataFrame([list(row) for row in confusion], columns=list(labels))
-    table.insert(0, CONFUSION_CORNER, list(labels))
-    return table
+    CONFUSION_CORNER names each row's gold class, then one column per predicted class, of counts or of shares of
+    the row (percent, one decimal; an empty row stays 0)."""
+    counts = pd.DataFrame([list(row) for row in confusion], columns=list(labels))
+    if view == ConfusionView.ROW_SHARE:
+        totals = counts.sum(axis=1).replace(0, 1)
+        counts = (100 * counts.div(totals, axis=0)).round(1)
+    counts.insert(0, CONFUSION_CORNER, list(labels))
+    return counts
 
 
 def confusion_cell(labels: Sequence[str], row: int, column: int) -> TurnFilter:

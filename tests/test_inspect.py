@@ -43,6 +43,7 @@ from spikemo.training.inspection import (
     page_of,
     scored_source_table,
     scored_turns,
+    slice_scores,
     sort_disagreements,
 )
 from spikemo.training.metrics import classification_metrics
@@ -353,3 +354,23 @@ def test_an_upload_over_the_limits_is_refused_before_scoring(tab, tmp_path):
     big.write_text("x" * 10_001)
     with pytest.raises(gr.Error, match="10,001 bytes; the limit is 10,000 bytes"):
         tab.score(None, str(big))
+
+
+def test_turns_can_be_searched_by_their_text():
+    turns = scored_turns(sample())
+    assert list(filter_turns(turns, TurnFilter(text="  NO way ")).text) == ["No way!"]
+    assert len(filter_turns(turns, TurnFilter(text="o", errors_only=True))) == 2  # "No way!", "Could this be worse?"
+    assert len(filter_turns(turns, TurnFilter(text="[a-z]"))) == 0  # plain text, not a pattern
+
+
+def test_scores_per_slice_of_speaker_position_and_length():
+    turns = scored_turns(sample())
+    table = slice_scores(turns, MELD_LABELS, min_speaker_turns=2)
+    assert list(table.columns) == ["slice by", "slice", "turns", "weighted F1", "accuracy"]
+    by = {kind: dict(zip(rows["slice"], zip(rows["turns"], rows["accuracy"])))
+          for kind, rows in table.groupby("slice by")}
+    # labelled turns: Ross 2 (both right), Rachel 2 (both wrong), Monica 1 (wrong), Chandler 1 (wrong)
+    assert by["speaker"] == {"Rachel": (2, 0.0), "Ross": (2, 100.0), "other speakers": (2, 0.0)}
+    assert by["position"] == {"1st turn": (2, 50.0), "turns 2-3": (3, 33.33), "turns 4-6": (1, 0.0)}
+    assert sum(n for n, _ in by["length"].values()) == 6  # the unlabelled turn is not scored
+    assert list(table[table["slice by"] == "position"]["slice"]) == ["1st turn", "turns 2-3", "turns 4-6"]

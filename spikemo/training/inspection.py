@@ -1,6 +1,7 @@
 """Reading a scored MELD-format CSV turn by turn: one table of every turn and its prediction, filters over it
-(gold class, predicted class, speaker, confidence, errors only), pages of it, the turns behind one cell of the
-confusion matrix, the turns on which two checkpoints disagree, and the size limits on a CSV before it is scored.
+(gold class, predicted class, speaker, confidence, errors only, text), scores per slice (speaker, position in
+the dialogue, length), pages of it, the turns behind one cell of the confusion matrix, the turns on which two
+checkpoints disagree, and the size limits on a CSV before it is scored.
 
 Tables are pandas DataFrames with one row per turn, in file order (dialogues by id, turns in order); `turn` is
 1-based (its position in the dialogue), `utterance_id` the CSV's own Utterance_ID, and `gold` is "" for an
@@ -19,6 +20,7 @@ import pandas as pd
 from spikemo.data.conversation import Conversation
 from spikemo.data.meld import read_meld_table
 from spikemo.errors import InputError
+from spikemo.training.metrics import classification_metrics
 
 TURN_COLUMNS: tuple[str, ...] = ("dialogue", "turn", "speaker", "text", "gold", "predicted", "confidence")
 CONFUSION_CORNER = "gold \\ predicted"
@@ -123,7 +125,8 @@ def is_error(turns: pd.DataFrame) -> pd.Series:
 @dataclass(frozen=True)
 class TurnFilter:
     """Which turns to show: an empty tuple of classes or speakers means any; confidence (the predicted class's
-    probability) within [min_confidence, max_confidence], both ends included, in either order."""
+    probability) within [min_confidence, max_confidence], both ends included, in either order; `text`: only turns
+    whose text contains it (ignoring case; "" for any)."""
 
     gold: tuple[str, ...] = ()
     predicted: tuple[str, ...] = ()
@@ -131,6 +134,7 @@ class TurnFilter:
     min_confidence: float = 0.0
     max_confidence: float = 1.0
     errors_only: bool = False
+    text: str = ""
 
 
 def filter_turns(turns: pd.DataFrame, chosen: TurnFilter) -> pd.DataFrame:
@@ -145,7 +149,46 @@ def filter_turns(turns: pd.DataFrame, chosen: TurnFilter) -> pd.DataFrame:
         keep &= turns["speaker"].isin(chosen.speakers)
     if chosen.errors_only:
         keep &= is_error(turns)
+    if chosen.text.strip():
+        keep &= turns["text"].str.contains(chosen.text.strip(), case=False, regex=False)
     return turns[keep].reset_index(drop=True)
+
+
+# The slices of `slice_scores`: a turn's position in its dialogue and its length in words, in bins.
+POSITION_BINS: tuple[tuple[str, int, int], ...] = (("1st turn", 1, 1), ("turns 2-3", 2, 3), ("turns 4-6", 4, 6),
+                                                   ("turn 7 on", 7, 10**9))
+LENGTH_BINS: tuple[tuple[str, int, int], ...] = (("up to 3 words", 0, 3), ("4-8 words", 4, 8), ("9-15 words", 9, 15),
+                                                 ("16 words on", 16, 10**9))
+SLICE_COLUMNS: tuple[str, ...] = ("slice by", "slice", "turns", "weighted F1", "accuracy")
+
+
+def slice_scores(turns: pd.DataFrame, labels: Sequence[str], min_speaker_turns: int = 20) -> pd.DataFrame:
+    """Weighted F1 and accuracy (percent) of the labelled turns of `turns` (a `scored_turns` table) in each slice:
+    by speaker (those with at least min_speaker_turns labelled turns; the rest together as "other speakers"), by
+    position in the dialogue and by length in words (POSITION_BINS, LENGTH_BINS). Rows SLICE_COLUMNS."""
+    labelled = turns[turns["gold"] != ""]
+    counts = labelled["speaker"].value_counts()
+    frequent = set(counts[counts >= min_speaker_turns].index)
+    speaker = labelled["speaker"].where(labelled["speaker"].isin(frequent), "other speakers")
+    words = labelled["text"].str.split().str.len()
+    slices = {"speaker": speaker,
+              "position": _binned(labelled["turn"], POSITION_BINS),
+              "length": _binned(words, LENGTH_BINS)}
+    orders = {"speaker": [*sorted(frequent, key=lambda name: (-counts[name], name)), "other speakers"],
+              "position": [name for name, _, _ in POSITION_BINS], "length": [name for name, _, _ in LENGTH_BINS]}
+    rows = []
+    for kind, names in slices.items():
+        for name in orders[kind]:
+            chosen = labelled[names == name]
+            if len(chosen):
+                scores = classification_metrics(list(chosen["gold"]), list(chosen["predicted"]), labels)
+                rows.append((kind, name, len(chosen), scores["weighted_f1"], scores["accuracy"]))
+    return pd.DataFrame(rows, columns=list(SLICE_COLUMNS))
+
+
+def _binned(values: pd.Series, bins: Sequence[tuple[str, int, int]]) -> pd.Series:
+    """Each value's bin name: the (name, low, high) whose closed range holds it."""
+    return values.map(lambda v: next(name for name, low, high in bins if low <= v <= high))
 
 
 @dataclass(frozen=True)

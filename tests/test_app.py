@@ -278,6 +278,10 @@ def test_inspect_errors_on_a_small_csv(inspect_tab, small_csv, checkpoint_dir):
     assert f"weighted F1 **{expected['weighted_f1']:.2f}**" in scored.score_summary
     assert "Text only" in scored.score_summary
     assert scored.confusion.data.iloc[:, 1:].values.tolist() == expected["confusion"]  # the clickable counts
+    slices = scored.slices
+    assert list(slices["slice by"].unique()) == ["speaker", "position", "length"]
+    for _, rows in slices.groupby("slice by"):
+        assert rows["turns"].sum() == len(gold)  # every labelled turn in one slice of each kind
     shares = inspect_tab.show_confusion(scored.scored_key, ConfusionView.ROW_SHARE.value).data.iloc[:, 1:]
     assert all(abs(total - 100) < 0.5 or total == 0 for total in shares.sum(axis=1))  # each gold row: 100 %
     with pytest.raises(gr.Error, match="Cells show one of"):
@@ -301,7 +305,8 @@ def test_inspect_errors_on_a_small_csv(inspect_tab, small_csv, checkpoint_dir):
     assert "background-color" in view.dialogue_table.to_html()  # errors are shaded (when there are any)
     assert view.dialogue_heatmap.axes[0].get_images()[0].get_array().shape == (len(conversation), 1)
 
-    first_page = inspect_tab.browse(scored.scored_key, [], [], [], 0, 1, True, SortOrder.MOST_CONFIDENT.value, 1)
+    first_page = inspect_tab.browse(scored.scored_key, [], [], [], 0, 1, True, SortOrder.MOST_CONFIDENT.value, "",
+                                    1)
     errors = first_page.file_errors.data
     assert (errors["correct"] == "NO").all()
     assert list(errors["confidence"]) == sorted(errors["confidence"], reverse=True)

@@ -290,15 +290,21 @@ def select(index: list[int], row_value: list) -> gr.SelectData:
 
 
 def test_browse_pages_and_filters(tab):
-    view = tab.browse(A_KEY, [], [], [], 0, 1, True, SortOrder.TURN_ORDER.value, 1)
+    view = tab.browse(A_KEY, [], [], [], 0, 1, True, SortOrder.TURN_ORDER.value, "", 1)
     assert view.page_number == 1 and view.turns_page == "**Turns:** rows 1-4 of 4 (page 1 of 1)"
     assert list(view.file_errors.data["text"])[0] == "=cmd|' /C calc'!A0"  # full text, shown as is
-    again = tab.next_page(A_KEY, [], [], [], 0, 1, False, SortOrder.TURN_ORDER.value, 1)
+    again = tab.next_page(A_KEY, [], [], [], 0, 1, False, SortOrder.TURN_ORDER.value, "", 1)
     assert again.page_number == 1 and "rows 1-7 of 7" in again.turns_page  # clamped to the one page there is
-    monica = tab.first_page(A_KEY, [], [], ["Monica"], 0, 1, False, SortOrder.TURN_ORDER.value)
+    monica = tab.first_page(A_KEY, [], [], ["Monica"], 0, 1, False, SortOrder.TURN_ORDER.value, "")
     assert list(monica.file_errors.data["text"]) == ["Ugh.", "Who knows."]
+    searched = tab.first_page(A_KEY, [], [], [], 0, 1, False, SortOrder.TURN_ORDER.value, "WHO")
+    assert list(searched.file_errors.data["text"]) == ["Who knows."]
+    download = pd.read_csv(tab.download_filtered(A_KEY, [], [], [], 0, 1, True, SortOrder.TURN_ORDER.value, ""),
+                           keep_default_na=False)
+    assert len(download) == 4 and (download["gold"] != download["predicted"]).all()  # every filtered turn
+    assert download["text"].iloc[0] == "'=cmd|' /C calc'!A0"  # spreadsheet-safe
     with pytest.raises(gr.Error, match="Score a CSV first"):
-        tab.browse("gone", [], [], [], 0, 1, True, SortOrder.TURN_ORDER.value, 1)
+        tab.browse("gone", [], [], [], 0, 1, True, SortOrder.TURN_ORDER.value, "", 1)
 
 
 def test_clicking_a_confusion_cell_lists_its_turns(tab):
@@ -306,6 +312,7 @@ def test_clicking_a_confusion_cell_lists_its_turns(tab):
     picked = tab.select_cell(A_KEY, SortOrder.TURN_ORDER.value, select([joy, anger + 1], ["joy", 0, 0]))
     assert (picked.gold_filter, picked.predicted_filter, picked.errors_only) == (["joy"], ["anger"], False)
     assert (picked.min_confidence, picked.max_confidence, picked.speaker_filter) == (0.0, 1.0, [])
+    assert picked.text_search == ""  # a cell lists all of its turns
     assert list(picked.file_errors.data["text"]) == ["=cmd|' /C calc'!A0"]
     assert "rows 1-1 of 1" in picked.turns_page
     correct = tab.select_cell(A_KEY, SortOrder.TURN_ORDER.value, select([0, 1], ["neutral"]))

@@ -36,6 +36,7 @@ from spikemo.training.inspection import (
     page_of,
     scored_source_table,
     scored_turns,
+    slice_scores,
     sort_disagreements,
 )
 from spikemo.video.analysis import spreadsheet_safe
@@ -80,13 +81,15 @@ class SortOrder(StrEnum):
 
 
 class ScoreResult(NamedTuple):
-    """A scored CSV: its cache key, summary, per-class F1, confusion counts (clickable), the scored file to
-    download, the filters' choices for this file, and its dialogues to pick from (one with errors chosen)."""
+    """A scored CSV: its cache key, summary, per-class F1, confusion counts (clickable), F1 per slice, the scored
+    file to download, the filters' choices for this file, and its dialogues to pick from (one with errors
+    chosen)."""
 
     scored_key: str
     score_summary: str
     per_class: Figure
     confusion: Styler
+    slices: pd.DataFrame
     scored_download: str
     gold_filter: dict
     predicted_filter: dict
@@ -111,6 +114,7 @@ class CellSelection(NamedTuple):
     min_confidence: float
     max_confidence: float
     errors_only: bool
+    text_search: str
     page_number: int
     turns_page: str
     file_errors: Styler
@@ -174,6 +178,8 @@ class InspectTab:
                                              interactive=False, elem_id="confusion-matrix")
                     confusion_view = gr.Radio([v.value for v in ConfusionView], value=ConfusionView.COUNTS.value,
                                               label="Cells show (and are shaded by)", elem_id="confusion-view")
+            slices = gr.Dataframe(label="Weighted F1 and accuracy (%) by slice: speaker, position in the dialogue, "
+                                        "length (labelled turns)", interactive=False, elem_id="slice-scores")
             scored_download = gr.File(label="Download the scored file (CSV, one row per turn)",
                                       elem_id="scored-download")
             gr.Markdown(SCORED_FILE_NOTE, elem_classes="caption")
@@ -191,12 +197,16 @@ class InspectTab:
                 errors_only = gr.Checkbox(value=True, label="Errors only", elem_id="errors-only")
                 sort = gr.Dropdown([o.value for o in SortOrder], value=SortOrder.MOST_CONFIDENT.value, label="Sort",
                                    elem_id="turn-sort")
+                text_search = gr.Textbox(label="Text contains", placeholder="e.g. sorry", elem_id="text-search")
             turns_page = gr.Markdown(label="rows shown", show_label=False, elem_id="turns-page")
             with gr.Row(elem_classes="pager"):
                 previous_page = gr.Button("Previous", size="sm", min_width=80, elem_id="previous-page")
                 page_number = gr.Number(value=1, precision=0, minimum=1, label="Page", min_width=80,
                                         elem_id="page-number")
                 next_page = gr.Button("Next", size="sm", min_width=80, elem_id="next-page")
+            with gr.Row(elem_classes="pager"):
+                download_view = gr.Button("Download these turns", size="sm", elem_id="download-view")
+                view_download = gr.File(label="The filtered turns (CSV)", elem_id="view-download")
             file_errors = gr.Dataframe(label="Turns of the file (click one to open its dialogue)", interactive=False,
                                        wrap=True, max_height=520, column_widths=TURN_WIDTHS, elem_id="file-errors")
 
@@ -234,13 +244,13 @@ class InspectTab:
             compare_keys = gr.State()
 
         filters = [scored_key, gold_filter, predicted_filter, speaker_filter, min_confidence, max_confidence,
-                   errors_only, sort]
+                   errors_only, sort, text_search]
         turns_view = [page_number, turns_page, file_errors]
         dialogue_view = [dialogue, dialogue_focus, dialogue_table, dialogue_strips, dialogue_heatmap,
                          dialogue_probabilities]
         scored = score_button.click(
             self.score, [data_file, upload],
-            [scored_key, score_summary, per_class, confusion, scored_download, gold_filter, predicted_filter,
+            [scored_key, score_summary, per_class, confusion, slices, scored_download, gold_filter, predicted_filter,
              speaker_filter, dialogue],
             concurrency_limit=config.concurrency_limit, concurrency_id=MODEL_CONCURRENCY_ID, api_name="score",
         )
@@ -248,15 +258,16 @@ class InspectTab:
         scored.success(self.show_dialogue, [scored_key, dialogue], dialogue_view, api_name=False)
 
         gr.on([gold_filter.input, predicted_filter.input, speaker_filter.input, min_confidence.release,
-               max_confidence.release, errors_only.input, sort.input],
+               max_confidence.release, errors_only.input, sort.input, text_search.submit],
               self.first_page, filters, turns_view, api_name=False)
+        download_view.click(self.download_filtered, filters, view_download, api_name=False)
         previous_page.click(self.previous_page, [*filters, page_number], turns_view, api_name=False)
         next_page.click(self.next_page, [*filters, page_number], turns_view, api_name=False)
         page_number.submit(self.browse, [*filters, page_number], turns_view, api_name=False)
         confusion_view.input(self.show_confusion, [scored_key, confusion_view], confusion, api_name=False)
         confusion.select(
             self.select_cell, [scored_key, sort],
-            [gold_filter, predicted_filter, speaker_filter, min_confidence, max_confidence, errors_only,
+            [gold_filter, predicted_filter, speaker_filter, min_confidence, max_confidence, errors_only, text_search,
              *turns_view],
             api_name=False,
         ).success(None, js=SCROLL_INTO_VIEW.format("turns-page"))
@@ -321,6 +332,7 @@ class InspectTab:
             score_summary=scored_summary(scored),
             per_class=plots.plot_per_class_f1(scored.metrics["per_class_f1"], scored.metrics["weighted_f1"]),
             confusion=confusion_styler(scored.metrics["confusion"], labels, ConfusionView.COUNTS),
+            slices=slice_scores(turns, labels),
             scored_download=download,
             gold_filter=gr.update(choices=labels, value=[]),
             predicted_filter=gr.update(choices=labels, value=[]),
@@ -336,38 +348,52 @@ class InspectTab:
             raise gr.Error("Score a CSV first (the earlier result was dropped from the cache).", title="Nothing scored")
         return scored
 
-    def browse(self, key: str | None, gold: list[str] | None, predicted: list[str] | None,
-               speakers: list[str] | None, min_confidence: float | None, max_confidence: float | None,
-               errors_only: bool, sort: str, page: float | None) -> TurnsView:
-        """Page `page` (clamped to the pages there are) of the file's turns that pass the filters, sorted."""
+    def filtered(self, key: str | None, gold: list[str] | None, predicted: list[str] | None,
+                 speakers: list[str] | None, min_confidence: float | None, max_confidence: float | None,
+                 errors_only: bool, sort: str, text: str | None) -> pd.DataFrame:
+        """The file's turns that pass the filters, sorted (a `scored_turns` table)."""
         scored = self.scored(key)
         chosen = TurnFilter(tuple(gold or ()), tuple(predicted or ()), tuple(speakers or ()),
                             0.0 if min_confidence is None else float(min_confidence),
-                            1.0 if max_confidence is None else float(max_confidence), bool(errors_only))
-        turns = sort_turns(filter_turns(scored_turns(scored.conversations, scored.without_dswa), chosen),
-                           parse_sort(sort))
+                            1.0 if max_confidence is None else float(max_confidence), bool(errors_only), text or "")
+        return sort_turns(filter_turns(scored_turns(scored.conversations, scored.without_dswa), chosen),
+                          parse_sort(sort))
+
+    def download_filtered(self, key: str | None, gold: list[str] | None, predicted: list[str] | None,
+                          speakers: list[str] | None, min_confidence: float | None, max_confidence: float | None,
+                          errors_only: bool, sort: str, text: str | None) -> str:
+        """The turns that pass the filters, in the order shown, as a CSV to download (every page, not just one)."""
+        turns = self.filtered(key, gold, predicted, speakers, min_confidence, max_confidence, errors_only, sort, text)
+        return self.download(turns, f"{Path(self.scored(key).name).stem}-filtered.csv")
+
+    def browse(self, key: str | None, gold: list[str] | None, predicted: list[str] | None,
+               speakers: list[str] | None, min_confidence: float | None, max_confidence: float | None,
+               errors_only: bool, sort: str, text: str | None, page: float | None) -> TurnsView:
+        """Page `page` (clamped to the pages there are) of the file's turns that pass the filters, sorted."""
+        turns = self.filtered(key, gold, predicted, speakers, min_confidence, max_confidence, errors_only, sort, text)
         shown = page_of(len(turns), int(page or 1), PAGE_SIZE)
         rows = display_turns(turns.iloc[shown.first:shown.stop])
         return TurnsView(shown.number, f"**Turns:** {shown.describe()}", highlight_errors(rows))
 
     def first_page(self, key: str | None, gold: list[str] | None, predicted: list[str] | None,
                    speakers: list[str] | None, min_confidence: float | None, max_confidence: float | None,
-                   errors_only: bool, sort: str) -> TurnsView:
+                   errors_only: bool, sort: str, text: str | None) -> TurnsView:
         """The first page after the filters or the sort changed."""
-        return self.browse(key, gold, predicted, speakers, min_confidence, max_confidence, errors_only, sort, 1)
+        return self.browse(key, gold, predicted, speakers, min_confidence, max_confidence, errors_only, sort, text,
+                           1)
 
     def previous_page(self, key: str | None, gold: list[str] | None, predicted: list[str] | None,
                       speakers: list[str] | None, min_confidence: float | None, max_confidence: float | None,
-                      errors_only: bool, sort: str, page: float | None) -> TurnsView:
+                      errors_only: bool, sort: str, text: str | None, page: float | None) -> TurnsView:
         """The page before `page`."""
-        return self.browse(key, gold, predicted, speakers, min_confidence, max_confidence, errors_only, sort,
+        return self.browse(key, gold, predicted, speakers, min_confidence, max_confidence, errors_only, sort, text,
                            int(page or 1) - 1)
 
     def next_page(self, key: str | None, gold: list[str] | None, predicted: list[str] | None,
                   speakers: list[str] | None, min_confidence: float | None, max_confidence: float | None,
-                  errors_only: bool, sort: str, page: float | None) -> TurnsView:
+                  errors_only: bool, sort: str, text: str | None, page: float | None) -> TurnsView:
         """The page after `page`."""
-        return self.browse(key, gold, predicted, speakers, min_confidence, max_confidence, errors_only, sort,
+        return self.browse(key, gold, predicted, speakers, min_confidence, max_confidence, errors_only, sort, text,
                            int(page or 1) + 1)
 
     def show_confusion(self, key: str | None, view: str) -> Styler:
@@ -389,9 +415,9 @@ class InspectTab:
         except ValueError as error:
             raise gr.Error(html_text(error), title="No such cell") from None
         view = self.browse(key, list(cell.gold), list(cell.predicted), [], cell.min_confidence, cell.max_confidence,
-                           cell.errors_only, sort, 1)
+                           cell.errors_only, sort, "", 1)
         return CellSelection(list(cell.gold), list(cell.predicted), [], cell.min_confidence, cell.max_confidence,
-                             cell.errors_only, *view)
+                             cell.errors_only, "", *view)
 
     def show_dialogue(self, key: str | None, dialogue_id: str | None, turn: int | None = None) -> DialogueView:
         """One dialogue, every turn in order: gold vs predicted per turn (errors shaded), DSWA weights and

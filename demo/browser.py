@@ -268,6 +268,39 @@ def download_scored_file(page: Page, folder: Path) -> Path:
     return path
 
 
+def search_turns(page: Page, text: str, expected_rows: int) -> str:
+    """Type `text` in the turns' text search and press Enter; waits for the table of turns to list
+    `expected_rows` turns and returns the line above it."""
+    page.locator("#text-search textarea, #text-search input").first.fill(text)
+    page.locator("#text-search textarea, #text-search input").first.press("Enter")
+    return wait_for_turns_page(page, f"of {expected_rows} " if expected_rows else "no rows")
+
+
+def download_filtered_turns(page: Page, folder: Path) -> Path:
+    """Click "Download these turns", then its file's link; returns where the CSV was saved in `folder`."""
+    page.locator("#download-view").click()
+    link = page.locator("#view-download a").first
+    link.wait_for(timeout=STEP_TIMEOUT_MS)
+    with page.expect_download(timeout=STEP_TIMEOUT_MS) as download:
+        link.click()
+    path = folder / download.value.suggested_filename
+    download.value.save_as(path)
+    return path
+
+
+def confusion_row_shares(page: Page) -> list[float]:
+    """Switch the confusion matrix to its rows' shares; returns the first data row's cells once they change."""
+    first_row = page.locator("#confusion-matrix [role=row]").nth(1).locator("[role=gridcell]")
+    counts = first_row.all_inner_texts()
+    page.locator("#confusion-view").get_by_text("% of each gold row").click()
+    for _ in range(100):
+        shown = first_row.all_inner_texts()
+        if shown != counts:
+            return [float(cell) for cell in shown[1:]]
+        page.wait_for_timeout(100)
+    raise TimeoutError("the confusion matrix did not change view")
+
+
 def phone_layout(page: Page) -> dict:
     """At the page's current width, with a CSV scored: the page width, the tabs that can be clicked (none hidden
     behind a menu), the left edge and width of each plot and table of Inspect errors and Analyse, and whether the

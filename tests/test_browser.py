@@ -27,6 +27,8 @@ from demo.browser import (
     attach_transcript,
     attached_transcript,
     click_confusion_cell,
+    confusion_row_shares,
+    download_filtered_turns,
     download_scored_file,
     filter_by_gold_class,
     first_screen,
@@ -39,6 +41,7 @@ from demo.browser import (
     replace_video,
     save_screenshot,
     score_preselected_csv,
+    search_turns,
     serve_app,
 )
 from demo.tabs.analyse import TURN_TABLE_COLUMNS
@@ -198,6 +201,12 @@ def test_inspect_errors_pages_filters_cells_turns_and_download(app_url, dev_slic
         cell = click_confusion_cell(page, MELD_LABELS.index(gold), 1 + MELD_LABELS.index(predicted))
         opened = open_turn(page, 0)
         save_screenshot(page, shot)
+        shares = confusion_row_shares(page)
+        word = "you"
+        with_word = turns[(turns["Emotion"] == gold) & (turns["predicted"] == predicted)
+                          & turns["text_read"].str.contains(word, case=False, regex=False)]
+        searched = search_turns(page, word, len(with_word))
+        filtered = pd.read_csv(download_filtered_turns(page, tmp_path), keep_default_na=False)
 
     assert "weighted F1" in scored["score_summary"] and "dev_slice.csv" in scored["score_summary"]
     assert "without DSWA" in scored["error_header"] and "predicted" in scored["error_header"]
@@ -221,6 +230,11 @@ def test_inspect_errors_pages_filters_cells_turns_and_download(app_url, dev_slic
     assert (cell["gold"], cell["count"]) == (gold, cells.max())
     assert cell["turns_page"].startswith(f"Turns: rows 1-{min(cell['count'], PAGE_SIZE)} of {cell['count']} ")
     assert gold in cell["gold_filter"] and predicted in cell["predicted_filter"]
+    assert sum(shares) == pytest.approx(100, abs=0.5)  # a gold row's shares
+    assert searched.endswith(f"of {len(with_word)} (page 1 of {max(1, math.ceil(len(with_word) / PAGE_SIZE))})") \
+        if len(with_word) else searched == "Turns: no rows"
+    assert len(filtered) == len(with_word)  # the cell's turns that say the word, every page of them
+    assert filtered["text"].str.contains(word, case=False, regex=False).all()
 
     dialogue = turns[turns["Dialogue_ID"].astype(str) == opened["dialogue"]]
     assert f"Dialogue {opened['dialogue']}, turn {opened['turn']} of {len(dialogue)}" in opened["focus"]

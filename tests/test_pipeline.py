@@ -17,6 +17,7 @@ import pytest
 import spikemo.video.visual_features as visual_features
 from spikemo.bench.synthetic import SyntheticConfig, SyntheticConversation, make_conversation
 from spikemo.errors import InputError
+from spikemo.video.analysis import AnalysisWarning, WarningKind
 from spikemo.video.analyzer import STAGES, Analyzer, PipelineConfig, audio_span
 from spikemo.video.media import MediaConfig
 from spikemo.video.speakers import attribution_accuracy
@@ -162,8 +163,8 @@ def test_all_three_modalities_are_extracted_with_their_sizes(analysis):
 def test_text_only_checkpoint_uses_text_and_warns_about_the_rest(analysis):
     assert analysis.modalities_trained == ("text",)
     assert analysis.modalities_used == ("text",)
-    assert any("audio and visual features were extracted" in w for w in analysis.warnings)
-    assert not any("face" in w for w in analysis.warnings)  # the astronaut is visible throughout
+    assert [w.kind for w in analysis.warnings] == [WarningKind.CUES_ONLY]  # the astronaut is visible throughout
+    assert "audio and visual features were extracted" in analysis.warnings[0].message
 
 
 def test_predictions_weights_and_spike_rasters(analysis):
@@ -233,12 +234,14 @@ def test_supplied_transcript_is_used_as_given(transcript_analysis, conversation)
     assert [u.start for u in utterances] == pytest.approx([t.start for t in conversation.turns], abs=1e-3)
     assert [u.end for u in utterances] == pytest.approx([t.end for t in conversation.turns], abs=1e-3)
     assert transcript_analysis.timings["speech"] == 0.0 and transcript_analysis.timings["speakers"] == 0.0
-    assert "transcript supplied: no speech recognition" in transcript_analysis.warnings
+    assert [w.kind for w in transcript_analysis.warnings] == [WarningKind.TRANSCRIPT_USED]
+    assert transcript_analysis.to_dict()["warnings"] == [
+        {"kind": "transcript_used", "message": "transcript supplied: no speech recognition"}]
 
 
 def test_three_modality_checkpoint_uses_every_modality(transcript_analysis):
     assert transcript_analysis.modalities_used == ("text", "audio", "visual")
-    assert not any("not used by the model" in w for w in transcript_analysis.warnings)
+    assert not any(w.kind == WarningKind.CUES_ONLY for w in transcript_analysis.warnings)
     utterances = transcript_analysis.conversation.utterances
     for modality in ("text", "audio", "visual"):
         assert sum(u.prediction.dswa_weights[modality] for u in utterances) == pytest.approx(1.0, abs=1e-5)
@@ -251,7 +254,7 @@ def test_transcript_without_speakers_gets_them_by_voice(analyzer, conversation, 
     found = [u.speaker for u in result.conversation.utterances]
     assert set(found) == {"Speaker 1", "Speaker 2"}
     assert attribution_accuracy(found, [t.speaker for t in conversation.turns]) >= 0.8
-    assert any("name no speaker" in w for w in result.warnings)
+    assert any(w.kind == WarningKind.SPEAKERS_BY_VOICE and "name no speaker" in w.message for w in result.warnings)
 
 
 def test_audio_span_bounds():
@@ -361,7 +364,8 @@ def test_no_face_is_a_warning(analyzer, tmp_path, scratch_tmp):
     faceless = make_conversation(tmp_path / "faceless.mp4", SyntheticConfig(num_turns=2, faces=False, seed=3))
     srt = script_srt(tmp_path / "faceless.srt", faceless, with_speakers=True)
     result = analyzer.analyze(faceless.path, transcript_path=srt)
-    assert "no face found in any frame: visual features are zeros" in result.warnings
+    no_face = AnalysisWarning(WarningKind.NO_FACE, "no face found in any frame: visual features are zeros")
+    assert no_face in result.warnings
     assert all(c.face_expression is None and c.face_presence == 0.0 for c in result.cues)
     assert all(not u.features["visual"].any() for u in result.conversation.utterances)
     assert list(scratch_tmp.iterdir()) == []

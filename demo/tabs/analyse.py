@@ -20,7 +20,7 @@ from demo.queue_events import Cancelled, current_event, request_watch, session_e
 from demo.state import AppState, QueueView, Refusal
 from demo.worker import MODEL_CONCURRENCY_ID, ZERO_GPU, run_analysis
 from spikemo.data.transcript import load_transcript
-from spikemo.video.analysis import Analysis, voice_descriptions
+from spikemo.video.analysis import Analysis, WarningKind, voice_descriptions
 from spikemo.video.media import check_video
 from spikemo.video.visual_features import frame_phrase
 from spikemo.viz import plots
@@ -463,7 +463,7 @@ def analysis_summary(analysis: Analysis) -> str:
     return "\n\n".join([
         f"**{md(analysis.video_name)}**: {len(conversation)} turns, {len(conversation.speakers())} "
         f"speakers, analysed in {analysis.timings.get('total', 0):.1f} s ({timings}).",
-        *(f"Note: {md(w)}" for w in analysis.warnings if not w.startswith("the checkpoint was trained on")),
+        *(f"Note: {md(w)}" for w in analysis.warnings if w.kind != WarningKind.CUES_ONLY),
     ])
 
 

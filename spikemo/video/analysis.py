@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,27 @@ from spikemo.video.diarization import SpeakerTurn
 
 # A text cell starting with one of these is a formula to a spreadsheet (OWASP, "CSV injection").
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+class WarningKind(StrEnum):
+    """What an analysis warns about, for a program to act on without reading the wording."""
+
+    CUES_ONLY = "cues_only"  # modalities extracted and shown as cues but not read by the checkpoint
+    TRANSCRIPT_USED = "transcript_used"  # a given transcript replaced speech recognition
+    SPEAKERS_BY_VOICE = "speakers_by_voice"  # transcript cues that named no speaker were named by voice
+    NO_FACE = "no_face"  # no face in any frame: the visual features are zeros
+    SOME_FACES_MISSING = "some_faces_missing"  # some utterances show no face
+
+
+@dataclass(frozen=True)
+class AnalysisWarning:
+    """One warning: its kind and a sentence for people (str() gives the sentence)."""
+
+    kind: WarningKind
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
 
 
 @dataclass
@@ -58,7 +80,7 @@ class Analysis:
     labels: tuple[str, ...]
     modalities_trained: tuple[str, ...]
     modalities_used: tuple[str, ...]
-    warnings: list[str]
+    warnings: list[AnalysisWarning]
     timings: dict[str, float]
     speaker_timeline: list[SpeakerTurn] = field(default_factory=list)
 
@@ -99,7 +121,7 @@ class Analysis:
             "utterances": self.records(),
             "modalities_used": list(self.modalities_used),
             "modalities_trained": list(self.modalities_trained),
-            "warnings": list(self.warnings),
+            "warnings": [{"kind": w.kind.value, "message": w.message} for w in self.warnings],
             "timings": dict(self.timings),
             "speaker_timeline": [vars(turn) for turn in self.speaker_timeline],
         }

@@ -41,7 +41,7 @@ from spikemo.runtime import pick_device, torch_threads
 from spikemo.text.encoder import TextEncoder
 from spikemo.text.packaged import default_text_encoder_path
 from spikemo.training.predict import write_predictions
-from spikemo.video.analysis import Analysis, UtteranceCues
+from spikemo.video.analysis import Analysis, AnalysisWarning, UtteranceCues, WarningKind
 from spikemo.video.audio_features import AudioFeatureConfig, AudioFeatureExtractor
 from spikemo.video.diarization import DiarizationConfig, SpeakerTurn, diarize
 from spikemo.video.media import MediaConfig, load_audio, probe_video
@@ -198,7 +198,7 @@ class Analyzer:
             raise InputError(f"the number of speakers must be at least 1, got {num_speakers}")
         clock = StageClock(progress)
         stage = clock.stage
-        warnings: list[str] = []
+        warnings: list[AnalysisWarning] = []
 
         video_path = Path(video_path)
         media = self.config.media
@@ -222,10 +222,10 @@ class Analyzer:
         used = tuple(m for m in trained if all(m in u.features for u in utterances))
         unused = [m for m in ("text", "audio", "visual") if m not in trained]
         if unused:
-            warnings.append(
+            warnings.append(AnalysisWarning(
+                WarningKind.CUES_ONLY,
                 f"the checkpoint was trained on {' + '.join(trained)} only: {' and '.join(unused)} features were "
-                "extracted and shown as cues but not used by the model"
-            )
+                "extracted and shown as cues but not used by the model"))
         with stage("model", 0.9, "SpikEmo"):
             spikes = self._predict(conversation, used)
 
@@ -320,24 +320,26 @@ class Analyzer:
         return to_utterances(diarization.segments), diarization.timeline
 
     def _transcript_utterances(self, utterances: list[Utterance], audio: np.ndarray, num_speakers: int | None,
-                               stage: StageFn, warnings: list[str]) -> list[Utterance]:
-        warnings.append("transcript supplied: no speech recognition")
+                               stage: StageFn, warnings: list[AnalysisWarning]) -> list[Utterance]:
+        warnings.append(AnalysisWarning(WarningKind.TRANSCRIPT_USED, "transcript supplied: no speech recognition"))
         unnamed = [u for u in utterances if u.speaker == UNKNOWN_SPEAKER]
         if unnamed:
             with stage("speakers", 0.3, "telling the speakers apart by voice"):
                 for utterance in unnamed:  # fail on a cue outside the audio before any clustering
                     audio_span(audio, utterance.start, utterance.end, self.config.media.sample_rate)
                 label_transcript(audio, utterances, num_speakers, self.config.diarization.speakers)
-            warnings.append(f"{len(unnamed)} transcript cue(s) name no speaker: speakers attributed by voice")
+            warnings.append(AnalysisWarning(WarningKind.SPEAKERS_BY_VOICE, f"{len(unnamed)} transcript cue(s) name "
+                                            "no speaker: speakers attributed by voice"))
         return utterances
 
     @staticmethod
-    def _face_warnings(visuals: list[UtteranceVisual]) -> list[str]:
+    def _face_warnings(visuals: list[UtteranceVisual]) -> list[AnalysisWarning]:
         without = sum(not visual.face_found for visual in visuals)
         if without == len(visuals):
-            return ["no face found in any frame: visual features are zeros"]
+            return [AnalysisWarning(WarningKind.NO_FACE, "no face found in any frame: visual features are zeros")]
         if without:
-            return [f"{without} of {len(visuals)} utterances show no face: their visual features are zeros"]
+            return [AnalysisWarning(WarningKind.SOME_FACES_MISSING, f"{without} of {len(visuals)} utterances show "
+                                    "no face: their visual features are zeros")]
         return []
 
     @torch.inference_mode()

@@ -120,3 +120,14 @@ def test_the_code_passes_ruff():
         cwd=REPO,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_no_wheel_is_claimed_since_the_assets_live_beside_the_code():
+    """SpikEmo runs from its repository: assets/ (checkpoint, face and voice models, examples) sits beside the
+    code, so pyproject.toml declares no installable project (a wheel would not find them)."""
+    import tomllib
+
+    settings = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "project" not in settings and "build-system" not in settings
+    assert {"ruff", "pytest"} <= set(settings["tool"])
+    assert "not packaged as a wheel" in (REPO / "README.md").read_text(encoding="utf-8")

@@ -15,10 +15,10 @@ from spikemo.data.conversation import Conversation
 from spikemo.data.labels import MELD_LABELS
 from spikemo.data.meld import read_meld_csv
 from spikemo.errors import run_command
+from spikemo.paths import DEFAULT_DATA_DIR
 from spikemo.text.encoder import TextEncoder, TextEncoderConfig
 from spikemo.text.packaged import default_text_encoder_path
 from spikemo.training.metrics import classification_metrics
-from train.meld import MELD_DIR
 
 
 def utterance_features(encoder: TextEncoder, conversations: list[Conversation]) -> tuple[np.ndarray, list[str]]:
@@ -31,8 +31,8 @@ def utterance_features(encoder: TextEncoder, conversations: list[Conversation]) 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m train.baseline", description=__doc__.split("\n\n")[0])
     parser.add_argument("--text-encoder", default=default_text_encoder_path())
-    parser.add_argument("--train-csv", default=MELD_DIR / "train_sent_emo.csv")
-    parser.add_argument("--dev-csv", default=MELD_DIR / "dev_sent_emo.csv")
+    parser.add_argument("--train-csv", default=DEFAULT_DATA_DIR / "train_sent_emo.csv")
+    parser.add_argument("--dev-csv", default=DEFAULT_DATA_DIR / "dev_sent_emo.csv")
     args = parser.parse_args(argv)
     config = TextEncoderConfig(name_or_path=args.text_encoder, context_turns=0, include_speaker=False, pooling="mean")
     encoder = TextEncoder.from_pretrained(args.text_encoder, config)

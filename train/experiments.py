@@ -43,13 +43,12 @@ from spikemo.model.configuration import (
     iemocap_preset,
     meld_preset,
 )
-from spikemo.paths import DEFAULT_CHECKPOINT, REPO_ROOT, repo_relative
+from spikemo.paths import DEFAULT_CHECKPOINT, DEFAULT_DATA_DIR, REPO_ROOT, repo_relative
 from spikemo.text.encoder import TextEncoder
 from spikemo.text.feature_cache import encode_cached
 from spikemo.training.dswa_ablation import dswa_effect
 from spikemo.training.trainer import evaluate_model, train_spikemo
 
-MELD_DIR = REPO_ROOT / "data" / "meld"
 RESULTS_DIR = REPO_ROOT / "train" / "results"
 TIME_STEPS = (2, 4, 8, 16, 32, 64)
 
@@ -487,8 +486,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="text-only runs: the fine-tuned encoder that makes the features")
     parser.add_argument("--text-context", choices=["shipped", "none"], default="shipped",
                         help="text-only runs: read each turn with the encoder's own context, or alone (none)")
-    parser.add_argument("--train-csv", type=Path, default=MELD_DIR / "train_sent_emo.csv")
-    parser.add_argument("--dev-csv", type=Path, default=MELD_DIR / "dev_sent_emo.csv")
+    parser.add_argument("--train-csv", type=Path, default=DEFAULT_DATA_DIR / "train_sent_emo.csv")
+    parser.add_argument("--dev-csv", type=Path, default=DEFAULT_DATA_DIR / "dev_sent_emo.csv")
     parser.add_argument("--test-csv", type=Path, help="also report this split (never used for selection)")
     parser.add_argument("--experiments", nargs="+", default=["table4", "figure4", "table5"],
                         choices=["table4", "figure4", "table5", "variants"],

@@ -37,7 +37,7 @@ from spikemo.errors import InputError, run_command
 from spikemo.model.checkpoint import save_checkpoint, update_checkpoint_metadata
 from spikemo.model.configuration import LossConfig, SpikEmoConfig, TrainConfig
 from spikemo.model.modeling import SpikEmoModel, read_pretrained_config
-from spikemo.paths import DEFAULT_CHECKPOINT, REPO_ROOT, repo_relative
+from spikemo.paths import DEFAULT_CHECKPOINT, DEFAULT_DATA_DIR, REPO_ROOT, repo_relative
 from spikemo.text.encoder import TextEncoder
 from spikemo.training.evaluate import evaluate_csv
 from spikemo.training.metrics import classification_metrics
@@ -45,7 +45,6 @@ from spikemo.training.predict import gold_and_predicted, predict_conversations
 from spikemo.training.trainer import TrainResult, train_spikemo
 from spikemo.video.voice_emotion import clip_features
 from train.experiments import mean_std
-from train.meld import MELD_DIR
 from train.model_card import render_model_card
 from train.voice import actor_folds
 
@@ -150,8 +149,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
                         help="text model whose fine-tuned encoder makes the text features and whose "
                              "architecture the joint model keeps")
-    parser.add_argument("--train-csv", type=Path, default=MELD_DIR / "train_sent_emo.csv")
-    parser.add_argument("--dev-csv", type=Path, default=MELD_DIR / "dev_sent_emo.csv")
+    parser.add_argument("--train-csv", type=Path, default=DEFAULT_DATA_DIR / "train_sent_emo.csv")
+    parser.add_argument("--dev-csv", type=Path, default=DEFAULT_DATA_DIR / "dev_sent_emo.csv")
     parser.add_argument("--calm", choices=CALM_POLICIES, default="neutral")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--only-folds", type=int, nargs="+", help="run just these folds (0-based)")

@@ -23,7 +23,7 @@ from spikemo.errors import run_command
 from spikemo.model.checkpoint import save_checkpoint, update_checkpoint_metadata
 from spikemo.model.configuration import DSWA_VARIANTS, meld_preset
 from spikemo.model.modeling import read_pretrained_config
-from spikemo.paths import DEFAULT_CHECKPOINT, REPO_ROOT
+from spikemo.paths import DEFAULT_CHECKPOINT, DEFAULT_DATA_DIR
 from spikemo.runtime import pick_device
 from spikemo.text.encoder import TextEncoder, TextEncoderConfig
 from spikemo.text.finetune import TextFinetuneConfig, encode_cross_fitted, finetune_text_encoder
@@ -32,7 +32,6 @@ from spikemo.training.evaluate import evaluate_csv
 from spikemo.training.trainer import train_spikemo
 from train.model_card import render_model_card
 
-MELD_DIR = REPO_ROOT / "data" / "meld"
 # Stage 1's resumable state, inside the output folder while the run lasts (removed once the checkpoint is saved)
 STATE_FOLDER = "training_state"
 
@@ -57,8 +56,8 @@ def reuse_stage1(checkpoint: Path, device: str = "cpu") -> tuple[TextEncoder, Te
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m train.meld", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--train-csv", type=Path, default=MELD_DIR / "train_sent_emo.csv")
-    parser.add_argument("--dev-csv", type=Path, default=MELD_DIR / "dev_sent_emo.csv")
+    parser.add_argument("--train-csv", type=Path, default=DEFAULT_DATA_DIR / "train_sent_emo.csv")
+    parser.add_argument("--dev-csv", type=Path, default=DEFAULT_DATA_DIR / "dev_sent_emo.csv")
     parser.add_argument("--out", type=Path, default=DEFAULT_CHECKPOINT, help="checkpoint folder to write")
     parser.add_argument("--text-encoder", default=MINILM,
                         help="minilm (default) or mpnet (both offline), or a transformers id or folder to fine-tune")

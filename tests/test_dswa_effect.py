@@ -14,6 +14,7 @@ from spikemo.model.checkpoint import load_checkpoint
 from spikemo.model.configuration import DSWA_VARIANTS
 from spikemo.model.modeling import SpikEmoModel
 from spikemo.model.neuron import spikes_silenced
+from spikemo.paths import DEFAULT_DATA_DIR
 from spikemo.training.dswa_ablation import (
     dswa_effect,
     predict_without_dswa,
@@ -24,7 +25,6 @@ from spikemo.training.dswa_ablation import (
 from spikemo.training.predict import predict_conversations
 from tests.helpers import make_test_checkpoint, tiny_config
 from train import dswa_effect as dswa_effect_cli
-from train.meld import MELD_DIR
 
 
 def labelled_conversations(count: int = 6, seed: int = 0) -> list[Conversation]:
@@ -117,7 +117,7 @@ def test_total_variation_and_weight_ratio():
 @pytest.mark.slow
 def test_cli_writes_the_report_it_measured(tmp_path, capsys):
     checkpoint = make_test_checkpoint(tmp_path / "ckpt", ("text",))
-    dev = pd.read_csv(MELD_DIR / "dev_sent_emo.csv")
+    dev = pd.read_csv(DEFAULT_DATA_DIR / "dev_sent_emo.csv")
     small_csv = tmp_path / "dev_small.csv"
     dev[dev["Dialogue_ID"] < 5].to_csv(small_csv, index=False)
 
@@ -138,7 +138,7 @@ def test_cli_writes_the_report_it_measured(tmp_path, capsys):
 
 def test_cli_writes_no_files_for_another_checkpoint_unless_asked(tmp_path, monkeypatch):
     checkpoint = make_test_checkpoint(tmp_path / "ckpt", ("text",))
-    dev = pd.read_csv(MELD_DIR / "dev_sent_emo.csv")
+    dev = pd.read_csv(DEFAULT_DATA_DIR / "dev_sent_emo.csv")
     small_csv = tmp_path / "dev_small.csv"
     dev[dev["Dialogue_ID"] < 2].to_csv(small_csv, index=False)
     monkeypatch.setattr(dswa_effect_cli, "RESULTS_DIR", tmp_path / "results")

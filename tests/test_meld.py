@@ -6,7 +6,7 @@ import pytest
 from spikemo.data.meld import clean_text, read_meld_csv
 from spikemo.data.timestamps import parse_timestamp
 from spikemo.errors import InputError, SpikEmoError
-from train.meld import MELD_DIR
+from spikemo.paths import DEFAULT_DATA_DIR
 
 HEADER = "Sr No.,Utterance,Speaker,Emotion,Sentiment,Dialogue_ID,Utterance_ID,Season,Episode,StartTime,EndTime"
 
@@ -27,7 +27,7 @@ def _write(tmp_path: Path, lines: list[str], name: str = "data.csv", bom: bool =
     ],
 )
 def test_real_meld_split(split, dialogues, rows, gapped, counts):
-    conversations = read_meld_csv(MELD_DIR / f"{split}_sent_emo.csv")
+    conversations = read_meld_csv(DEFAULT_DATA_DIR / f"{split}_sent_emo.csv")
     utterances = [u for c in conversations for u in c.utterances]
     assert len(conversations) == dialogues
     assert len(utterances) == rows
@@ -44,7 +44,7 @@ def test_real_meld_split(split, dialogues, rows, gapped, counts):
 
 
 def test_real_train_details():
-    conversations = read_meld_csv(MELD_DIR / "train_sent_emo.csv")
+    conversations = read_meld_csv(DEFAULT_DATA_DIR / "train_sent_emo.csv")
     ids = {c.conversation_id for c in conversations}
     assert "60" not in ids and "59" in ids and "61" in ids
     first = conversations[0].utterances[0]

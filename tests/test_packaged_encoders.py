@@ -16,12 +16,12 @@ from spikemo.data.labels import MELD_LABELS
 from spikemo.data.meld import read_meld_csv
 from spikemo.errors import CheckpointError, InputError
 from spikemo.integrity import sha256_of
+from spikemo.paths import DEFAULT_DATA_DIR
 from spikemo.text import packaged
 from spikemo.text.encoder import TextEncoder
 from spikemo.text.finetune import TextFinetuneConfig, finetune_text_encoder
 
 REPO = Path(__file__).resolve().parent.parent
-MELD_DIR = REPO / "data" / "meld"
 
 
 def fake_parts(folder: Path, weights: bytes, count: int = 5) -> list[Path]:
@@ -175,8 +175,8 @@ def test_the_installed_parts_give_mpnet_with_its_pinned_checksum():
 @pytest.mark.slow
 def test_a_lora_tuned_encoder_saves_only_its_adapters_and_loads_onto_its_base(tmp_path):
     torch.manual_seed(0)
-    train = read_meld_csv(MELD_DIR / "train_sent_emo.csv")[:10]
-    dev = read_meld_csv(MELD_DIR / "dev_sent_emo.csv")[:4]
+    train = read_meld_csv(DEFAULT_DATA_DIR / "train_sent_emo.csv")[:10]
+    dev = read_meld_csv(DEFAULT_DATA_DIR / "dev_sent_emo.csv")[:4]
     encoder = TextEncoder.from_pretrained("minilm")
     config = TextFinetuneConfig(epochs=1, lora_rank=4, learning_rate=1e-3)
     finetune_text_encoder(encoder, train, dev, MELD_LABELS, config, progress=False)
@@ -226,16 +226,16 @@ def test_adapters_that_do_not_fit_their_base_are_refused(tmp_path):
 
 @pytest.mark.slow
 def test_the_text_benchmark_times_encoding_in_context():
-    result = bench_text_encoder("minilm", MELD_DIR / "dev_sent_emo.csv", utterances=20, repeats=2)
+    result = bench_text_encoder("minilm", DEFAULT_DATA_DIR / "dev_sent_emo.csv", utterances=20, repeats=2)
     assert result["utterances"] >= 20 and result["ms_per_utterance"] > 0 and result["load_seconds"] > 0
     assert "ms per utterance" in format_text_bench(result)
 
 
 @pytest.mark.slow
 def test_the_training_benchmark_times_both_precisions():
-    result = bench_text_training("minilm", MELD_DIR / "dev_sent_emo.csv", lora_rank=4, batch_size=4, steps=2,
+    result = bench_text_training("minilm", DEFAULT_DATA_DIR / "dev_sent_emo.csv", lora_rank=4, batch_size=4, steps=2,
                                  repeats=1)
     assert result["ms_per_utterance"]["float32"] > 0 and result["ms_per_utterance"]["bfloat16"] > 0
     assert "LoRA rank 4, batches of 4" in format_text_training_bench(result)
     with pytest.raises(InputError, match="do not fill 2 batches"):
-        bench_text_training("minilm", MELD_DIR / "dev_sent_emo.csv", batch_size=1000, steps=2, repeats=1)
+        bench_text_training("minilm", DEFAULT_DATA_DIR / "dev_sent_emo.csv", batch_size=1000, steps=2, repeats=1)

@@ -9,6 +9,7 @@ from spikemo.errors import InputError, run_command
 from spikemo.model.checkpoint import load_checkpoint
 from spikemo.model.configuration import SpikEmoConfig
 from spikemo.model.modeling import SpikEmoModel
+from spikemo.paths import DEFAULT_DATA_DIR
 from spikemo.text.packaged import default_text_encoder_path
 from spikemo.training.evaluate import evaluate_csv
 from train import experiments
@@ -40,7 +41,7 @@ def test_train_meld_quick_writes_a_loadable_checkpoint(quick_checkpoint):
 
 def test_model_card_numbers_are_what_evaluate_measures(quick_checkpoint):
     out, metadata = quick_checkpoint
-    measured = evaluate_csv(train_meld.MELD_DIR / "dev_sent_emo.csv", out)
+    measured = evaluate_csv(DEFAULT_DATA_DIR / "dev_sent_emo.csv", out)
     saved = json.loads((out / "config.json").read_text())
     assert saved["metrics"]["dev"]["weighted_f1"] == measured["weighted_f1"]
     card = (out / "README.md").read_text()
@@ -135,8 +136,8 @@ def test_dev_scored_again_here_becomes_the_cards_result(quick_checkpoint, tmp_pa
     config["metrics"]["dev"].update(weighted_f1=99.0, accuracy=98.0)  # as if another machine had scored it
     config["timings"].update(device="cuda", device_name="NVIDIA H200")
     (out / "config.json").write_text(json.dumps(config))
-    model_card.main([str(out), "--rescore-dev", str(train_meld.MELD_DIR / "dev_sent_emo.csv")])
-    measured = evaluate_csv(train_meld.MELD_DIR / "dev_sent_emo.csv", out, device="cpu")
+    model_card.main([str(out), "--rescore-dev", str(DEFAULT_DATA_DIR / "dev_sent_emo.csv")])
+    measured = evaluate_csv(DEFAULT_DATA_DIR / "dev_sent_emo.csv", out, device="cpu")
     saved = json.loads((out / "config.json").read_text())
     assert saved["metrics"]["dev"]["weighted_f1"] == measured["weighted_f1"] != 99.0
     assert saved["metrics"]["dev_at_training"] == {"weighted_f1": 99.0, "accuracy": 98.0}
@@ -225,7 +226,7 @@ def test_frozen_encoder_baseline_scores_what_it_predicts(tmp_path):
     from train import baseline
 
     for split, dialogues in (("train", 40), ("dev", 10)):
-        table = pd.read_csv(train_meld.MELD_DIR / f"{split}_sent_emo.csv", dtype=str, keep_default_na=False)
+        table = pd.read_csv(DEFAULT_DATA_DIR / f"{split}_sent_emo.csv", dtype=str, keep_default_na=False)
         table[table["Dialogue_ID"].astype(int) < dialogues].to_csv(tmp_path / f"{split}.csv", index=False)
     result = baseline.main(["--train-csv", str(tmp_path / "train.csv"), "--dev-csv", str(tmp_path / "dev.csv")])
     dev = result["dev"]

@@ -69,17 +69,19 @@ class DiarizationConfig:
     # Speech activity for the timeline: a lower threshold and wider padding than the recogniser's VAD, chosen on
     # the development conversations (missed plus false-alarm speech lowest on average).
     vad: VadConfig = field(default_factory=lambda: VadConfig(threshold=0.25, min_silence_ms=300, speech_pad_ms=250))
+    # Voices: long windows for a steady voice print, clustered until clusters are this far apart (cosine); the
+    # window, hop and distance had the lowest mean DER on the development conversations (docs/speaker-turns.md).
     cluster_window_s: float = 2.0
     cluster_hop_s: float = 0.5
     same_speaker_distance: float = 0.4
-    max_speakers: int = 8
-    single_speaker_below_s: float = 3.0
+    max_speakers: int = 8  # the largest clusters are kept when more are found
+    single_speaker_below_s: float = 3.0  # less speech than this is too little to tell voices apart
     # Short windows, scored against the voices for the timeline's frames and for each word: short enough that a
     # quick one-word reply ("Sure.", ~0.4 s) fills one.
     short_window_s: float = 0.4
     short_hop_s: float = 0.1
     frame_s: float = 0.05
-    min_turn_s: float = 0.5
+    min_turn_s: float = 0.5  # a shorter run of one voice inside a speech region joins its longer neighbour
     # A sentence start cut off as its own turn: at most this many words and seconds, running into the next turn
     # with a gap under this (then it joins that turn).
     cut_start_words: int = 2

@@ -21,8 +21,6 @@ from spikemo.text import packaged
 from spikemo.text.encoder import TextEncoder
 from spikemo.text.finetune import TextFinetuneConfig, finetune_text_encoder
 
-REPO = Path(__file__).resolve().parent.parent
-
 
 def fake_parts(folder: Path, weights: bytes, count: int = 5) -> list[Path]:
     """A zip holding all-mpnet-base-v2/model.safetensors = `weights`, cut into `count` pieces."""

@@ -18,7 +18,7 @@ from demo.tabs.inspect import scored_summary
 from demo.worker import ScoredFile
 from spikemo.data.conversation import Conversation, Prediction, Utterance
 from spikemo.errors import InputError
-from spikemo.video.analysis import Analysis, UtteranceCues
+from spikemo.video.analysis import Analysis, AnalysisWarning, UtteranceCues, WarningKind
 
 REPO_EXAMPLE = Path(__file__).resolve().parents[1] / "assets" / "examples" / "two_friends_with_transcript.mp4"
 
@@ -50,7 +50,8 @@ def make_analysis(speaker: str, text: str, video_name: str = "talk.mp4") -> Anal
     utterance.prediction = Prediction("joy", {"joy": 0.9, "anger": 0.1}, {"text": 1.0}, {"text/layer0": [0.1]})
     cues = UtteranceCues(None, 0.0, 0.0, {"loudness": -3.5})
     return Analysis(video_name, 2.0, Conversation("talk", [utterance]), [cues], {}, ("anger", "joy"), ("text",),
-                    ("text",), ["a note with ![x](http://host/note.png)"], {"total": 1.0})
+                    ("text",), [AnalysisWarning(WarningKind.TRANSCRIPT_USED, "a note with ![x](http://host/note.png)")],
+                    {"total": 1.0})
 
 
 def test_user_content_in_the_apps_markdown_is_escaped(tmp_path):

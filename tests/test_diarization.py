@@ -22,7 +22,6 @@ from spikemo.video.diarization import (
     WindowScores,
     cluster_windows,
     diarize,
-    frame_voices,
     join_short_pieces,
     load_pyannote_pipeline,
     pyannote_timeline,
@@ -55,7 +54,7 @@ def test_short_runs_join_their_longer_neighbour_and_a_lone_run_stays():
 def test_frames_take_the_voice_the_covering_windows_favour():
     windows = np.array([[0.0, 1.0], [0.5, 1.5], [1.0, 2.0], [5.0, 6.0]])
     similarity = np.array([[0.9, 0.1], [0.5, 0.6], [0.1, 0.9], [0.8, 0.2]])
-    voices = frame_voices(np.array([0.25, 0.75, 1.75, 3.0]), windows, similarity)
+    voices = WindowScores(windows, similarity).frame_voices(np.array([0.25, 0.75, 1.75, 3.0]))
     assert voices.tolist() == [0, 0, 1, 1]  # 0.75: mean of windows 0 and 1; 3.0: none covers it, the nearest (2)
 
 

@@ -54,6 +54,7 @@ from spikemo.video.speakers import (
     label_segments,
     nearest_voices,
     overlap_seconds,
+    reestimate_voices,
     sliding_windows,
 )
 from spikemo.video.speech import SAMPLE_RATE, Transcription, VadConfig, Word, detect_speech
@@ -166,12 +167,24 @@ class WindowScores:
         """Each word's voice: the highest similarity averaged over the windows that overlap the word, each
         weighted by the seconds it shares with it (the nearest window's for a word that none overlaps)."""
         shared = overlap_seconds(words, [tuple(w) for w in self.windows])  # [n_words, n_windows]
-        scores = shared @ self.similarity / np.maximum(shared.sum(axis=1, keepdims=True), 1e-9)
+        middles = np.array([(word.start + word.end) / 2 for word in words])
+        return self.best_voices(shared, middles).tolist()
+
+    def frame_voices(self, times: np.ndarray) -> np.ndarray:
+        """The voice of each frame time [f]: the highest mean similarity over the windows that cover it (the
+        nearest window's, where none does). Returns [f] voice indices."""
+        cover = (self.windows[None, :, 0] <= times[:, None]) & (self.windows[None, :, 1] > times[:, None])
+        return self.best_voices(cover.astype(float), times)
+
+    def best_voices(self, weights: np.ndarray, middles: np.ndarray) -> np.ndarray:
+        """The voice with the highest similarity averaged with `weights` [m, n_windows] over the windows, for m
+        spans of time; a span no window weighs takes the window nearest its middle [m]. Returns [m]."""
+        totals = weights.sum(axis=1, keepdims=True)
+        scores = weights @ self.similarity / np.maximum(totals, 1e-9)
         centres = self.windows.mean(axis=1)
-        for index in np.flatnonzero(shared.sum(axis=1) == 0):
-            middle = (words[index].start + words[index].end) / 2
-            scores[index] = self.similarity[np.argmin(np.abs(centres - middle))]
-        return scores.argmax(axis=1).tolist()
+        for index in np.flatnonzero(totals[:, 0] == 0):
+            scores[index] = self.similarity[np.argmin(np.abs(centres - middles[index]))]
+        return scores.argmax(axis=1)
 
 
 def score_windows(audio: np.ndarray, regions: Sequence[tuple[float, float]], voices: np.ndarray,
@@ -180,10 +193,7 @@ def score_windows(audio: np.ndarray, regions: Sequence[tuple[float, float]], voi
     are re-estimated once from the windows that chose them."""
     windows = sliding_windows(regions, config.short_window_s, config.short_hop_s)
     embeddings = embed_windows(audio, windows, config.speakers)
-    chosen = nearest_voices(embeddings, voices)
-    voices = np.stack([embeddings[chosen == k].mean(axis=0) if np.any(chosen == k) else voices[k]
-                       for k in range(len(voices))])
-    voices /= np.linalg.norm(voices, axis=1, keepdims=True)
+    voices = reestimate_voices(embeddings, voices, nearest_voices(embeddings, voices))
     return WindowScores(np.asarray(windows, dtype=float).reshape(-1, 2), embeddings @ voices.T)
 
 
@@ -194,7 +204,7 @@ def speaker_timeline(regions: Sequence[tuple[float, float]], scores: WindowScore
     turns = []
     for start, end in regions:
         times = np.arange(start, end, config.frame_s) + config.frame_s / 2
-        labels = frame_voices(times, scores.windows, scores.similarity)
+        labels = scores.frame_voices(times)
         for first, last, voice in smooth_runs(labels, round(config.min_turn_s / config.frame_s)):
             turns.append(SpeakerTurn(float(max(start, times[first] - config.frame_s / 2)),
                                      float(min(end, times[last - 1] + config.frame_s / 2)), f"Speaker {voice + 1}"))
@@ -227,18 +237,6 @@ def cluster_windows(embeddings: np.ndarray, speech_s: float, num_speakers: int |
     else:
         return np.zeros(len(embeddings), dtype=int)
     return clustering.fit_predict(embeddings)
-
-
-def frame_voices(times: np.ndarray, windows: np.ndarray, similarity: np.ndarray) -> np.ndarray:
-    """The voice of each frame time [f]: the highest mean similarity over the windows [n, 2] that cover it
-    (the nearest window's, where none does). similarity: [n, k]. Returns [f] voice indices."""
-    cover = (windows[None, :, 0] <= times[:, None]) & (windows[None, :, 1] > times[:, None])  # [f, n]
-    counts = cover.sum(axis=1, keepdims=True)
-    scores = cover @ similarity / np.maximum(counts, 1)
-    centres = windows.mean(axis=1)
-    for index in np.flatnonzero(counts[:, 0] == 0):
-        scores[index] = similarity[np.argmin(np.abs(centres - times[index]))]
-    return scores.argmax(axis=1)
 
 
 def smooth_runs(labels: Sequence[int], min_frames: int) -> list[tuple[int, int, int]]:

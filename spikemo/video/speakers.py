@@ -301,10 +301,16 @@ def nearest_voices(embeddings: np.ndarray, voices: np.ndarray, refine_steps: int
     choose again."""
     chosen = np.argmax(embeddings @ voices.T, axis=1)
     for _ in range(refine_steps):
-        voices = _unit([embeddings[chosen == k].mean(axis=0) if np.any(chosen == k) else voices[k]
-                        for k in range(len(voices))])
+        voices = reestimate_voices(embeddings, voices, chosen)
         chosen = np.argmax(embeddings @ voices.T, axis=1)
     return chosen
+
+
+def reestimate_voices(embeddings: np.ndarray, voices: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """Each voice [k, d] replaced by the unit mean of the embeddings [n, d] that chose it (chosen [n]); a voice
+    none chose stays."""
+    return _unit([embeddings[chosen == k].mean(axis=0) if np.any(chosen == k) else voices[k]
+                  for k in range(len(voices))])
 
 
 def label_words(

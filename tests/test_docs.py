@@ -1,6 +1,7 @@
-"""The README's numbers come from the results they report: each is checked against the record it was copied from
-(the shipped checkpoint's metadata, the voice model's config), so an edit to either side that leaves the other
-stale fails here. Links between the documents point at files that exist."""
+"""The documents' numbers come from the results they report: each is checked against the record it was copied from
+(the shipped checkpoint's metadata, the voice model's config, the GPU runs' JSON, the generated result pages), so
+an edit to either side that leaves the other stale fails here. Links between the documents point at files that
+exist."""
 
 import json
 import re
@@ -11,6 +12,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text(encoding="utf-8")
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+RESULTS = REPO / "train" / "results"
+# Written by hand; every other page under train/results/ is written by the command that measured it.
+HAND_WRITTEN_RESULTS = [RESULTS / "README.md", RESULTS / "text_encoder.md"]
+MEAN_STD = re.compile(r"\d+\.\d+ ± \d+\.\d+")
 
 
 def _table_after(text: str, marker: str) -> dict[str, str]:
@@ -43,3 +48,59 @@ def test_links_between_documents_point_at_files_that_exist(document):
     targets = [t for t in re.findall(r"\]\(([^)#\s]+)", text) if not t.startswith(("http://", "https://"))]
     missing = [t for t in targets if not (document.parent / t).exists()]
     assert not missing, missing
+
+
+def _generated_pages() -> list[Path]:
+    pages = [p for p in RESULTS.rglob("*.md") if p not in HAND_WRITTEN_RESULTS]
+    return pages + sorted((REPO / "assets").rglob("README.md"))
+
+
+@pytest.mark.parametrize("document", [*DOCS, RESULTS / "README.md"], ids=lambda path: path.name)
+def test_every_mean_and_spread_in_the_documents_is_on_a_generated_page(document):
+    """A "mean ± std" typed into a document must be one that a command wrote into a result page or model card."""
+    generated = set()
+    for page in _generated_pages():
+        generated |= set(MEAN_STD.findall(page.read_text(encoding="utf-8").replace("\n", " ")))
+    typed = MEAN_STD.findall(document.read_text(encoding="utf-8").replace("\n", " "))
+    assert [figure for figure in typed if figure not in generated] == []
+
+
+def _rows_after(text: str, marker: str) -> list[list[str]]:
+    """The body rows of the first Markdown table after `marker`, cells stripped of bold marks."""
+    lines = [line for line in text[text.index(marker):].splitlines()]
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip().replace("**", "") for cell in line.strip("|").split("|")])
+    return rows
+
+
+def test_the_text_encoder_sweep_tables_are_the_gpu_runs_records():
+    from spikemo.training.summary import mean_std
+
+    runs = json.loads((RESULTS / "mpnet_h200_runs.json").read_text())
+    page = (RESULTS / "text_encoder.md").read_text(encoding="utf-8")
+    sweep = _rows_after(page, "| recipe (stage 1) |")
+    assert len(sweep) >= 5
+    for recipe, seeds, per_seed, spread in sweep:
+        lr, epochs = re.fullmatch(r"lr (\S+), (\d) epochs?", recipe).groups()
+        first, _, last = seeds.partition("-")
+        keys = [f"lr{lr}{'-e3' if epochs == '3' else ''}-s{seed}" for seed in range(int(first), int(last or first) + 1)]
+        scores = [runs[key]["dev_weighted_f1"] for key in keys]
+        assert [float(value.split()[0]) for value in per_seed.split(", ")] == scores
+        assert spread in ("", mean_std(scores))
+    chosen = _rows_after(page, "| seed | stage 1 dev wF1 |")
+    assert len(chosen) == 5
+    for seed, stage1, wf1, accuracy, fear, disgust, epoch, _, minutes in chosen:
+        run = runs[f"lr2e-4-e3-s{seed}"]
+        assert (float(stage1), float(wf1), float(accuracy), int(epoch), float(minutes)) == (
+            run["stage1_head_dev_weighted_f1"], run["dev_weighted_f1"], run["dev_accuracy"],
+            run["stage2_best_epoch"], run["minutes"])
+        assert (float(fear), float(disgust)) == (run["dev_per_class_f1"]["fear"], run["dev_per_class_f1"]["disgust"])
+
+
+def test_the_generated_result_pages_say_how_to_rebuild_them():
+    for page in (RESULTS / "voice.md", RESULTS / "joint" / "joint.md"):
+        assert "Made by `python -m train." in page.read_text(encoding="utf-8")

@@ -18,7 +18,6 @@ invocation resumes where it stopped. The markdown tables and the plot are rebuil
 import argparse
 import dataclasses
 import json
-import random
 import statistics
 import sys
 from collections.abc import Sequence
@@ -28,13 +27,8 @@ import matplotlib.pyplot as plt
 import torch
 
 from spikemo.bench.model import bench_model
-from spikemo.data.conversation import Conversation
-from spikemo.data.feature_store import load_feature_store
 from spikemo.data.labels import MODALITIES
-from spikemo.data.meld import read_meld_csv
-from spikemo.data.multiemo import read_multiemo_pickle
 from spikemo.errors import InputError, run_command
-from spikemo.integrity import sha256_of
 from spikemo.model.configuration import (
     DSWA_VARIANTS,
     LossConfig,
@@ -43,10 +37,10 @@ from spikemo.model.configuration import (
     iemocap_preset,
     meld_preset,
 )
-from spikemo.paths import DEFAULT_CHECKPOINT, DEFAULT_DATA_DIR, REPO_ROOT, repo_relative
-from spikemo.text.encoder import TextEncoder
-from spikemo.text.feature_cache import encode_cached
+from spikemo.paths import DEFAULT_CHECKPOINT, DEFAULT_DATA_DIR, REPO_ROOT
+from spikemo.training.datasets import CONTEXT_FREE_NOTE, Dataset, multiemo_dataset, store_dataset, text_dataset
 from spikemo.training.dswa_ablation import dswa_effect
+from spikemo.training.summary import mean_and_std, mean_std
 from spikemo.training.trainer import evaluate_model, train_spikemo
 
 RESULTS_DIR = REPO_ROOT / "train" / "results"
@@ -78,9 +72,6 @@ EFFECT_KEYS = ("changed_without_dswa", "changed_with_spikes_silenced", "weight_f
 # The DSWA variants side by side on the same features, paired by seed with a retrained baseline without DSWA
 # (`--experiments variants`): the Spikformer variants over simulated time, the conversation-time variant as a
 # weight and as added features, and its spike-free control (the same leaky integrators, no spikes).
-# Ends the source of features read without context: the runs record their source, so reports rebuilt from the run
-# JSONs alone know the command that made them.
-CONTEXT_FREE_NOTE = ", each turn read without its neighbours"
 VARIANT_ROWS = {
     "no_dswa": {"use_dswa": False},
     "reference": {"dswa_variant": "reference"},
@@ -89,18 +80,6 @@ VARIANT_ROWS = {
     "conversation_features": {"dswa_variant": "conversation", "conversation_output": "features"},
     "conversation_spike_free": {"dswa_variant": "conversation", "conversation_spiking": False},
 }
-
-
-@dataclasses.dataclass
-class Dataset:
-    """Conversations with features for every modality in `modalities`; `source` says where they came from."""
-
-    train: list[Conversation]
-    dev: list[Conversation]
-    test: list[Conversation] | None
-    modalities: tuple[str, ...]
-    source: str
-    dataset: str = "meld"  # whose labels, preset and paper numbers apply: "meld" or "iemocap"
 
 
 @dataclasses.dataclass
@@ -116,54 +95,6 @@ class RunSpec:
     @property
     def run_id(self) -> str:
         return f"{self.experiment}-{self.name}-seed{self.seed}"
-
-
-def text_dataset(encoder_dir: Path, train_csv: Path, dev_csv: Path, test_csv: Path | None, quick: bool,
-                 context: str = "shipped") -> Dataset:
-    """MELD transcripts with text features from a fine-tuned encoder (the shipped checkpoint's by default).
-    context "shipped": each turn read with the neighbours the encoder was trained with (3 back, 2 ahead for the
-    shipped one); "none": each turn read alone, so only stage 2 can see the dialogue."""
-    train, dev = read_meld_csv(train_csv), read_meld_csv(dev_csv)
-    test = read_meld_csv(test_csv) if test_csv else None
-    if quick:
-        train, dev, test = train[:16], dev[:8], (test[:8] if test else None)
-    encoder = TextEncoder.from_pretrained(str(encoder_dir))
-    reading = ""
-    if context == "none":
-        encoder.config = dataclasses.replace(encoder.config, context_turns=0, future_turns=0)
-        reading = "context_turns=0, future_turns=0"
-    for conversations, csv in ((train, train_csv), (dev, dev_csv), (test, test_csv)):
-        if conversations and quick:
-            encoder.encode_conversations(conversations)
-        elif conversations:  # the same features for every run: encoded once per encoder and CSV, then cached
-            encode_cached(encoder, encoder_dir, conversations, csv, progress=True, reading=reading)
-    # The weights' checksum names the features: a retrained encoder at the same path is another data source.
-    weights = sha256_of(sorted(Path(encoder_dir).glob("*.safetensors")))[:12]
-    subset = ", quick subset" if quick else ""
-    alone = CONTEXT_FREE_NOTE if context == "none" else ""
-    return Dataset(train, dev, test, ("text",), f"MELD transcripts{subset}, text features of "
-                   f"`{repo_relative(encoder_dir)}` (weights sha256 {weights}){alone}")
-
-
-def store_dataset(stores: dict[str, Path], csvs: dict[str, Path]) -> Dataset:
-    """Features extracted from MELD's raw clips by `python -m train.extract_features`, one store per split
-    (dialogue ids repeat across splits); `stores` and `csvs` map "train", "dev" and optionally "test"."""
-    splits = {split: load_feature_store(store, csvs[split]) for split, store in stores.items()}
-    modalities = tuple(m for m in MODALITIES if m in splits["train"][0].utterances[0].features)
-    named = ", ".join(f"{split} `{repo_relative(store)}`" for split, store in stores.items())
-    return Dataset(splits["train"], splits["dev"], splits.get("test"), modalities, f"feature stores {named}")
-
-
-def multiemo_dataset(path: Path, dataset: str = "meld", dev_fraction: float = 0.1) -> Dataset:
-    """MultiEMO feature pickle of `dataset` ("meld" or "iemocap"; a file of the other layout is refused). Its
-    train split holds the dataset's dev dialogues, so a fixed, seeded share of train dialogues is held out as
-    dev for model selection; its test split is only reported."""
-    splits = read_multiemo_pickle(path, dataset)
-    train = list(splits["train"])
-    random.Random(0).shuffle(train)
-    n_dev = max(1, int(len(train) * dev_fraction))
-    return Dataset(train[n_dev:], train[:n_dev], splits["test"], MODALITIES,
-                   f"MultiEMO {dataset.upper()} features {path.name}", dataset)
 
 
 def table4_specs(seeds: Sequence[int]) -> list[RunSpec]:
@@ -253,14 +184,6 @@ def run_one(spec: RunSpec, dataset: Dataset, configs, patience: int | None, mode
     return record
 
 
-def mean_std(values: Sequence[float]) -> str:
-    if not values:
-        return "–"
-    if len(values) == 1:  # one seed has no spread to show
-        return f"{values[0]:.2f}"
-    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
-
-
 def summarise(records: list[dict], split: str) -> dict[str, dict]:
     """Per configuration name: n seeds, weighted F1 and per-class F1 values on `split`."""
     grouped: dict[str, dict] = {}
@@ -310,8 +233,8 @@ def figure4_plot(records: list[dict], path: Path) -> None:
     f1 = [grouped[f"T{t}"]["weighted_f1"] for t in steps]
     latency = [grouped[f"T{t}"]["latency_ms"] for t in steps]
     figure, axis = plt.subplots(figsize=(6, 3.6))
-    axis.errorbar(steps, [statistics.mean(v) for v in f1],
-                  yerr=[statistics.stdev(v) if len(v) > 1 else 0 for v in f1], marker="o", capsize=3)
+    spread = [mean_and_std(v) for v in f1]
+    axis.errorbar(steps, [mean for mean, _ in spread], yerr=[std for _, std in spread], marker="o", capsize=3)
     axis.set_xscale("log", base=2)
     axis.set_xticks(steps, [str(t) for t in steps])
     axis.set_xlabel("time steps T")

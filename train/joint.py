@@ -4,6 +4,7 @@
     python -m train.joint --ravdess DIR             # leave-actors-out folds: MELD dev + held-out RAVDESS
     python -m train.joint --ravdess DIR --final OUT # one model on every given actor, saved as a checkpoint
     python -m train.joint --ravdess DIR --quick     # the real loop on a tiny subset (what the tests run)
+    python -m train.joint --reports-only            # joint.md again from the records in --results-dir
 
 Each RAVDESS actor's clips are shuffled and cut into single-speaker pseudo-dialogues of `--dialogue-length`
 clips, each turn with its ComParE functionals (as the video pipeline extracts them) and the sentence's text
@@ -27,125 +28,36 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from spikemo.data.conversation import Conversation, Utterance
+from spikemo.data.conversation import Conversation, without_modality
 from spikemo.data.meld import read_meld_csv
-from spikemo.data.ravdess import CALM_POLICIES, RavdessClip, find_clips
+from spikemo.data.ravdess import CALM_POLICIES, RavdessClip, actors_of, find_clips, ravdess_conversations, select_actors
 from spikemo.errors import InputError, run_command
-from spikemo.model.checkpoint import save_checkpoint, update_checkpoint_metadata
 from spikemo.model.configuration import LossConfig, SpikEmoConfig, TrainConfig
 from spikemo.model.modeling import SpikEmoModel, read_pretrained_config
 from spikemo.paths import DEFAULT_CHECKPOINT, DEFAULT_DATA_DIR, REPO_ROOT, repo_relative
 from spikemo.text.encoder import TextEncoder
-from spikemo.training.evaluate import evaluate_csv
-from spikemo.training.metrics import classification_metrics
-from spikemo.training.predict import gold_and_predicted, predict_conversations
-from spikemo.training.trainer import TrainResult, train_spikemo
+from spikemo.training.cross_validation import actor_folds
+from spikemo.training.model_card import save_scored_checkpoint
+from spikemo.training.summary import mean_std
+from spikemo.training.trainer import evaluate_model
+from spikemo.training.two_corpus import (
+    held_out_scores,
+    joint_model_config,
+    majority_scores,
+    short_metrics,
+    train_joint,
+    validation_actors,
+)
 from spikemo.video.voice_emotion import clip_features
-from train.experiments import mean_std
-from train.model_card import render_model_card
-from train.voice import actor_folds
 
 RESULTS_DIR = REPO_ROOT / "train" / "results" / "joint"
 
 
-def ravdess_conversations(clips: list[RavdessClip], compare: np.ndarray, dialogue_length: int,
-                          seed: int) -> list[Conversation]:
-    """Single-speaker pseudo-dialogues: each actor's clips in a seeded random order, cut every
-    `dialogue_length` clips. Utterances carry the clip's sentence, label and ComParE features [6373]."""
-    rng = np.random.default_rng(seed)
-    by_actor: dict[int, list[int]] = {}
-    for index, clip in enumerate(clips):
-        by_actor.setdefault(clip.actor, []).append(index)
-    conversations = []
-    for actor, indices in sorted(by_actor.items()):
-        order = [indices[i] for i in rng.permutation(len(indices))]
-        for start in range(0, len(order), dialogue_length):
-            utterances = [
-                Utterance(speaker=f"Actor_{actor:02d}", text=clips[i].text, emotion=clips[i].label,
-                          utterance_id=i, features={"audio": compare[i].astype(np.float32)})
-                for i in order[start : start + dialogue_length]
-            ]
-            conversations.append(Conversation(f"ravdess-{actor:02d}-{start // dialogue_length}", utterances))
-    return conversations
-
-
-def actors_of(conversations: list[Conversation]) -> set[int]:
-    return {int(c.conversation_id.split("-")[1]) for c in conversations}
-
-
-def select_actors(conversations: list[Conversation], actors: set[int]) -> list[Conversation]:
-    return [c for c in conversations if int(c.conversation_id.split("-")[1]) in actors]
-
-
-def without_modality(conversations: list[Conversation], modality: str) -> list[Conversation]:
-    """Copies whose utterances lack `modality`'s features (the originals are untouched)."""
-    return [
-        Conversation(c.conversation_id, [
-            dataclasses.replace(u, features={m: x for m, x in u.features.items() if m != modality}, prediction=None)
-            for u in c.utterances
-        ])
-        for c in conversations
-    ]
-
-
-def score(model: SpikEmoModel, conversations: list[Conversation]) -> dict:
-    """classification_metrics of the model on `conversations` (with whatever features they carry)."""
-    predict_conversations(model, conversations, batch_size=32)
-    gold, predicted = gold_and_predicted(conversations)
-    return classification_metrics(gold, predicted, model.config.labels)
-
-
-def two_corpus_scorer(meld_dev: list[Conversation], ravdess_dev: list[Conversation]):
-    """The epoch selection score: the mean of MELD dev's and the RAVDESS validation actors' weighted F1."""
-    def score_dev(model: SpikEmoModel) -> dict:
-        meld, ravdess = score(model, meld_dev), score(model, ravdess_dev)
-        return {
-            "weighted_f1": round((meld["weighted_f1"] + ravdess["weighted_f1"]) / 2, 2),
-            "accuracy": round((meld["accuracy"] + ravdess["accuracy"]) / 2, 2),
-            "details": {"meld_weighted_f1": meld["weighted_f1"], "ravdess_weighted_f1": ravdess["weighted_f1"],
-                        "ravdess_accuracy": ravdess["accuracy"]},
-        }
-    return score_dev
-
-
-def joint_model_config(base: SpikEmoConfig, text_dim: int, audio_dim: int) -> SpikEmoConfig:
-    """The shipped text model's architecture with an audio path beside the text path."""
-    return dataclasses.replace(base, modalities=("text", "audio"), input_dims={"text": text_dim, "audio": audio_dim},
-                               context_modalities=())
-
-
-def train_joint(meld_train: list[Conversation], meld_dev: list[Conversation], ravdess_train: list[Conversation],
-                ravdess_dev: list[Conversation], model_config: SpikEmoConfig, loss_config, train_config,
-                patience: int) -> TrainResult:
-    return train_spikemo(meld_train + ravdess_train, meld_dev + ravdess_dev, model_config, loss_config, train_config,
-                         patience=patience, score_dev=two_corpus_scorer(meld_dev, ravdess_dev))
-
-
-def held_out_scores(model: SpikEmoModel, meld_dev: list[Conversation], held: list[Conversation]) -> dict:
-    """MELD dev (text) and the held-out actors' clips read three ways: text+audio, audio only, text only."""
-    return {
-        "meld_dev": _short(score(model, meld_dev)),
-        "ravdess_text_audio": _short(score(model, held)),
-        "ravdess_audio_only": _short(score(model, without_modality(held, "text"))),
-        "ravdess_text_only": _short(score(model, without_modality(held, "audio"))),
-    }
-
-
-def _short(metrics: dict) -> dict:
-    return {k: metrics[k] for k in ("weighted_f1", "accuracy", "per_class_f1", "n_utterances", "confusion")}
-
-
-def validation_actors(folds: list[list[int]], k: int) -> set[int]:
-    """The first two actors of the next fold: fold k's selection set."""
-    return set(folds[(k + 1) % len(folds)][:2])
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m train.joint", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--ravdess", type=Path, required=True, help="RAVDESS speech folder (16 kHz clips)")
+    parser.add_argument("--ravdess", type=Path, help="RAVDESS speech folder (16 kHz clips)")
     parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
                         help="text model whose fine-tuned encoder makes the text features and whose "
                              "architecture the joint model keeps")
@@ -165,7 +77,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--quick", action="store_true", help="tiny subset and model: checks the loop runs")
-    return parser.parse_args(argv)
+    parser.add_argument("--reports-only", action="store_true",
+                        help="rebuild joint.md from the fold records and references in --results-dir")
+    args = parser.parse_args(argv)
+    if args.ravdess is None and not args.reports_only:
+        parser.error("--ravdess is required (or --reports-only)")
+    return args
 
 
 @dataclasses.dataclass
@@ -247,25 +164,12 @@ def train_final(args: argparse.Namespace, argv: list[str], folds: list[list[int]
         "command": "python -m train.joint " + " ".join(argv),
         "model": model_config.to_dict(),
     }
-    save_checkpoint(args.final, result.model, final, model_card="", text_encoder=encoder)
-    # The card's dev numbers come from the saved folder, scored the way `python -m spikemo evaluate` does.
-    dev = evaluate_csv(args.dev_csv, args.final)
-    final["metrics"]["dev"] = {k: v for k, v in dev.items() if k not in ("confusion", "checkpoint", "csv")}
-    final["metrics"]["dev_confusion"] = dev["confusion"]
-    update_checkpoint_metadata(args.final, {"metrics": final["metrics"]}, render_model_card(final))
-    return final
+    return save_scored_checkpoint(args.final, result.model, final, encoder, args.dev_csv)
 
 
 def text_only_reference(checkpoint: SpikEmoModel, ravdess: list[Conversation]) -> dict:
     """The text model on every RAVDESS clip: it reads only the sentence, so this is its floor on acted speech."""
-    return _short(score(checkpoint, without_modality(ravdess, "audio")))
-
-
-def chance(ravdess: list[Conversation], labels: tuple[str, ...]) -> dict:
-    """Always the most frequent label of the clips."""
-    gold = [u.emotion for c in ravdess for u in c.utterances]
-    most = max(labels, key=gold.count)  # ties go to the label listed first
-    return {"label": most, **_short(classification_metrics(gold, [most] * len(gold), labels))}
+    return short_metrics(evaluate_model(checkpoint, without_modality(ravdess, "audio")))
 
 
 def render_report(records: list[dict], source: str, text_reference: dict, voice: dict | None,
@@ -314,8 +218,45 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
 
 
-def main(argv: list[str] | None = None) -> list[dict]:
+REFERENCES_FILE = "references.json"
+
+
+def write_report(args: argparse.Namespace, quick: bool) -> str:
+    """joint.md from the fold records, the references recorded beside them and the voice model's results."""
+    records = [json.loads(p.read_text()) for p in sorted((args.results_dir / "runs").glob("fold*.json"))]
+    references_path = args.results_dir / REFERENCES_FILE
+    if not records or not references_path.is_file():
+        raise InputError(f"nothing to report in {args.results_dir}: it needs runs/fold*.json and {REFERENCES_FILE}")
+    references = json.loads(references_path.read_text())
+    voice_path = REPO_ROOT / "train" / "results" / "voice.json"
+    voice = json.loads(voice_path.read_text())["chosen"]["cv"] if voice_path.is_file() and not quick else None
+    meld_text_runs = [json.loads(p.read_text())["dev"]["weighted_f1"]
+                      for p in sorted((REPO_ROOT / "train/results/dswa-residual/runs").glob("table4-full-seed*.json"))]
+    report = render_report(records, records[0]["source"], references["text_only"], voice, meld_text_runs,
+                           references["chance"])
+    (args.results_dir / "joint.md").write_text(report)
+    return report
+
+
+def run_folds(args: argparse.Namespace, folds: list[list[int]], data: JointData, configs: tuple) -> None:
+    """Train and record every requested fold that has no record yet."""
+    runs_dir = args.results_dir / "runs"
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    for k in args.only_folds if args.only_folds is not None else range(len(folds)):
+        path = runs_dir / f"fold{k}.json"
+        if path.is_file():
+            continue
+        record = run_fold(k, folds, data, *configs, args.patience)
+        record["source"] = data.source
+        path.write_text(json.dumps(record, indent=1) + "\n")
+
+
+def main(argv: list[str] | None = None) -> list[dict] | str:
     args = parse_args(argv)
+    if args.reports_only:
+        report = write_report(args, args.quick)
+        print(report)
+        return report
     torch.set_num_threads(args.threads)
     clips = find_clips(args.ravdess, calm=args.calm)  # bad data fails here, before any model loads
     metadata = read_pretrained_config(args.checkpoint)
@@ -333,26 +274,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
                             train_config)
         print(json.dumps({"dev": {k: v for k, v in final["metrics"]["dev"].items() if k != "per_class_f1"}}))
         return [final]
-    runs_dir = args.results_dir / "runs"
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    for k in args.only_folds if args.only_folds is not None else range(len(folds)):
-        path = runs_dir / f"fold{k}.json"
-        if path.is_file():
-            continue
-        record = run_fold(k, folds, data, model_config, loss_config, train_config, args.patience)
-        record["source"] = data.source
-        path.write_text(json.dumps(record, indent=1) + "\n")
-    records = [json.loads(p.read_text()) for p in sorted(runs_dir.glob("fold*.json"))]
+    run_folds(args, folds, data, (model_config, loss_config, train_config))
     shipped = SpikEmoModel.from_pretrained(args.checkpoint)
-    voice_path = REPO_ROOT / "train" / "results" / "voice.json"
-    voice = json.loads(voice_path.read_text())["chosen"]["cv"] if voice_path.is_file() and not args.quick else None
-    meld_text_runs = [json.loads(p.read_text())["dev"]["weighted_f1"]
-                      for p in sorted((REPO_ROOT / "train/results/dswa-residual/runs").glob("table4-full-seed*.json"))]
-    report = render_report(records, data.source, text_only_reference(shipped, data.ravdess), voice, meld_text_runs,
-                           chance(data.ravdess, shipped.config.labels))
-    (args.results_dir / "joint.md").write_text(report)
-    print(report)
-    return records
+    references = {"text_only": text_only_reference(shipped, data.ravdess),
+                  "chance": majority_scores(data.ravdess, shipped.config.labels)}
+    (args.results_dir / REFERENCES_FILE).write_text(json.dumps(references, indent=1) + "\n")
+    print(write_report(args, args.quick))
+    return [json.loads(p.read_text()) for p in sorted((args.results_dir / "runs").glob("fold*.json"))]
 
 
 if __name__ == "__main__":

@@ -18,19 +18,18 @@ from pathlib import Path
 
 import torch
 
+from spikemo.data.conversation import Conversation
 from spikemo.data.meld import read_meld_csv
 from spikemo.errors import run_command
-from spikemo.model.checkpoint import save_checkpoint, update_checkpoint_metadata
-from spikemo.model.configuration import DSWA_VARIANTS, meld_preset
+from spikemo.model.configuration import DSWA_VARIANTS, LossConfig, SpikEmoConfig, TrainConfig, meld_preset
 from spikemo.model.modeling import read_pretrained_config
 from spikemo.paths import DEFAULT_CHECKPOINT, DEFAULT_DATA_DIR
 from spikemo.runtime import pick_device
 from spikemo.text.encoder import TextEncoder, TextEncoderConfig
 from spikemo.text.finetune import TextFinetuneConfig, encode_cross_fitted, finetune_text_encoder
 from spikemo.text.packaged import MINILM, MPNET
-from spikemo.training.evaluate import evaluate_csv
-from spikemo.training.trainer import train_spikemo
-from train.model_card import render_model_card
+from spikemo.training.model_card import save_scored_checkpoint
+from spikemo.training.trainer import TrainResult, train_spikemo
 
 # Stage 1's resumable state, inside the output folder while the run lasts (removed once the checkpoint is saved)
 STATE_FOLDER = "training_state"
@@ -102,68 +101,49 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> dict:
-    args = parse_args(argv)
-    torch.set_num_threads(args.threads)
-    device = str(pick_device(args.device))
-    started = time.perf_counter()
-    train, dev = read_meld_csv(args.train_csv), read_meld_csv(args.dev_csv)
-    if args.quick:
-        train, dev = train[:12], dev[:6]
-    model_config, loss_config, train_config = meld_preset()
-    state_dir = args.out / STATE_FOLDER
-    if not args.resume:
-        shutil.rmtree(state_dir, ignore_errors=True)
-    state_dir.mkdir(parents=True, exist_ok=True)
-
+def stage1(args: argparse.Namespace, train: list[Conversation], dev: list[Conversation], labels: tuple[str, ...],
+           device: str, state_dir: Path) -> tuple[TextEncoder, TextFinetuneConfig, dict, str]:
+    """The fine-tuned text encoder (tuned now, or reused with --stage1-from), its recipe, its stage-1 record
+    and the name of its base."""
     if args.stage1_from:
-        encoder, finetune_config, stage1, encoder_base = reuse_stage1(args.stage1_from, device)
-    else:
-        encoder_config = TextEncoderConfig(name_or_path=args.text_encoder, future_turns=args.text_future_turns)
-        encoder = TextEncoder.from_pretrained(args.text_encoder, encoder_config, device=device)
-        encoder_base = describe_text_encoder(args.text_encoder)
-        finetune_config = TextFinetuneConfig(
-            seed=args.seed, lora_rank=args.text_lora_rank, lora_layers=args.text_lora_layers,
-            class_weighting=args.text_class_weighting, bf16=args.text_bf16,
-        )
-        if args.text_epochs is not None:
-            finetune_config = dataclasses.replace(finetune_config, epochs=args.text_epochs)
-        if args.text_lr is not None:
-            finetune_config = dataclasses.replace(finetune_config, learning_rate=args.text_lr)
-        if args.quick:
-            finetune_config = dataclasses.replace(finetune_config, epochs=1)
-        stage1 = finetune_text_encoder(encoder, train, dev, model_config.labels, finetune_config,
-                                       state_path=state_dir / "text_encoder.pt")
-    stage1_seconds = time.perf_counter() - started
+        return reuse_stage1(args.stage1_from, device)
+    encoder_config = TextEncoderConfig(name_or_path=args.text_encoder, future_turns=args.text_future_turns)
+    encoder = TextEncoder.from_pretrained(args.text_encoder, encoder_config, device=device)
+    finetune_config = TextFinetuneConfig(
+        seed=args.seed, lora_rank=args.text_lora_rank, lora_layers=args.text_lora_layers,
+        class_weighting=args.text_class_weighting, bf16=args.text_bf16,
+    )
+    if args.text_epochs is not None:
+        finetune_config = dataclasses.replace(finetune_config, epochs=args.text_epochs)
+    if args.text_lr is not None:
+        finetune_config = dataclasses.replace(finetune_config, learning_rate=args.text_lr)
+    if args.quick:
+        finetune_config = dataclasses.replace(finetune_config, epochs=1)
+    record = finetune_text_encoder(encoder, train, dev, labels, finetune_config,
+                                   state_path=state_dir / "text_encoder.pt")
+    return encoder, finetune_config, record, describe_text_encoder(args.text_encoder)
 
-    if args.cross_fit:
-        stage1["cross_fit"] = encode_cross_fitted(encoder.config, train, dev, model_config.labels,
-                                                  finetune_config, args.cross_fit, device=device,
-                                                  state_dir=state_dir)
-        encoder.encode_conversations(dev, progress=True)
-    else:
-        encoder.encode_conversations(train + dev, progress=True)
+
+def stage2_configs(args: argparse.Namespace, text_dim: int) -> tuple[SpikEmoConfig, LossConfig, TrainConfig]:
+    """The MELD preset on text features alone, with this run's DSWA, T, seed and schedule."""
+    model_config, loss_config, train_config = meld_preset()
     model_config = dataclasses.replace(
-        model_config,
-        modalities=("text",),
-        input_dims={"text": encoder.dim},
-        context_modalities=(),
-        time_steps=args.time_steps or model_config.time_steps,
-        dswa_variant=args.dswa_variant,
+        model_config, modalities=("text",), input_dims={"text": text_dim}, context_modalities=(),
+        time_steps=args.time_steps or model_config.time_steps, dswa_variant=args.dswa_variant,
     )
-    train_config = dataclasses.replace(
-        train_config,
-        seed=args.seed,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-    )
+    train_config = dataclasses.replace(train_config, seed=args.seed, epochs=args.epochs, batch_size=args.batch_size)
     if args.quick:
         model_config, train_config = model_config.tiny(), train_config.tiny()
-    result = train_spikemo(train, dev, model_config, loss_config, train_config, device=device,
-                          patience=args.patience)
-    train_seconds = time.perf_counter() - started
+    return model_config, loss_config, train_config
 
-    metadata = {
+
+def checkpoint_metadata(args: argparse.Namespace, argv: list[str], train: list[Conversation],
+                        dev: list[Conversation], encoder: TextEncoder, encoder_base: str,
+                        finetune_config: TextFinetuneConfig, configs: tuple, stage1_record: dict,
+                        result: TrainResult, seconds: dict[str, float], device: str) -> dict:
+    """config.json's record of the run: data, recipe, configs, histories and times (dev scores come later)."""
+    model_config, loss_config, train_config = configs
+    return {
         "labels": list(model_config.labels),
         "modalities": list(model_config.modalities),
         "training_data": {
@@ -180,29 +160,49 @@ def main(argv: list[str] | None = None) -> dict:
         "loss": loss_config.to_dict(),
         "train": train_config.to_dict(),
         "text_finetune": finetune_config.to_dict(),
-        "metrics": {
-            "stage1": stage1,
-            "stage2_history": result.history,
-            "stage2_best_epoch": result.best_epoch,
-        },
+        "metrics": {"stage1": stage1_record, "stage2_history": result.history, "stage2_best_epoch": result.best_epoch},
         "timings": {
-            "stage1_seconds": round(stage1_seconds, 1),
+            "stage1_seconds": round(seconds["stage1"], 1),
             "stage1_reused_from": str(args.stage1_from) if args.stage1_from else None,
-            "total_seconds": round(train_seconds, 1),
+            "total_seconds": round(seconds["total"], 1),
             "threads": args.threads,
             "device": device,
             "device_name": torch.cuda.get_device_name(device) if device.startswith("cuda") else None,
         },
-        "command": "python -m train.meld " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python -m train.meld " + " ".join(argv),
         "choices": args.choice,
         "model": model_config.to_dict(),
     }
-    save_checkpoint(args.out, result.model, metadata, model_card="", text_encoder=encoder)
-    # The card's dev numbers come from the saved folder, scored the way `python -m spikemo evaluate` does.
-    dev = evaluate_csv(args.dev_csv, args.out, device=device)
-    metadata["metrics"]["dev"] = {k: v for k, v in dev.items() if k not in ("confusion", "checkpoint", "csv")}
-    metadata["metrics"]["dev_confusion"] = dev["confusion"]
-    update_checkpoint_metadata(args.out, {"metrics": metadata["metrics"]}, render_model_card(metadata))
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    device = str(pick_device(args.device))
+    started = time.perf_counter()
+    train, dev = read_meld_csv(args.train_csv), read_meld_csv(args.dev_csv)
+    if args.quick:
+        train, dev = train[:12], dev[:6]
+    labels = meld_preset()[0].labels
+    state_dir = args.out / STATE_FOLDER
+    if not args.resume:
+        shutil.rmtree(state_dir, ignore_errors=True)
+    state_dir.mkdir(parents=True, exist_ok=True)
+
+    encoder, finetune_config, stage1_record, encoder_base = stage1(args, train, dev, labels, device, state_dir)
+    stage1_seconds = time.perf_counter() - started
+    if args.cross_fit:
+        stage1_record["cross_fit"] = encode_cross_fitted(encoder.config, train, dev, labels, finetune_config,
+                                                         args.cross_fit, device=device, state_dir=state_dir)
+        encoder.encode_conversations(dev, progress=True)
+    else:
+        encoder.encode_conversations(train + dev, progress=True)
+    configs = stage2_configs(args, encoder.dim)
+    result = train_spikemo(train, dev, *configs, device=device, patience=args.patience)
+    seconds = {"stage1": stage1_seconds, "total": time.perf_counter() - started}
+    metadata = checkpoint_metadata(args, argv if argv is not None else sys.argv[1:], train, dev, encoder,
+                                   encoder_base, finetune_config, configs, stage1_record, result, seconds, device)
+    metadata = save_scored_checkpoint(args.out, result.model, metadata, encoder, args.dev_csv, device=device)
     shutil.rmtree(state_dir)
     print(json.dumps({"dev": metadata["metrics"]["dev"], "timings": metadata["timings"]}))
     return metadata

@@ -5,7 +5,7 @@ Readers (MELD CSV, MultiEMO pickles, the video pipeline) produce `Conversation`s
 """
 
 from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 import numpy as np
@@ -77,3 +77,14 @@ class Conversation:
     def speaker_indices(self) -> list[int]:
         """Each utterance's speaker as an index in order of first appearance (0, 1, ...)."""
         return appearance_indices([u.speaker for u in self.utterances])
+
+
+def without_modality(conversations: Sequence[Conversation], modality: str) -> list[Conversation]:
+    """Copies whose utterances lack `modality`'s features and any prediction (the originals are untouched)."""
+    return [
+        Conversation(c.conversation_id, [
+            replace(u, features={m: x for m, x in u.features.items() if m != modality}, prediction=None)
+            for u in c.utterances
+        ])
+        for c in conversations
+    ]

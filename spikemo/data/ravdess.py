@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spikemo.data.conversation import Conversation, Utterance
 from spikemo.data.labels import MELD_LABELS
 from spikemo.errors import InputError
 
@@ -168,3 +169,38 @@ def label_counts(clips: list[RavdessClip]) -> dict[str, int]:
     """Clips per MELD label, in MELD_LABELS order (0 for labels absent)."""
     counts = Counter(clip.label for clip in clips)
     return {label: counts.get(label, 0) for label in MELD_LABELS}
+
+
+def ravdess_conversations(clips: list[RavdessClip], compare: np.ndarray, dialogue_length: int,
+                          seed: int) -> list[Conversation]:
+    """Single-speaker pseudo-dialogues for training on acted clips: each actor's clips in a seeded random
+    order, cut every `dialogue_length` clips, ids "ravdess-<actor>-<n>". compare: [len(clips), D] the clips'
+    ComParE functionals, carried as each utterance's "audio" features beside its sentence and label."""
+    rng = np.random.default_rng(seed)
+    by_actor: dict[int, list[int]] = {}
+    for index, clip in enumerate(clips):
+        by_actor.setdefault(clip.actor, []).append(index)
+    conversations = []
+    for actor, indices in sorted(by_actor.items()):
+        order = [indices[i] for i in rng.permutation(len(indices))]
+        for start in range(0, len(order), dialogue_length):
+            utterances = [
+                Utterance(speaker=f"Actor_{actor:02d}", text=clips[i].text, emotion=clips[i].label,
+                          utterance_id=i, features={"audio": compare[i].astype(np.float32)})
+                for i in order[start : start + dialogue_length]
+            ]
+            conversations.append(Conversation(f"ravdess-{actor:02d}-{start // dialogue_length}", utterances))
+    return conversations
+
+
+def conversation_actor(conversation: Conversation) -> int:
+    """The actor of a pseudo-dialogue made by `ravdess_conversations`."""
+    return int(conversation.conversation_id.split("-")[1])
+
+
+def actors_of(conversations: list[Conversation]) -> set[int]:
+    return {conversation_actor(c) for c in conversations}
+
+
+def select_actors(conversations: list[Conversation], actors: set[int]) -> list[Conversation]:
+    return [c for c in conversations if conversation_actor(c) in actors]

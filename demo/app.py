@@ -17,7 +17,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from demo.config import AppConfig
 from demo.markup import NO_LATEX, md
 from demo.state import AppState
-from demo.tabs.analyse import VOICE_CUE_NOTE, AnalyseTab, modality_statement
+from demo.tabs.analyse import AnalyseTab
+from demo.tabs.analyse_views import VOICE_CUE_NOTE, modality_statement
 from demo.tabs.inspect import InspectTab
 from demo.tabs.learn import LearnTab
 from spikemo.errors import CheckpointError

@@ -87,7 +87,7 @@ def _bench(args: argparse.Namespace) -> None:
     if args.target == "diarization":
         _bench_diarization(args)
         return
-    from spikemo.bench.model import bench_model, bench_training, format_bench
+    from spikemo.bench.model import bench_model, bench_training, bench_variants, format_bench
     from spikemo.model.checkpoint import load_checkpoint
     from spikemo.runtime import pick_device
 
@@ -96,6 +96,8 @@ def _bench(args: argparse.Namespace) -> None:
     for device in devices:
         model = checkpoint.model.to(device)
         print(format_bench(bench_model(model, time_steps=tuple(args.time_steps), device=device)))
+        print(format_bench(bench_variants(checkpoint.model.config, checkpoint.model.config.time_steps,
+                                          device=device)))
     print(format_bench(bench_training(checkpoint.model.to("cpu"), _loss_config(checkpoint))))
 
 
@@ -213,7 +215,8 @@ def _add_bench_command(commands: argparse._SubParsersAction) -> None:
     bench.add_argument(
         "target",
         choices=["model", "pipeline", "text", "turns", "diarization"],
-        help="model: forward latency per T and training throughput; pipeline: end-to-end video analysis; "
+        help="model: forward latency per T, the DSWA variants at the checkpoint's T and training throughput; "
+        "pipeline: end-to-end video analysis; "
         "text: the text encoders' cost per utterance; turns: turn-taking scores on generated quick exchanges; "
         "diarization: speaker turns (DER, JER) against reference RTTM files",
     )

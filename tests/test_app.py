@@ -19,8 +19,9 @@ from demo.app import checkpoint_status
 from demo.config import example_label
 from demo.markup import md
 from demo.state import AppState
-from demo.tabs.analyse import NO_TRANSCRIPT, AnalyseTab, modality_statement
-from demo.tabs.inspect import PAGE_SIZE, InspectTab, SortOrder, display_turns, sort_turns
+from demo.tabs.analyse import NO_TRANSCRIPT, AnalyseTab
+from demo.tabs.analyse_views import modality_statement
+from demo.tabs.inspect import PAGE_SIZE, InspectTab
 from demo.tabs.learn import InputShape, LearnTab, without_dswa_sentence
 from spikemo.data.conversation import Prediction
 from spikemo.data.labels import MELD_LABELS
@@ -29,7 +30,7 @@ from spikemo.data.transcript import TranscriptLimits
 from spikemo.model.checkpoint import load_checkpoint
 from spikemo.model.modeling import SpikEmoModel
 from spikemo.training.dswa_ablation import predict_without_dswa
-from spikemo.training.inspection import ConfusionView, scored_turns
+from spikemo.training.inspection import ConfusionView, SortOrder, display_turns, scored_turns, sort_turns
 from spikemo.training.metrics import classification_metrics
 from spikemo.training.predict import gold_and_predicted
 from spikemo.video.media import probe_video

@@ -44,8 +44,9 @@ from demo.browser import (
     search_turns,
     serve_app,
 )
-from demo.tabs.analyse import TURN_TABLE_COLUMNS
-from demo.tabs.inspect import FOCUS_MARK, PAGE_SIZE
+from demo.tabs.analyse_views import TURN_TABLE_COLUMNS
+from demo.tabs.inspect import PAGE_SIZE
+from demo.tabs.inspect_views import FOCUS_MARK
 from spikemo.data.labels import MELD_LABELS
 from spikemo.paths import DEFAULT_CHECKPOINT, DEFAULT_DATA_DIR, EXAMPLES_DIR
 from spikemo.video.analysis import FORMULA_PREFIXES

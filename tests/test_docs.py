@@ -104,3 +104,16 @@ def test_the_text_encoder_sweep_tables_are_the_gpu_runs_records():
 def test_the_generated_result_pages_say_how_to_rebuild_them():
     for page in (RESULTS / "voice.md", RESULTS / "joint" / "joint.md"):
         assert "Made by `python -m train." in page.read_text(encoding="utf-8")
+
+
+def test_what_dswa_decides_is_the_recorded_effect_of_the_shipped_checkpoint():
+    effect = json.loads((RESULTS / "dswa_effect.json").read_text())
+    results = (REPO / "docs" / "results.md").read_text(encoding="utf-8").replace("\n", " ")
+    f1 = effect["weighted_f1"]
+    assert (f"{effect['changed_without_dswa']} of {effect['utterances']} predictions change without DSWA and "
+            f"{effect['changed_with_spikes_silenced']} with the spikes silenced; weighted F1 is "
+            f"{f1['with_dswa']:.2f} as trained, {f1['without_dswa']:.2f} without DSWA and "
+            f"{f1['spikes_silenced']:.2f} silenced") in results
+    assert f"correlate {effect['weight_feature_correlation_within_dialogue']:.4f}" in results
+    assert (f"DSWA changes {effect['changed_without_dswa']} of {effect['utterances']} dev decisions and its spikes "
+            f"{effect['changed_with_spikes_silenced']}") in README.replace("\n", " ")

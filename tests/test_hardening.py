@@ -13,8 +13,8 @@ import pytest
 from demo.app import checkpoint_status
 from demo.errors import user_errors
 from demo.markup import html_text, md
-from demo.tabs.analyse import analysis_summary, turn_details
-from demo.tabs.inspect import scored_summary
+from demo.tabs.analyse_views import analysis_summary, turn_details
+from demo.tabs.inspect_views import scored_summary
 from demo.worker import ScoredFile
 from spikemo.data.conversation import Conversation, Prediction, Utterance
 from spikemo.errors import InputError
@@ -363,7 +363,7 @@ def test_a_single_frame_video_gives_its_frame_once_and_no_face_cue(single_frame_
 
 
 def test_the_turn_table_shows_a_dash_and_the_details_say_why_a_turn_has_no_face_cue():
-    from demo.tabs.analyse import turn_details, turn_rows
+    from demo.tabs.analyse_views import turn_details, turn_rows
 
     analysis = make_analysis("Ann", "Hello there.")
     analysis.cues[0].face_frames = 1

@@ -9,19 +9,8 @@ import pytest
 from demo.config import AppConfig
 from demo.markup import md
 from demo.state import AppState
-from demo.tabs.inspect import (
-    DIALOGUE_WIDTHS,
-    DISAGREEMENT_WIDTHS,
-    FOCUS_MARK,
-    TURN_WIDTHS,
-    InspectTab,
-    SortOrder,
-    checkpoint_folder,
-    display_turns,
-    highlight_errors,
-    other_checkpoints,
-    sort_turns,
-)
+from demo.tabs.inspect import InspectTab, checkpoint_folder, other_checkpoints
+from demo.tabs.inspect_views import DIALOGUE_WIDTHS, DISAGREEMENT_WIDTHS, FOCUS_MARK, TURN_WIDTHS, highlight_errors
 from demo.worker import ScoredFile
 from spikemo.data.conversation import Conversation, Prediction, Utterance
 from spikemo.data.labels import MELD_LABELS
@@ -33,18 +22,24 @@ from spikemo.training.inspection import (
     ConfusionView,
     CsvLimits,
     DisagreementOrder,
+    SortOrder,
     TurnFilter,
     check_csv_limits,
     confusion_cell,
     confusion_table,
+    dialogue_choices,
     disagreements,
+    display_turns,
+    error_count,
     filter_turns,
+    find_dialogue,
     first_dialogue_with_errors,
     page_of,
     scored_source_table,
     scored_turns,
     slice_scores,
     sort_disagreements,
+    sort_turns,
 )
 from spikemo.training.metrics import classification_metrics
 from spikemo.training.predict import gold_and_predicted
@@ -381,3 +376,12 @@ def test_scores_per_slice_of_speaker_position_and_length():
     assert by["position"] == {"1st turn": (2, 50.0), "turns 2-3": (3, 33.33), "turns 4-6": (1, 0.0)}
     assert sum(n for n, _ in by["length"].values()) == 6  # the unlabelled turn is not scored
     assert list(table[table["slice by"] == "position"]["slice"]) == ["1st turn", "turns 2-3", "turns 4-6"]
+
+
+def test_dialogue_lookup_and_choices_count_errors():
+    conversations = sample()
+    assert [error_count(c) for c in conversations] == [2, 2]
+    assert dialogue_choices(conversations) == [("0: 2 errors in 4 turns", "0"), ("1: 2 errors in 3 turns", "1")]
+    assert find_dialogue(conversations, "1", "sample.csv") is conversations[1]
+    with pytest.raises(InputError, match="Dialogue 7 is not in sample.csv"):
+        find_dialogue(conversations, "7", "sample.csv")

@@ -8,14 +8,16 @@ import pytest
 import torch
 
 from spikemo.data.batching import iterate_batches, modalities_by_conversation
-from spikemo.data.conversation import Conversation, Utterance
+from spikemo.data.conversation import Conversation, Utterance, without_modality
 from spikemo.data.labels import MELD_LABELS
+from spikemo.data.ravdess import actors_of, find_clips, ravdess_conversations, select_actors
 from spikemo.errors import InputError, run_command
 from spikemo.model.checkpoint import load_checkpoint
 from spikemo.model.configuration import LossConfig, TrainConfig
 from spikemo.model.modeling import SpikEmoModel
 from spikemo.training.predict import predict_conversations
 from spikemo.training.trainer import drop_a_modality, feature_statistics, train_spikemo
+from spikemo.training.two_corpus import majority_scores, validation_actors
 from tests.helpers import make_corpus, tiny_config
 from train import joint
 
@@ -101,11 +103,9 @@ def test_training_on_two_corpora_with_a_custom_dev_score(mixed):
 
 
 def test_pseudo_dialogues_keep_each_actor_apart(tmp_path):
-    from spikemo.data.ravdess import find_clips
-
     clips = find_clips(make_corpus(tmp_path / "data", actors=3))
     compare = np.arange(len(clips), dtype=np.float32)[:, None].repeat(5, axis=1)
-    conversations = joint.ravdess_conversations(clips, compare, dialogue_length=3, seed=0)
+    conversations = ravdess_conversations(clips, compare, dialogue_length=3, seed=0)
     assert sorted(u.utterance_id for c in conversations for u in c.utterances) == list(range(len(clips)))
     for conversation in conversations:
         assert len(conversation) <= 3 and len(conversation.speakers()) == 1
@@ -113,11 +113,14 @@ def test_pseudo_dialogues_keep_each_actor_apart(tmp_path):
             clip = clips[u.utterance_id]
             assert (u.emotion, u.text, u.speaker) == (clip.label, clip.statement, f"Actor_{clip.actor:02d}")
             assert u.features["audio"][0] == u.utterance_id
-    assert joint.actors_of(conversations) == {1, 2, 3}
-    stripped = joint.without_modality(conversations, "audio")
+    assert actors_of(conversations) == {1, 2, 3}
+    assert actors_of(select_actors(conversations, {2})) == {2}
+    stripped = without_modality(conversations, "audio")
     assert all("audio" not in u.features for c in stripped for u in c.utterances)
     assert all("audio" in u.features for c in conversations for u in c.utterances)  # originals untouched
-    assert joint.validation_actors([[1, 4], [2, 5], [3, 6]], 2) == {1, 4}
+    assert validation_actors([[1, 4], [2, 5], [3, 6]], 2) == {1, 4}
+    chance = majority_scores(conversations, MELD_LABELS)
+    assert chance["label"] == "neutral" and chance["n_utterances"] == len(clips)
 
 
 @pytest.mark.slow
@@ -136,6 +139,9 @@ def test_train_joint_quick_folds_and_final_model(tmp_path, monkeypatch):
         assert record["history"][0]["dev_meld_weighted_f1"] >= 0
     report = (results / "joint.md").read_text()
     assert "| mean ± std |" in report and "chance: always neutral" in report
+    (results / "joint.md").unlink()
+    assert joint.main(["--reports-only", "--quick", "--results-dir", str(results)]) == report
+    assert (results / "joint.md").read_text() == report  # rebuilt from the records alone
     saved = json.loads((results / "runs" / "fold1.json").read_text())
     assert saved["scores"] == records[1]["scores"]
 

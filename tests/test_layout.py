@@ -1,4 +1,5 @@
-"""The project's shape: spikemo/ never imports Gradio, its layers depend one way, and the code passes ruff.
+"""The project's shape: spikemo/ never imports Gradio, its layers depend one way, train/ drives only the library,
+functions and UI modules stay short, and the code passes ruff.
 
 The layers, lowest first (spikemo/__init__.py describes them): a module may import its own subpackage and any
 lower layer, never a higher one or a sibling of its own rank.
@@ -110,6 +111,35 @@ def test_ui_and_training_entry_points_stay_apart():
             assert other not in tops, f"{path.relative_to(REPO)} imports {other}"
             if folder == "train":
                 assert "gradio" not in tops, f"{path.relative_to(REPO)} imports gradio"
+
+
+def test_the_training_drivers_import_only_the_library():
+    """Each train/ script drives library code: none imports another, so what one needs that another has is in
+    spikemo/."""
+    for path in sorted((REPO / "train").glob("*.py")):
+        drivers = sorted(name for name in imported_modules(path) if name.split(".")[0] == "train")
+        assert drivers == [], f"{path.relative_to(REPO)} imports {drivers}"
+
+
+CODE_FILES = sorted([*(REPO / "spikemo").rglob("*.py"), *(REPO / "demo").rglob("*.py"),
+                     *(REPO / "train").rglob("*.py"), REPO / "app.py"])
+
+
+@pytest.mark.parametrize("path", CODE_FILES, ids=lambda path: str(path.relative_to(REPO)))
+def test_functions_fit_on_a_screen(path):
+    """No function or method over 80 lines: each can be read, and tested, alone."""
+    long = [
+        f"{node.name} ({node.end_lineno - node.lineno + 1} lines)"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno - node.lineno + 1 > 80
+    ]
+    assert long == []
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "demo").rglob("*.py")), ids=lambda path: path.name)
+def test_demo_modules_stay_short(path):
+    """The UI arranges library calls: a demo module over 400 lines holds logic that belongs in the library."""
+    assert len(path.read_text(encoding="utf-8").splitlines()) <= 400
 
 
 def test_the_code_passes_ruff():

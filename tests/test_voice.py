@@ -190,6 +190,16 @@ def test_train_voice_then_evaluate_voice_on_generated_clips(corpus, feature_cach
     assert {"config.json", "model.safetensors", "README.md"} == {p.name for p in out.iterdir()}
     assert "CC BY-NC-SA 4.0" in (out / "README.md").read_text()
     assert json.loads(results.read_text())["chosen"]["config"] == result["chosen"]["config"]
+    page = results.with_suffix(".md").read_text()
+    assert "Mean ± sample standard deviation" in page and "(chosen)" in page
+    # the page, the card and the recorded summary are rebuilt from the JSON alone, the weights untouched
+    weights = (out / "model.safetensors").read_bytes()
+    for path in (results.with_suffix(".md"), out / "README.md"):
+        path.unlink()
+    rebuilt = train_main(["--reports-only", "--out", str(out), "--results", str(results)])
+    assert results.with_suffix(".md").read_text() == page and (out / "README.md").is_file()
+    assert rebuilt["chosen"]["cv"]["weighted_f1_std"] == result["chosen"]["cv"]["weighted_f1_std"]
+    assert (out / "model.safetensors").read_bytes() == weights
     capsys.readouterr()
     assert cli_main(["evaluate-voice", "--data", str(corpus), "--model", str(out)]) == 0
     report = json.loads(capsys.readouterr().out)

@@ -1,16 +1,18 @@
-"""Speed benchmarks for the SpikEmo network: forward latency per dialogue over T, and training throughput.
+"""Speed benchmarks for the SpikEmo network: forward latency per dialogue over T, the DSWA variants side by
+side, and training throughput.
 
 Figures are medians of several timed runs after a warm-up, on random features of the model's input sizes.
 """
 
 import copy
+import dataclasses
 import statistics
 import time
 from functools import partial
 
 import torch
 
-from spikemo.model.configuration import LossConfig
+from spikemo.model.configuration import DSWA_VARIANTS, LossConfig, SpikEmoConfig
 from spikemo.model.losses import SpikEmoLoss
 from spikemo.model.modeling import SpikEmoModel
 
@@ -67,6 +69,36 @@ def bench_model(
     }
 
 
+def bench_variants(
+    config: SpikEmoConfig,
+    time_steps: int,
+    dialogue_length: int = 20,
+    repeats: int = 7,
+    device: str = "cpu",
+) -> dict:
+    """Median forward latency (ms) of one dialogue for each DSWA variant (and without DSWA) on the sizes of
+    `config` at the same T, freshly initialised (latency does not depend on the weights), and each one's ratio
+    to the residual variant's."""
+    variants = {"no_dswa": {"use_dswa": False}} | {name: {"use_dswa": True, "dswa_variant": name}
+                                                   for name in DSWA_VARIANTS}
+    latency = {}
+    for name, changes in variants.items():
+        torch.manual_seed(0)
+        model = SpikEmoModel(dataclasses.replace(config, **changes))
+        latency[name] = bench_model(model, (time_steps,), dialogue_length, repeats, device)["latency_ms"][time_steps]
+    return {
+        "kind": "variants",
+        "modalities": list(config.modalities),
+        "time_steps": time_steps,
+        "dialogue_length": dialogue_length,
+        "repeats": repeats,
+        "device": device,
+        "threads": torch.get_num_threads(),
+        "latency_ms": latency,
+        "ratio_to_residual": {name: ms / latency["residual"] for name, ms in latency.items()},
+    }
+
+
 def bench_training(
     model: SpikEmoModel,
     loss_config: LossConfig,
@@ -108,6 +140,12 @@ def bench_training(
 def format_bench(results: dict) -> str:
     """A short human-readable report of `bench_model` or `bench_training` results."""
     where = f"{results['device']}, {results['threads']} threads, modalities {'+'.join(results['modalities'])}"
+    if results["kind"] == "variants":
+        lines = [f"DSWA variants ({where}, T={results['time_steps']}): one dialogue of {results['dialogue_length']} "
+                 f"utterances, median of {results['repeats']}", "  variant      latency (ms)   x residual"]
+        lines += [f"  {name:<12} {ms:12.1f}   {results['ratio_to_residual'][name]:9.2f}"
+                  for name, ms in results["latency_ms"].items()]
+        return "\n".join(lines)
     if results["kind"] == "training":
         return (
             f"training ({where}, T={results['time_steps']}): batch {results['batch_size']} x "

@@ -102,3 +102,14 @@ def load_checkpoint(directory: str | Path | None = None, device: str | torch.dev
     if folder and not (directory / folder).is_dir():
         raise CheckpointError(f"{directory} names a text encoder folder '{folder}' that is not there")
     return Checkpoint(model=model.to(device), metadata=metadata, directory=directory)
+
+
+def sibling_checkpoints(checkpoint_dir: str | Path) -> list[Path]:
+    """The other checkpoint folders (each holding a config.json) beside `checkpoint_dir`, sorted: the candidates
+    to compare a checkpoint with."""
+    checkpoint_dir = Path(checkpoint_dir)
+    folder = checkpoint_dir.parent
+    if not folder.is_dir():
+        return []
+    own = checkpoint_dir.resolve()
+    return sorted(p for p in folder.iterdir() if (p / CONFIG_NAME).is_file() and p.resolve() != own)

@@ -212,6 +212,98 @@ def _load_state(path: Path, fingerprint: str) -> dict:
     return state
 
 
+def _training_data(encoder: TextEncoder, train: list[Conversation], dev: list[Conversation],
+                   labels: tuple[str, ...], config: TextFinetuneConfig) -> tuple[list, list[int], list, list[int]]:
+    """The labelled train and dev utterances with their targets; a seeded train subset under
+    `config.max_train_utterances`."""
+    train_items, train_targets = labelled_utterances(encoder, train, labels)
+    dev_items, dev_targets = labelled_utterances(encoder, dev, labels)
+    if not train_items or not dev_items:
+        raise InputError("fine-tuning needs labelled utterances in both the train and the dev conversations")
+    if config.max_train_utterances is not None and config.max_train_utterances < len(train_items):
+        chosen = sorted(random.Random(config.seed).sample(range(len(train_items)), config.max_train_utterances))
+        train_items = [train_items[i] for i in chosen]
+        train_targets = [train_targets[i] for i in chosen]
+    return train_items, train_targets, dev_items, dev_targets
+
+
+def _loss_function(train_targets: list[int], n_labels: int, config: TextFinetuneConfig,
+                   device: torch.device) -> nn.CrossEntropyLoss:
+    """Cross-entropy, weighted by inverse class frequency when `config.class_weighting`."""
+    if not config.class_weighting:
+        return nn.CrossEntropyLoss()
+    counts = np.bincount(train_targets, minlength=n_labels).astype(np.float64)
+    weights = counts.sum() / (n_labels * np.maximum(counts, 1.0))
+    return nn.CrossEntropyLoss(weight=torch.tensor(weights, dtype=torch.float32, device=device))
+
+
+@dataclass
+class _FineTuneRun:
+    """The pieces of one fine-tuning run and its resumable state. `run` says where the run stands: epoch and
+    step, the losses so far, the history, the best epoch's weights and the batch-order state (`shuffler`) the
+    current epoch started from."""
+
+    encoder: TextEncoder
+    head: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    fingerprint: str
+    state_path: Path | None
+    run: dict
+
+    def save(self) -> None:
+        if self.state_path is None:
+            return
+        on_gpu = self.encoder.device.type == "cuda"
+        _save_state(self.state_path, {
+            "fingerprint": self.fingerprint, "run": self.run, "trained": _trainable(self.encoder.model),
+            "head": self.head.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(self.encoder.device) if on_gpu else None,
+        })
+
+    def restore(self) -> None:
+        """Go on from the saved state when there is one (InputError if other settings or data made it)."""
+        if self.state_path is None or not self.state_path.is_file():
+            return
+        state = _load_state(self.state_path, self.fingerprint)
+        self.run = state["run"]
+        _assign(self.encoder.model, state["trained"])
+        self.head.load_state_dict(state["head"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"])
+        if self.encoder.device.type == "cuda" and state["cuda_rng"] is not None:
+            torch.cuda.set_rng_state(state["cuda_rng"], self.encoder.device)
+
+
+def _train_epoch(job: _FineTuneRun, shuffler: random.Random, items: list, targets: torch.Tensor,
+                 loss_fn: nn.Module, parameters: list[nn.Parameter], config: TextFinetuneConfig, progress: bool,
+                 save_every_s: float) -> float:
+    """The rest of the current epoch's steps, saving the state every `save_every_s`; returns the time of the
+    last save (perf_counter; the epoch's seconds before it are in run["epoch_seconds"])."""
+    run, started = job.run, time.perf_counter()
+    last_save = started
+    job.encoder.model.train()
+    job.head.train()
+    shuffler.setstate(run["shuffler"])
+    batches = _length_bucketed_batches(items, config.batch_size, shuffler)
+    steps = tqdm(range(run["step"], len(batches)), desc=f"text fine-tune epoch {run['epoch']}",
+                 initial=run["step"], total=len(batches), disable=not progress)
+    for index in steps:
+        rows = batches[index]
+        loss = training_step(job.encoder, job.head, loss_fn, job.optimizer, parameters, [items[i] for i in rows],
+                             targets[rows], config.bf16)
+        job.scheduler.step()
+        run["losses"].append(loss)
+        run["step"] = index + 1
+        if time.perf_counter() - last_save >= save_every_s and run["step"] < len(batches):
+            run["epoch_seconds"] += time.perf_counter() - started
+            job.save()
+            started = last_save = time.perf_counter()
+    return started
+
+
 def finetune_text_encoder(encoder: TextEncoder, train: list[Conversation], dev: list[Conversation],
                           labels: tuple[str, ...], config: TextFinetuneConfig, progress: bool = True,
                           state_path: Path | None = None, save_every_s: float = 300.0) -> dict:
@@ -231,88 +323,37 @@ def finetune_text_encoder(encoder: TextEncoder, train: list[Conversation], dev: 
     torch.manual_seed(config.seed)
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
-
-    train_items, train_targets = labelled_utterances(encoder, train, labels)
-    dev_items, dev_targets = labelled_utterances(encoder, dev, labels)
-    if not train_items or not dev_items:
-        raise InputError("fine-tuning needs labelled utterances in both the train and the dev conversations")
-    if config.max_train_utterances is not None and config.max_train_utterances < len(train_items):
-        chosen = sorted(random.Random(config.seed).sample(range(len(train_items)), config.max_train_utterances))
-        train_items = [train_items[i] for i in chosen]
-        train_targets = [train_targets[i] for i in chosen]
-
+    train_items, train_targets, dev_items, dev_targets = _training_data(encoder, train, dev, labels, config)
     head, parameters = prepare_training(encoder, len(labels), config)
-    model = encoder.model
     steps_per_epoch = -(-len(train_items) // config.batch_size)
     optimizer, scheduler = optimizer_and_schedule(parameters, config, steps_per_epoch * config.epochs)
-    class_weights = None
-    if config.class_weighting:
-        counts = np.bincount(train_targets, minlength=len(labels)).astype(np.float64)
-        weights = counts.sum() / (len(labels) * np.maximum(counts, 1.0))
-        class_weights = torch.tensor(weights, dtype=torch.float32, device=encoder.device)
-    loss_fn = nn.CrossEntropyLoss(weight=class_weights)
+    loss_fn = _loss_function(train_targets, len(labels), config, encoder.device)
     targets = torch.tensor(train_targets, dtype=torch.long, device=encoder.device)
     shuffler = random.Random(config.seed)
-    on_gpu = encoder.device.type == "cuda"
-
-    fingerprint = _fingerprint(config, encoder, train_targets, dev_targets)
-    # epoch and step say where the run stands; shuffler is the batch-order state the current epoch started from
-    run = {"epoch": 1, "step": 0, "losses": [], "epoch_seconds": 0.0, "history": [], "best_f1": -1.0,
-           "best_epoch": 0, "best_weights": None, "shuffler": shuffler.getstate()}
-    if state_path is not None and Path(state_path).is_file():
-        state = _load_state(Path(state_path), fingerprint)
-        run = state["run"]
-        _assign(model, state["trained"])
-        head.load_state_dict(state["head"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["torch_rng"])
-        if on_gpu and state["cuda_rng"] is not None:
-            torch.cuda.set_rng_state(state["cuda_rng"], encoder.device)
-
-    def save() -> None:
-        if state_path is not None:
-            _save_state(Path(state_path), {
-                "fingerprint": fingerprint, "run": run, "trained": _trainable(model), "head": head.state_dict(),
-                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "torch_rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state(encoder.device) if on_gpu else None,
-            })
-
-    while run["epoch"] <= config.epochs:
-        epoch, started, last_save = run["epoch"], time.perf_counter(), time.perf_counter()
-        model.train()
-        head.train()
-        shuffler.setstate(run["shuffler"])
-        batches = _length_bucketed_batches(train_items, config.batch_size, shuffler)
-        steps = tqdm(range(run["step"], len(batches)), desc=f"text fine-tune epoch {epoch}",
-                     initial=run["step"], total=len(batches), disable=not progress)
-        for index in steps:
-            rows = batches[index]
-            loss = training_step(encoder, head, loss_fn, optimizer, parameters, [train_items[i] for i in rows],
-                                 targets[rows], config.bf16)
-            scheduler.step()
-            run["losses"].append(loss)
-            run["step"] = index + 1
-            if time.perf_counter() - last_save >= save_every_s and run["step"] < len(batches):
-                run["epoch_seconds"] += time.perf_counter() - started
-                save()
-                started = last_save = time.perf_counter()
+    job = _FineTuneRun(encoder, head, optimizer, scheduler, _fingerprint(config, encoder, train_targets, dev_targets),
+                       Path(state_path) if state_path is not None else None,
+                       {"epoch": 1, "step": 0, "losses": [], "epoch_seconds": 0.0, "history": [], "best_f1": -1.0,
+                        "best_epoch": 0, "best_weights": None, "shuffler": shuffler.getstate()})
+    job.restore()
+    while job.run["epoch"] <= config.epochs:
+        run = job.run
+        since = _train_epoch(job, shuffler, train_items, targets, loss_fn, parameters, config, progress,
+                             save_every_s)
         dev_f1 = _dev_weighted_f1(encoder, head, dev_items, dev_targets, config.batch_size)
-        run["history"].append({"epoch": epoch, "train_loss": float(np.mean(run["losses"])),
+        run["history"].append({"epoch": run["epoch"], "train_loss": float(np.mean(run["losses"])),
                                "dev_weighted_f1": dev_f1,
-                               "seconds": run["epoch_seconds"] + time.perf_counter() - started})
+                               "seconds": run["epoch_seconds"] + time.perf_counter() - since})
         if progress:
-            print(f"text fine-tune epoch {epoch}: loss {run['history'][-1]['train_loss']:.4f}, dev weighted F1 "
-                  f"{dev_f1:.4f} ({run['history'][-1]['seconds']:.0f} s)", flush=True)
+            print(f"text fine-tune epoch {run['epoch']}: loss {run['history'][-1]['train_loss']:.4f}, dev weighted "
+                  f"F1 {dev_f1:.4f} ({run['history'][-1]['seconds']:.0f} s)", flush=True)
         if dev_f1 > run["best_f1"]:
-            run.update(best_f1=dev_f1, best_epoch=epoch, best_weights=_trainable(model))
-        run.update(epoch=epoch + 1, step=0, losses=[], epoch_seconds=0.0, shuffler=shuffler.getstate())
-        save()
-    _assign(model, run["best_weights"])
-    model.eval()
-    return {"epochs": run["history"], "best_epoch": run["best_epoch"], "best_dev_weighted_f1": run["best_f1"],
-            "train_utterances": len(train_items)}
+            run.update(best_f1=dev_f1, best_epoch=run["epoch"], best_weights=_trainable(encoder.model))
+        run.update(epoch=run["epoch"] + 1, step=0, losses=[], epoch_seconds=0.0, shuffler=shuffler.getstate())
+        job.save()
+    _assign(encoder.model, job.run["best_weights"])
+    encoder.model.eval()
+    return {"epochs": job.run["history"], "best_epoch": job.run["best_epoch"],
+            "best_dev_weighted_f1": job.run["best_f1"], "train_utterances": len(train_items)}
 
 
 def encode_cross_fitted(base: TextEncoderConfig, train: list[Conversation], dev: list[Conversation],

@@ -10,7 +10,8 @@ how much they move between T = 2 and the model's T.
 
 import random
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,23 @@ def _scores(gold: list[str], predicted: list[str], labels: Sequence[str]) -> dic
     return {k: metrics[k] for k in ("weighted_f1", "accuracy", "per_class_f1")}
 
 
+@contextmanager
+def predictions_restored(conversations: Sequence[Conversation]) -> Iterator[None]:
+    """Inside the block, predictions may be overwritten and read; after it, every utterance has the prediction it
+    had before."""
+    kept = [[u.prediction for u in c.utterances] for c in conversations]
+    try:
+        yield
+    finally:
+        for conversation, predictions in zip(conversations, kept):
+            for utterance, prediction in zip(conversation.utterances, predictions):
+                utterance.prediction = prediction
+
+
+def _current_predictions(conversations: Sequence[Conversation]) -> list[list[Prediction]]:
+    return [[u.prediction for u in c.utterances] for c in conversations]
+
+
 def predict_ablated(
     model: SpikEmoModel,
     conversations: Sequence[Conversation],
@@ -39,17 +57,9 @@ def predict_ablated(
 ) -> list[list[Prediction]]:
     """Each utterance's prediction with the model's DSWA step skipped, or with all its spikes silenced, per
     conversation; the conversations keep whatever predictions they had."""
-    kept = [[u.prediction for u in c.utterances] for c in conversations]
-    if silence_spikes:
-        with spikes_silenced(model):
-            predict_conversations(model, conversations, device=device, skip_dswa=skip_dswa)
-    else:
+    with predictions_restored(conversations), spikes_silenced(model) if silence_spikes else nullcontext():
         predict_conversations(model, conversations, device=device, skip_dswa=skip_dswa)
-    ablated = [[u.prediction for u in c.utterances] for c in conversations]
-    for conversation, predictions in zip(conversations, kept):
-        for utterance, prediction in zip(conversation.utterances, predictions):
-            utterance.prediction = prediction
-    return ablated
+        return _current_predictions(conversations)
 
 
 def predict_order_shuffled(
@@ -65,13 +75,9 @@ def predict_order_shuffled(
         order = list(conversation.utterances)
         generator.shuffle(order)
         shuffled.append(Conversation(conversation.conversation_id, order))
-    kept = [[u.prediction for u in c.utterances] for c in conversations]
-    predict_conversations(model, shuffled, device=device)  # writes into the same Utterance objects
-    moved = [[u.prediction for u in c.utterances] for c in conversations]
-    for conversation, predictions in zip(conversations, kept):
-        for utterance, prediction in zip(conversation.utterances, predictions):
-            utterance.prediction = prediction
-    return moved
+    with predictions_restored(conversations):
+        predict_conversations(model, shuffled, device=device)  # writes into the same Utterance objects
+        return _current_predictions(conversations)
 
 
 def predict_without_dswa(

@@ -1,7 +1,7 @@
 """Reading a scored MELD-format CSV turn by turn: one table of every turn and its prediction, filters over it
-(gold class, predicted class, speaker, confidence, errors only, text), scores per slice (speaker, position in
-the dialogue, length), pages of it, the turns behind one cell of the confusion matrix, the turns on which two
-checkpoints disagree, and the size limits on a CSV before it is scored.
+(gold class, predicted class, speaker, confidence, errors only, text), sort orders, scores per slice (speaker,
+position in the dialogue, length), pages of it, the turns behind one cell of the confusion matrix, dialogue
+lookup, the turns on which two checkpoints disagree, and the size limits on a CSV before it is scored.
 
 Tables are pandas DataFrames with one row per turn, in file order (dialogues by id, turns in order); `turn` is
 1-based (its position in the dialogue), `utterance_id` the CSV's own Utterance_ID, and `gold` is "" for an
@@ -248,13 +248,70 @@ def confusion_cell(labels: Sequence[str], row: int, column: int) -> TurnFilter:
     return TurnFilter(gold=(labels[row],), predicted=(labels[column - 1],) if column else ())
 
 
+def error_count(conversation: Conversation) -> int:
+    """Labelled turns of a scored dialogue whose prediction is wrong."""
+    return sum(u.emotion is not None and u.prediction.emotion != u.emotion for u in conversation.utterances)
+
+
 def first_dialogue_with_errors(conversations: Sequence[Conversation]) -> str | None:
     """The id of the first dialogue with a wrong prediction on a labelled turn, else of the first dialogue (None
     when there is none)."""
     for conversation in conversations:
-        if any(u.emotion is not None and u.prediction.emotion != u.emotion for u in conversation.utterances):
+        if error_count(conversation):
             return conversation.conversation_id
     return conversations[0].conversation_id if conversations else None
+
+
+def find_dialogue(conversations: Sequence[Conversation], dialogue_id: str, file_name: str) -> Conversation:
+    """The dialogue with this id; InputError, naming the file, when there is none."""
+    for conversation in conversations:
+        if conversation.conversation_id == dialogue_id:
+            return conversation
+    raise InputError(f"Dialogue {dialogue_id} is not in {file_name}.")
+
+
+def dialogue_choices(conversations: Sequence[Conversation]) -> list[tuple[str, str]]:
+    """(label, dialogue id) per dialogue, the label counting its errors, e.g. "12: 3 errors in 9 turns"."""
+    choices = []
+    for c in conversations:
+        errors = error_count(c)
+        choices.append((f"{c.conversation_id}: {errors} error{'s' if errors != 1 else ''} in {len(c)} turns",
+                        c.conversation_id))
+    return choices
+
+
+class SortOrder(StrEnum):
+    """How the turn tables order their turns."""
+
+    TURN_ORDER = "turn order"
+    MOST_CONFIDENT = "most confident first"
+    LEAST_CONFIDENT = "least confident first"
+    DSWA_DECIDES = "turns DSWA decides first"
+
+
+def sort_turns(turns: pd.DataFrame, order: SortOrder | str) -> pd.DataFrame:
+    """A `scored_turns` table in `order`; ties (and "turn order") keep file order."""
+    order = SortOrder(order)
+    if order is SortOrder.MOST_CONFIDENT:
+        turns = turns.sort_values("confidence", ascending=False, kind="stable")
+    elif order is SortOrder.LEAST_CONFIDENT:
+        turns = turns.sort_values("confidence", ascending=True, kind="stable")
+    elif order is SortOrder.DSWA_DECIDES and "without_dswa" in turns:
+        decided = turns["predicted"] != turns["without_dswa"]
+        turns = turns.loc[decided.sort_values(ascending=False, kind="stable").index]
+    return turns.reset_index(drop=True)
+
+
+def display_turns(turns: pd.DataFrame) -> pd.DataFrame:
+    """A `scored_turns` table as a reader sees it: dialogue, turn, text, speaker, gold, predicted, without DSWA
+    ("" when the model has no DSWA step), confidence (3 decimals), correct ("yes", "NO", or "" unlabelled)."""
+    correct = pd.Series("yes", index=turns.index).where(~is_error(turns), "NO").where(turns["gold"] != "", "")
+    return pd.DataFrame({
+        "dialogue": turns["dialogue"], "turn": turns["turn"], "text": turns["text"], "speaker": turns["speaker"],
+        "gold": turns["gold"], "predicted": turns["predicted"],
+        "without DSWA": turns.get("without_dswa", ""),
+        "confidence": turns["confidence"].round(3), "correct": correct,
+    }).reset_index(drop=True)
 
 
 class DisagreementOrder(StrEnum):

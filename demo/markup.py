@@ -37,3 +37,14 @@ def md(value: object) -> str:
 def html_text(value: object) -> str:
     """`value` as HTML text: `&`, `<` and `>` escaped (quotes need none outside attributes)."""
     return html.escape(str(value), quote=False)
+
+
+def speaker_name(speaker: str | None) -> str:
+    """A speaker's name as Markdown text, or "unknown speaker"."""
+    return md(speaker) if speaker else "unknown speaker"
+
+
+def top_probabilities(probabilities: dict[str, float], count: int = 3) -> str:
+    """The `count` likeliest labels with their probabilities, e.g. "joy 0.61, neutral 0.20, surprise 0.09"."""
+    ranked = sorted(probabilities.items(), key=lambda item: -item[1])[:count]
+    return ", ".join(f"{label} {prob:.2f}" for label, prob in ranked)

@@ -9,7 +9,7 @@ from typing import NamedTuple
 import pandas as pd
 from matplotlib.figure import Figure
 
-from demo.markup import md
+from demo.markup import md, speaker_name, top_probabilities
 from spikemo.video.analysis import Analysis, WarningKind, voice_descriptions
 from spikemo.video.visual_features import frame_phrase
 from spikemo.viz import plots
@@ -152,14 +152,11 @@ def turn_details(analysis: Analysis, index: int) -> str:
     u = analysis.conversation.utterances[index]
     cues = analysis.cues[index]
     p = u.prediction
-    top = sorted(p.probabilities.items(), key=lambda item: -item[1])[:3]
     length = len(analysis.conversation.utterances)
     lines = [
-        f"### Turn {index + 1} of {length}: {md(u.speaker) if u.speaker else 'unknown speaker'}, "
-        f"{format_time(u.start)}-{format_time(u.end)}",
+        f"### Turn {index + 1} of {length}: {speaker_name(u.speaker)}, {format_time(u.start)}-{format_time(u.end)}",
         f"> {md(u.text)}",
-        f"**Model ({' + '.join(analysis.modalities_used)}): {p.emotion}** "
-        + ", ".join(f"{label} {prob:.2f}" for label, prob in top),
+        f"**Model ({' + '.join(analysis.modalities_used)}): {p.emotion}** {top_probabilities(p.probabilities)}",
     ]
     if p.dswa_weights:
         lines.append("DSWA weight (x turns; 1 = an average turn): "
@@ -174,10 +171,8 @@ def turn_details(analysis: Analysis, index: int) -> str:
         lines.append("**Face cue:** no face was found in this turn's frames.")
     if cues.voice_emotion:
         verdict = "agrees with" if cues.voice_emotion == p.emotion else "**disagrees** with"
-        top_voice = sorted(cues.voice_probabilities.items(), key=lambda item: -item[1])[:3]
-        lines.append(f"**Voice cue: {cues.voice_emotion}** ("
-                     + ", ".join(f"{label} {prob:.2f}" for label, prob in top_voice)
-                     + f"): {verdict} the model ({VOICE_CUE_POINTER.lower()[:-1]}).")
+        lines.append(f"**Voice cue: {cues.voice_emotion}** ({top_probabilities(cues.voice_probabilities)}): "
+                     f"{verdict} the model ({VOICE_CUE_POINTER.lower()[:-1]}).")
     voice = cues.voice
     if voice:
         lines.append(

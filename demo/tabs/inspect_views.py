@@ -10,7 +10,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from pandas.io.formats.style import Styler
 
-from demo.markup import md
+from demo.markup import md, speaker_name, top_probabilities
 from demo.worker import ScoredFile
 from spikemo.data.conversation import Conversation
 from spikemo.training.inspection import ConfusionView, confusion_table, error_count
@@ -123,14 +123,13 @@ def focus_details(scored: ScoredFile, conversation: Conversation, focus: int | N
                 f"{len(utterances)} turns. Click a turn for its details.")
     u = utterances[focus]
     p = u.prediction
-    top = sorted(p.probabilities.items(), key=lambda item: -item[1])[:3]
     verdict = "" if u.emotion is None else (" (correct)" if u.emotion == p.emotion else " (**error**)")
     lines = [
         f"**Dialogue {md(conversation.conversation_id)}, turn {focus + 1} of {len(utterances)}: "
-        f"{md(u.speaker) if u.speaker else 'unknown speaker'}**",
+        f"{speaker_name(u.speaker)}**",
         f"> {md(u.text)}",
         f"Gold: **{u.emotion or 'unlabelled'}**; predicted: **{p.emotion}**{verdict}; "
-        + ", ".join(f"{label} {prob:.2f}" for label, prob in top),
+        f"{top_probabilities(p.probabilities)}",
     ]
     if scored.without_dswa:
         lines.append(f"Without DSWA: {scored.without_dswa[conversation.conversation_id][focus]}.")

@@ -102,6 +102,14 @@ def _bench(args: argparse.Namespace) -> None:
 
 
 def _bench_pipeline(args: argparse.Namespace) -> None:
+    if args.cold:
+        from spikemo.bench.cold import DEFAULT_VIDEO, bench_cold, format_cold_bench
+
+        result = bench_cold(args.video or DEFAULT_VIDEO, args.repeats, args.speech_model)
+        print(format_cold_bench(result))
+        if args.json:
+            print(json.dumps(result))
+        return
     from spikemo.bench.pipeline import bench_pipeline, format_pipeline_bench
     from spikemo.video.analyzer import PipelineConfig
     from spikemo.video.speech import SpeechConfig
@@ -234,6 +242,10 @@ def _add_bench_command(commands: argparse._SubParsersAction) -> None:
                        help="text only: time stage 1's training steps (float32 and bfloat16 autocast) instead")
     bench.add_argument("--lora-rank", type=int, help="text --training only: LoRA adapters of this rank in every "
                        "layer (default: full fine-tuning)")
+    bench.add_argument("--cold", action="store_true",
+                       help="pipeline only: fresh `analyze` processes against fresh processes that only load Whisper "
+                       "and transcribe the same video")
+    bench.add_argument("--video", type=Path, help="pipeline --cold only: the video (default: the bundled example)")
     bench.add_argument("--no-voice-emotion", action="store_true",
                        help="pipeline only: without the voice-emotion model (to measure what it costs)")
     bench.add_argument("--speech-model",

@@ -16,9 +16,17 @@ from spikemo.data.labels import MELD_LABELS
 from spikemo.data.meld import read_meld_csv
 from spikemo.errors import CheckpointError, InputError
 from spikemo.integrity import sha256_of
-from spikemo.paths import DEFAULT_DATA_DIR
+from spikemo.paths import DEFAULT_CHECKPOINT, DEFAULT_DATA_DIR
 from spikemo.text import packaged
-from spikemo.text.encoder import TextEncoder
+from spikemo.text.encoder import (
+    ADAPTER_FILES,
+    MERGED_DIGEST,
+    MERGED_FOLDER,
+    TextEncoder,
+    load_transformer,
+    merge_adapters,
+    merged_encoder,
+)
 from spikemo.text.finetune import TextFinetuneConfig, finetune_text_encoder
 
 
@@ -211,6 +219,36 @@ def test_a_lora_tuned_encoder_saves_only_its_adapters_and_loads_onto_its_base(tm
     full = TextEncoder.from_pretrained(tmp_path / "retrained")
     assert full.config.base_model is None
     np.testing.assert_allclose(full.encode(full.tokenize(dev)), retrained, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_the_shipped_adapters_are_merged_once_and_served_from_the_cache_unchanged():
+    """A cold start loads the merge built on first use (no peft, no merging), with the very features of merging
+    the adapters in memory."""
+    adapters = DEFAULT_CHECKPOINT / "text_encoder"
+    folder = merged_encoder(adapters)
+    built = (folder / "model.safetensors").stat().st_mtime_ns
+    assert merged_encoder(adapters) == folder and (folder / "model.safetensors").stat().st_mtime_ns == built
+    served = TextEncoder.from_pretrained(str(adapters))
+    base, tokenizer = load_transformer(packaged.mpnet_path())
+    in_memory = TextEncoder(merge_adapters(base, adapters), tokenizer, served.config)
+    dev = read_meld_csv(DEFAULT_DATA_DIR / "dev_sent_emo.csv")[:3]
+    assert np.array_equal(served.encode(served.tokenize(dev)), in_memory.encode(in_memory.tokenize(dev)))
+    assert served.adapters_dir == adapters  # saved again, it stays adapters
+
+
+def test_a_merged_encoder_whose_weights_changed_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPIKEMO_CACHE", str(tmp_path / "cache"))
+    adapters = tmp_path / "adapters"
+    adapters.mkdir()
+    for name in ("adapter_config.json", "adapter_model.safetensors"):
+        (adapters / name).write_bytes(name.encode())
+    folder = tmp_path / "cache" / MERGED_FOLDER / f"mpnet-{sha256_of([adapters / n for n in ADAPTER_FILES])[:16]}"
+    folder.mkdir(parents=True)
+    (folder / "model.safetensors").write_bytes(b"changed")
+    (folder / MERGED_DIGEST).write_text("0" * 64 + "\n")
+    with pytest.raises(CheckpointError, match="merged text encoder"):
+        merged_encoder(adapters)
 
 
 def test_adapters_that_do_not_fit_their_base_are_refused(tmp_path):

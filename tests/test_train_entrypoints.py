@@ -55,7 +55,7 @@ def test_model_card_numbers_are_what_evaluate_measures(quick_checkpoint):
 
 
 def test_card_states_the_encoders_recipe_and_licence(quick_checkpoint):
-    from train.model_card import render_model_card
+    from spikemo.training.model_card import render_model_card
 
     metadata = json.loads((quick_checkpoint[0] / "config.json").read_text())
     metadata["text_encoder_base"] = "roberta-base"

@@ -18,22 +18,26 @@ before it encodes any turn.
 import copy
 import json
 import shutil
+import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
-from peft import PeftModel
 from tqdm.auto import tqdm
 from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from spikemo.data.conversation import Conversation
 from spikemo.errors import CheckpointError, InputError
+from spikemo.integrity import sha256_of, verify_sha256
+from spikemo.paths import cache_dir
 from spikemo.serialization import JsonDataclass
 from spikemo.text.packaged import MINILM, MPNET, default_text_encoder_path, resolve_text_encoder
 
 CONFIG_FILENAME = "text_encoder_config.json"
 ADAPTER_FILES: tuple[str, ...] = ("adapter_config.json", "adapter_model.safetensors")  # what peft saves for LoRA
+MERGED_FOLDER = "merged-text-encoders"  # under cache_dir(): LoRA adapters merged into their pinned base, once
+MERGED_DIGEST = "weights.sha256"
 POOLINGS: tuple[str, ...] = ("target_mean", "mean")
 
 
@@ -130,24 +134,17 @@ class TextEncoder:
         if config is None:
             config = _read_saved_config(saved_config) if saved_config.is_file() else TextEncoderConfig()
         config = replace(config, name_or_path=name_or_path)
-        weights_from = resolve_text_encoder(config.base_model) if config.base_model else name_or_path
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(weights_from)
-            model = AutoModel.from_pretrained(weights_from, dtype=torch.float32)
-        except (OSError, ValueError) as error:
-            if Path(weights_from).exists():
-                problem = "the folder holds no usable transformers model and tokenizer"
-            else:
-                problem = ("it is not a folder here and could not be fetched from the Hugging Face hub "
-                           "(no internet, or an unknown id)")
-            raise CheckpointError(
-                f"cannot load text encoder {weights_from!r}: {problem}. Use a local model folder or one of the "
-                f"offline names {MINILM!r} and {MPNET!r}. Details: {error}"
-            ) from error
-        if config.base_model:
-            model = _merge_adapters(model, Path(name_or_path))
+        adapters = Path(name_or_path) if config.base_model else None
+        if adapters is not None and config.base_model == MPNET:
+            # The merge of these adapters into their pinned base is built once and kept: a cold start then loads
+            # one model, without peft and without merging.
+            model, tokenizer = load_transformer(str(merged_encoder(adapters)))
+        else:
+            model, tokenizer = load_transformer(resolve_text_encoder(config.base_model) if adapters else name_or_path)
+            if adapters is not None:
+                model = merge_adapters(model, adapters)
         encoder = cls(model, tokenizer, config, device)
-        encoder.adapters_dir = Path(name_or_path) if config.base_model else None
+        encoder.adapters_dir = adapters
         return encoder
 
     def save_pretrained(self, directory: str | Path, dtype: torch.dtype | None = None) -> None:
@@ -157,7 +154,7 @@ class TextEncoder:
         computes in float32."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        if isinstance(self.model, PeftModel):
+        if hasattr(self.model, "peft_config"):  # a peft model, fine-tuned with LoRA adapters
             self.model.save_pretrained(directory)
             (directory / "README.md").unlink(missing_ok=True)  # peft's empty hub card template
             # peft records the base's folder on this machine; the portable name is the one loading resolves
@@ -274,9 +271,49 @@ class TextEncoder:
             utterance.features["text"] = vector
 
 
-def _merge_adapters(base: PreTrainedModel, folder: Path) -> PreTrainedModel:
+def load_transformer(weights_from: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """A transformers model (float32) and its tokenizer from a folder or hub id; CheckpointError when neither
+    loads."""
+    try:
+        return AutoModel.from_pretrained(weights_from, dtype=torch.float32), AutoTokenizer.from_pretrained(weights_from)
+    except (OSError, ValueError) as error:
+        if Path(weights_from).exists():
+            problem = "the folder holds no usable transformers model and tokenizer"
+        else:
+            problem = ("it is not a folder here and could not be fetched from the Hugging Face hub "
+                       "(no internet, or an unknown id)")
+        raise CheckpointError(
+            f"cannot load text encoder {weights_from!r}: {problem}. Use a local model folder or one of the "
+            f"offline names {MINILM!r} and {MPNET!r}. Details: {error}"
+        ) from error
+
+
+def merged_encoder(adapters: Path) -> Path:
+    """The folder of `adapters` merged into the offline mpnet (whose weights are pinned by SHA-256), built on first
+    use under cache_dir() and named by the adapters' SHA-256; its weights' SHA-256, recorded when it was built,
+    is checked on every load, as the base's is."""
+    folder = cache_dir() / MERGED_FOLDER / f"{MPNET}-{sha256_of([adapters / n for n in ADAPTER_FILES])[:16]}"
+    weights = folder / "model.safetensors"
+    if not (folder / MERGED_DIGEST).is_file():
+        model, tokenizer = load_transformer(resolve_text_encoder(MPNET))
+        merged = merge_adapters(model, adapters)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=folder.parent) as scratch:
+            building = Path(scratch) / folder.name
+            merged.save_pretrained(building)
+            tokenizer.save_pretrained(building)
+            (building / MERGED_DIGEST).write_text(sha256_of([building / "model.safetensors"]) + "\n")
+            shutil.rmtree(folder, ignore_errors=True)
+            building.rename(folder)  # last, so an interrupted build never leaves a folder that looks complete
+    verify_sha256([weights], (folder / MERGED_DIGEST).read_text().strip(), f"merged text encoder ({folder})")
+    return folder
+
+
+def merge_adapters(base: PreTrainedModel, folder: Path) -> PreTrainedModel:
     """The base model with the LoRA adapters saved in `folder` merged into its weights (serving runs at the
     base model's speed); CheckpointError when the adapters do not fit that base."""
+    from peft import PeftModel  # only where adapters are merged: serving a built merge needs no peft
+
     try:
         return PeftModel.from_pretrained(base, folder).merge_and_unload()
     except (OSError, ValueError, KeyError, RuntimeError) as error:

@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from spikemo.errors import run_command
+from spikemo.errors import exit_now, run_command
 from spikemo.paths import DEFAULT_DATA_DIR
 
 DIARIZERS = ("timeline", "pyannote", "words")  # spikemo.video.diarization's methods, without importing it
@@ -117,7 +117,8 @@ def _bench_pipeline(args: argparse.Namespace) -> None:
     config = PipelineConfig(speech=SpeechConfig(model=args.speech_model or SpeechConfig().model))
     if args.no_voice_emotion:
         config.voice_model = None
-    result = bench_pipeline(args.duration, args.repeats, args.checkpoint, config, device=args.device)
+    result = bench_pipeline(args.duration, args.repeats, args.checkpoint, config, device=args.device,
+                            video_path=args.video)
     print(format_pipeline_bench(result))
     if args.json:
         print(json.dumps(result))
@@ -245,7 +246,8 @@ def _add_bench_command(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--cold", action="store_true",
                        help="pipeline only: fresh `analyze` processes against fresh processes that only load Whisper "
                        "and transcribe the same video")
-    bench.add_argument("--video", type=Path, help="pipeline --cold only: the video (default: the bundled example)")
+    bench.add_argument("--video", type=Path, help="pipeline only: a video to analyse instead of a generated one "
+                       "(with --cold, default: the bundled example)")
     bench.add_argument("--no-voice-emotion", action="store_true",
                        help="pipeline only: without the voice-emotion model (to measure what it costs)")
     bench.add_argument("--speech-model",
@@ -273,4 +275,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

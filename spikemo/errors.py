@@ -1,5 +1,6 @@
 """SpikEmo's exceptions: one base class, so callers (CLI, app) can catch everything with a readable message."""
 
+import os
 import sys
 from collections.abc import Callable
 
@@ -28,3 +29,12 @@ def run_command(command: Callable[[], object]) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def exit_now(status: int) -> None:
+    """End a command-line process with `status` once its output is flushed, skipping the interpreter's teardown:
+    unloading torch, CTranslate2, MediaPipe and the rest adds about 1.5 s to a command that has nothing left to
+    clean (every file it wrote is closed; temporary folders are removed by the code that made them)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)

@@ -16,7 +16,7 @@ import pytest
 
 import spikemo.video.visual_features as visual_features
 from spikemo.bench.synthetic import SyntheticConfig, SyntheticConversation, make_conversation
-from spikemo.errors import InputError
+from spikemo.errors import CheckpointError, InputError
 from spikemo.video.analysis import AnalysisWarning, WarningKind
 from spikemo.video.analyzer import STAGES, Analyzer, PipelineConfig, audio_span
 from spikemo.video.media import MediaConfig
@@ -132,16 +132,31 @@ def test_the_speaker_timeline_holds_every_turn_under_its_speaker(analysis):
     assert analysis.to_dict()["speaker_timeline"][0] == vars(timeline[0])
 
 
+def test_voices_heard_beside_whisper_match_one_after_the_other(analyzer, conversation):
+    """With parallel_stages the speaker stage hears the voices while Whisper transcribes; in turn, the same turns,
+    speakers, timeline and predictions."""
+    beside = analyzer.analyze(conversation.path)
+    analyzer.config = replace(analyzer.config, parallel_stages=False)
+    try:
+        in_turn = analyzer.analyze(conversation.path)
+    finally:
+        analyzer.config = replace(analyzer.config, parallel_stages=True)
+    assert beside.speaker_timeline == in_turn.speaker_timeline and beside.speaker_timeline
+    for a, b in zip(beside.conversation.utterances, in_turn.conversation.utterances, strict=True):
+        assert (a.speaker, a.text, a.start, a.end) == (b.speaker, b.text, b.start, b.end)
+        assert a.prediction == b.prediction
+
+
 def test_features_side_by_side_match_one_after_the_other(full_analyzer, conversation, tmp_path):
-    """parallel_cues (the default) computes the text, voice and face features in three threads; one after the
+    """parallel_stages (the default) computes the text, voice and face features in three threads; one after the
     other must give the same analysis, bit for bit, with the three-modality checkpoint that reads them all."""
     srt = script_srt(tmp_path / "script.srt", conversation, with_speakers=True)
     side_by_side = full_analyzer.analyze(conversation.path, transcript_path=srt)
-    full_analyzer.config = replace(full_analyzer.config, parallel_cues=False)
+    full_analyzer.config = replace(full_analyzer.config, parallel_stages=False)
     try:
         in_turn = full_analyzer.analyze(conversation.path, transcript_path=srt)
     finally:
-        full_analyzer.config = replace(full_analyzer.config, parallel_cues=True)
+        full_analyzer.config = replace(full_analyzer.config, parallel_stages=True)
     for a, b in zip(side_by_side.conversation.utterances, in_turn.conversation.utterances, strict=True):
         assert all(np.array_equal(a.features[m], b.features[m]) for m in ("text", "audio", "visual"))
         assert a.prediction == b.prediction
@@ -198,8 +213,9 @@ def test_cues_timings_and_progress(analysis, progress_calls):
         assert cues.voice_emotion == max(cues.voice_probabilities, key=cues.voice_probabilities.get)
     assert set(analysis.timings) == set(STAGES) | {"total"}
     assert analysis.timings["speech"] > 0 and analysis.timings["visual"] > 0
-    side_by_side = ("text", "audio", "visual")  # PipelineConfig.parallel_cues: these three overlap
-    in_turn = sum(analysis.timings[s] for s in STAGES if s not in side_by_side)
+    # PipelineConfig.parallel_stages: the three cues overlap each other, the speaker stage partly overlaps speech
+    side_by_side = ("text", "audio", "visual")
+    in_turn = sum(analysis.timings[s] for s in STAGES if s not in (*side_by_side, "speakers"))
     assert analysis.timings["total"] >= in_turn + max(analysis.timings[s] for s in side_by_side)
     fractions = [fraction for fraction, _ in progress_calls]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
@@ -369,3 +385,12 @@ def test_no_face_is_a_warning(analyzer, tmp_path, scratch_tmp):
     assert all(c.face_expression is None and c.face_presence == 0.0 for c in result.cues)
     assert all(not u.features["visual"].any() for u in result.conversation.utterances)
     assert list(scratch_tmp.iterdir()) == []
+
+
+
+def test_a_checkpoint_that_cannot_load_fails_the_constructor_with_its_own_message(tmp_path):
+    """The models load side by side in threads; an error in one of them still reaches the caller, named."""
+    missing = tmp_path / "no-checkpoint"
+    missing.mkdir()
+    with pytest.raises(CheckpointError, match="no-checkpoint"):
+        Analyzer(missing)

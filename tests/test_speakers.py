@@ -8,6 +8,7 @@ from spikemo.data.conversation import Conversation, Utterance, appearance_indice
 from spikemo.video.media import load_audio
 from spikemo.video.segmentation import segment_words
 from spikemo.video.speakers import (
+    FRAMES_PER_SECOND,
     attribute_speakers,
     attribution_accuracy,
     cluster_speakers,
@@ -96,3 +97,11 @@ def test_turns_without_a_pause_are_split_at_the_speaker_change(tmp_path):
     found = [next(s.speaker for s in labelled if s.start - 0.3 <= m <= s.end + 0.3) for m in middles]
     assert changes >= 1
     assert attribution_accuracy(found, reference) == 1.0
+
+
+def test_window_frames_follow_the_encoders_mel_step():
+    """FRAMES_PER_SECOND is written out (resemblyzer is imported only where a voice is embedded): it must stay the
+    encoder's own mel frame rate."""
+    from resemblyzer.hparams import mel_window_step
+
+    assert 1000 // mel_window_step == FRAMES_PER_SECOND

@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from spikemo.errors import exit_now
 from spikemo.paths import EXAMPLES_DIR, REPO_ROOT
 
 DEFAULT_VIDEO = EXAMPLES_DIR / "two_friends.mp4"
@@ -77,13 +78,14 @@ def format_cold_bench(result: dict) -> str:
     ])
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m spikemo.bench.cold", description=transcribe_only.__doc__)
     parser.add_argument("video", type=Path)
     parser.add_argument("--speech-model")
     args = parser.parse_args(argv)
     print(transcribe_only(args.video, args.speech_model))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    exit_now(main())  # ends as `python -m spikemo` does, so both sides skip the interpreter's teardown

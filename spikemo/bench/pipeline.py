@@ -1,9 +1,9 @@
 """End-to-end speed and memory of the video pipeline on a generated conversation.
 
 `bench_pipeline` writes a two-speaker conversation of about `duration_s` seconds (spikemo.bench.synthetic) into a
-temporary folder, loads an Analyzer (timed on its own: checkpoint, text encoder, extractors, Whisper, voice
-encoder), runs one untimed warm-up analysis (its time is reported on its own: first-call costs such as
-openSMILE and MediaPipe start-up), then times `repeats` analyses and reports medians.
+temporary folder (or takes a given video), loads an Analyzer (timed on its own: checkpoint, text encoder,
+extractors, Whisper, voice encoder), runs one untimed warm-up analysis (its time is reported on its own:
+first-call costs such as openSMILE and MediaPipe start-up), then times `repeats` analyses and reports medians.
 
 Memory is the peak resident set size of this process from `resource.getrusage(RUSAGE_SELF).ru_maxrss`: the
 high-water mark over the whole benchmark, model loading included. The short-lived ffmpeg processes that
@@ -40,29 +40,35 @@ def bench_pipeline(
     config: PipelineConfig | None = None,
     seed: int = 0,
     device: str | None = None,
+    video_path: Path | None = None,
 ) -> dict:
-    """Median end-to-end seconds of `repeats` analyses of a generated ~duration_s conversation, per-stage
-    medians, the ratio to the video's duration, and peak memory. See the module docstring."""
+    """Median end-to-end seconds of `repeats` analyses of a generated ~duration_s conversation (or of the video
+    at `video_path`), per-stage medians, the ratio to the video's duration, and peak memory. See the module
+    docstring."""
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
     with tempfile.TemporaryDirectory(prefix="spikemo-bench-") as scratch:
-        video = make_conversation(
-            Path(scratch) / "conversation.mp4", SyntheticConfig(target_duration_s=duration_s, seed=seed)
-        )
+        if video_path is None:
+            video = make_conversation(
+                Path(scratch) / "conversation.mp4", SyntheticConfig(target_duration_s=duration_s, seed=seed))
+            path, described, speakers, scripted = video.path, "generated two-speaker video", 2, len(video.turns)
+        else:
+            path, described, speakers, scripted = video_path, video_path.name, None, None
         started = time.perf_counter()
         analyzer = Analyzer(checkpoint_dir, config, device)
         load_s = time.perf_counter() - started
         try:
-            warm_up = analyzer.analyze(video.path, num_speakers=2)
-            runs = [analyzer.analyze(video.path, num_speakers=2) for _ in range(repeats)]
+            warm_up = analyzer.analyze(path, num_speakers=speakers)
+            runs = [analyzer.analyze(path, num_speakers=speakers) for _ in range(repeats)]
         finally:
             analyzer.close()
     totals = [run.timings["total"] for run in runs]
     median_total = statistics.median(totals)
     speech_s = statistics.median(run.timings["speech"] for run in runs)
     return {
-        "video_seconds": video.duration,
-        "scripted_turns": len(video.turns),
+        "video": described,
+        "video_seconds": runs[-1].duration,
+        "scripted_turns": scripted,
         "utterances_found": len(runs[-1].conversation.utterances),
         "checkpoint": str(analyzer.checkpoint.directory),
         "modalities_used": list(runs[-1].modalities_used),
@@ -75,7 +81,7 @@ def bench_pipeline(
         "repeats": repeats,
         "run_seconds": totals,
         "median_seconds": median_total,
-        "real_time_ratio": median_total / video.duration,
+        "real_time_ratio": median_total / runs[-1].duration,
         "speech_ratio": median_total / speech_s,
         "stage_median_seconds": {s: statistics.median(r.timings[s] for r in runs) for s in STAGES},
         "peak_rss_mib": peak_rss_mib(),
@@ -84,9 +90,10 @@ def bench_pipeline(
 
 def format_pipeline_bench(result: dict) -> str:
     """A short human-readable report of `bench_pipeline`'s result."""
+    scripted = f"{result['scripted_turns']} scripted turns, " if result["scripted_turns"] else ""
     lines = [
-        f"pipeline on a generated {result['video_seconds']:.1f} s two-speaker video "
-        f"({result['scripted_turns']} scripted turns, {result['utterances_found']} utterances found; "
+        f"pipeline on a {result['video_seconds']:.1f} s {result['video']} "
+        f"({scripted}{result['utterances_found']} utterances found; "
         f"Whisper {result['speech_model']} on {result['whisper_device']}; models on {result['device']}; "
         f"model modalities {'+'.join(result['modalities_used'])}; "
         f"{result['torch_threads']} torch threads)",

@@ -7,18 +7,22 @@ transcript in this format (spikemo.data.transcript) is read by the same row pars
 `row_utterance`.
 """
 
+from __future__ import annotations
+
 import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from spikemo.data.conversation import Conversation, Utterance
 from spikemo.data.labels import MELD_LABELS
 from spikemo.data.timestamps import parse_timestamp
 from spikemo.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("Utterance", "Speaker", "Dialogue_ID", "Utterance_ID")
 
@@ -144,6 +148,8 @@ def _row_int(row: MeldRow, column: str, where: str) -> int:
 
 def read_meld_table(path: str | Path) -> pd.DataFrame:
     """A MELD-format CSV exactly as written: every column, every cell a string (nothing parsed or dropped)."""
+    import pandas as pd  # a table only here: reading conversations needs no pandas
+
     return pd.read_csv(io.StringIO(_read_csv_text(Path(path))), dtype=str, keep_default_na=False)
 
 

@@ -12,13 +12,16 @@ import json
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from spikemo.data.conversation import Conversation
 from spikemo.errors import InputError
 from spikemo.video.diarization import SpeakerTurn
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # A text cell starting with one of these is a formula to a spreadsheet (OWASP, "CSV injection").
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -130,6 +133,8 @@ class Analysis:
         """One row per utterance: start, end, speaker, text, emotion, confidence, prob_<label>...,
         dswa_<modality>..., face_expression, face_expression_prob, face_presence, face_frames, face_note,
         voice_<cue>..., voice_emotion, voice_prob_<label>..."""
+        import pandas as pd  # only for tables: an analysis itself never needs it
+
         return pd.DataFrame([flat_row(record) for record in self.records()])
 
     def write(self, path: str | Path) -> None:
@@ -157,9 +162,11 @@ def neutralise_formula(cell: object) -> object:
 
 def spreadsheet_safe(table: pd.DataFrame) -> pd.DataFrame:
     """A copy of `table` with every text cell passed through `neutralise_formula`; numeric columns unchanged."""
+    from pandas.api.types import is_numeric_dtype
+
     safe = table.copy()
     for column in safe.columns:
-        if not pd.api.types.is_numeric_dtype(safe[column]):
+        if not is_numeric_dtype(safe[column]):
             safe[column] = safe[column].map(neutralise_formula)
     return safe
 

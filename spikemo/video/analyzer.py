@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -38,12 +39,18 @@ from spikemo.data.transcript import UNKNOWN_SPEAKER, TranscriptLimits, load_tran
 from spikemo.errors import CheckpointError, InputError
 from spikemo.model.checkpoint import Checkpoint, load_checkpoint
 from spikemo.runtime import pick_device, torch_threads
-from spikemo.text.encoder import TextEncoder
 from spikemo.text.packaged import default_text_encoder_path
 from spikemo.training.predict import write_predictions
 from spikemo.video.analysis import Analysis, AnalysisWarning, UtteranceCues, WarningKind
 from spikemo.video.audio_features import AudioFeatureConfig, AudioFeatureExtractor
-from spikemo.video.diarization import DiarizationConfig, SpeakerTurn, diarize
+from spikemo.video.diarization import (
+    DIARIZATION_METHODS,
+    DiarizationConfig,
+    HeardVoices,
+    SpeakerTurn,
+    diarize,
+    hear_voices,
+)
 from spikemo.video.media import MediaConfig, load_audio, probe_video
 from spikemo.video.segmentation import to_utterances
 from spikemo.video.speakers import label_transcript, load_voice_encoder
@@ -56,6 +63,9 @@ from spikemo.video.visual_features import (
 )
 from spikemo.video.voice_emotion import DEFAULT_VOICE_MODEL, VoiceEmotionModel, combine_features
 
+if TYPE_CHECKING:
+    from spikemo.text.encoder import TextEncoder
+
 STAGES: tuple[str, ...] = ("media", "speech", "speakers", "text", "audio", "visual", "model")
 ProgressCallback = Callable[[float, str], None]
 StageFn = Callable[[str, float, str], AbstractContextManager[None]]
@@ -67,8 +77,8 @@ class PipelineConfig:
     features (fewer on long utterances: at most visual.max_frames are decoded per utterance).
     feature_threads: torch intra-op threads while the text, voice and face features are computed (each runs its
     own small batches; on a busy machine extra threads spin-wait instead of helping; restored afterwards).
-    parallel_cues: the text, voice and face features are computed side by side (three threads; the same results
-    as one after the other). voice_model: the
+    parallel_stages: the speaker stage hears the voices while Whisper transcribes, and the text, voice and face
+    features are computed side by side (threads; the same results as one after the other). voice_model: the
     voice-emotion asset folder behind the voice cue's emotion (None: no voice emotion, prosody cues only).
     transcript: the limits on a user's transcript (size, cues per second of video). diarization: the segmentation
     and speaker settings (also those that name a transcript's unnamed cues)."""
@@ -82,7 +92,7 @@ class PipelineConfig:
     frames_per_second: float = 2.0
     feature_threads: int = 1
     voice_model: str | Path | None = DEFAULT_VOICE_MODEL
-    parallel_cues: bool = True
+    parallel_stages: bool = True
 
 
 def audio_span(audio: np.ndarray, start: float, end: float, sample_rate: int) -> np.ndarray:
@@ -132,6 +142,10 @@ class StageClock:
 class Analyzer:
     """Loads the checkpoint, its text encoder and the extractors once; analyses many videos.
 
+    The models load side by side in three threads (Whisper and the speaker encoder; the checkpoint and the text
+    encoder; the voice and face extractors), each importing its packages as it goes; the constructor raises the
+    first loading error.
+
     Owns a MediaPipe face detector: call close() (or use `with Analyzer(...) as analyzer:`) when done.
     """
 
@@ -145,30 +159,53 @@ class Analyzer:
         self.config = config or PipelineConfig()
         if self.config.speech.device is None:  # Whisper follows the models' device (on CUDA where it can run)
             self.config = replace(self.config, speech=replace(self.config.speech, device=self.device.type))
-        self.checkpoint: Checkpoint = load_checkpoint(checkpoint_dir, device=self.device)
-        encoder_dir = self.checkpoint.text_encoder_dir or default_text_encoder_path()
-        self.text_encoder = TextEncoder.from_pretrained(str(encoder_dir), device=str(self.device))
-        self.audio_extractor = AudioFeatureExtractor(self.config.audio)
-        self.voice_model = (VoiceEmotionModel(self.config.voice_model, self.device)
-                            if self.config.voice_model is not None else None)
-        self.visual_extractor = VisualFeatureExtractor(self.config.visual)
-        self.feature_dims = {
-            "text": self.text_encoder.dim,
-            "audio": self.audio_extractor.dim,
-            "visual": self.visual_extractor.dim,
-        }
-        model_config = self.checkpoint.config
-        for modality in model_config.modalities:
-            if model_config.input_dims[modality] != self.feature_dims[modality]:
-                raise CheckpointError(
-                    f"the checkpoint expects {model_config.input_dims[modality]}-d {modality} features, "
-                    f"but this pipeline's {modality} extractor gives {self.feature_dims[modality]}-d "
-                    f"(text encoder: {encoder_dir})"
-                )
-        # Loaded now so the first video does not pay for them (both are cached per process).
+        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="spikemo-load") as loading:
+            speech = loading.submit(self._load_speech)
+            models = loading.submit(self._load_models, checkpoint_dir)
+            cues = loading.submit(self._load_cue_extractors)
+        try:
+            speech.result()
+            self.checkpoint, self.text_encoder = models.result()
+            self.audio_extractor, self.voice_model, self.visual_extractor = cues.result()
+            self._check_inputs()
+        except BaseException:
+            # The face detector of a failed load is closed here: left to the garbage collector, MediaPipe's close
+            # can block forever on a detector made in another thread.
+            if cues.exception() is None:
+                cues.result()[2].close()
+            raise
+
+    def _load_speech(self) -> None:
+        """Whisper, Silero VAD and the speaker encoder (each cached per process)."""
         load_whisper(self.config.speech)
         load_vad()
         load_voice_encoder()
+
+    def _load_models(self, checkpoint_dir: str | Path | None) -> tuple[Checkpoint, TextEncoder]:
+        from spikemo.text.encoder import TextEncoder  # transformers, imported on this thread while Whisper loads
+
+        checkpoint = load_checkpoint(checkpoint_dir, device=self.device)
+        encoder_dir = checkpoint.text_encoder_dir or default_text_encoder_path()
+        return checkpoint, TextEncoder.from_pretrained(str(encoder_dir), device=str(self.device))
+
+    def _load_cue_extractors(self) -> tuple[AudioFeatureExtractor, VoiceEmotionModel | None, VisualFeatureExtractor]:
+        """The voice features, the voice-emotion model (None when the config has none) and the face features."""
+        voice_model = (VoiceEmotionModel(self.config.voice_model, self.device)
+                       if self.config.voice_model is not None else None)
+        return AudioFeatureExtractor(self.config.audio), voice_model, VisualFeatureExtractor(self.config.visual)
+
+    def _check_inputs(self) -> None:
+        """CheckpointError when the checkpoint expects features of other sizes than the extractors give."""
+        feature_dims = {"text": self.text_encoder.dim, "audio": self.audio_extractor.dim,
+                        "visual": self.visual_extractor.dim}
+        model_config = self.checkpoint.config
+        for modality in model_config.modalities:
+            if model_config.input_dims[modality] != feature_dims[modality]:
+                raise CheckpointError(
+                    f"the checkpoint expects {model_config.input_dims[modality]}-d {modality} features, "
+                    f"but this pipeline's {modality} extractor gives {feature_dims[modality]}-d "
+                    f"(text encoder: {self.text_encoder.config.name_or_path})"
+                )
 
     def close(self) -> None:
         self.visual_extractor.close()
@@ -252,7 +289,7 @@ class Analyzer:
                   ) -> tuple[list[dict], list[dict], list[UtteranceVisual]]:
         """The text, voice and face features of every utterance (with the voice cues, the voice's emotion and the
         face cues). The three read different inputs and hold the GIL little (tokenizer and torch kernels,
-        openSMILE, ffmpeg and MediaPipe), so with config.parallel_cues they run side by side; either way each runs
+        openSMILE, ffmpeg and MediaPipe), so with config.parallel_stages they run side by side; either way each runs
         on one torch thread, so the features are the same bit for bit."""
         utterances = conversation.utterances
 
@@ -261,7 +298,7 @@ class Analyzer:
                 self.text_encoder.encode_conversations([conversation])
 
         with torch_threads(self.config.feature_threads):
-            if not self.config.parallel_cues:
+            if not self.config.parallel_stages:
                 text()
                 return *self._voice_cues(audio, utterances, stage), self._face_cues(video_path, utterances, stage)
             with ThreadPoolExecutor(max_workers=3) as pool:
@@ -306,18 +343,29 @@ class Analyzer:
 
     def _recognised_utterances(self, audio: np.ndarray, num_speakers: int | None, speech_model: str | None,
                                clock: StageClock) -> tuple[list[Utterance], list[SpeakerTurn]]:
-        """The turns with words and the speaker timeline, from speech recognition and the speaker stage."""
+        """The turns with words and the speaker timeline, from speech recognition and the speaker stage. With
+        config.parallel_stages, the voices are heard (hear_voices: needs no words) while Whisper transcribes;
+        only placing the words waits for both."""
         speech = self.config.speech if speech_model is None else replace(self.config.speech, model=speech_model)
+        diarization = self.config.diarization
 
         def heard(done: float, total: float) -> None:  # the speech stage spans 0.1 .. 0.3 of the progress
             clock.report(0.1 + 0.2 * done / max(total, 1e-9),
                          f"speech recognition (Whisper {speech.model}): {done:.0f} of {total:.0f} s of audio")
 
-        with clock.stage("speech", 0.1, f"speech recognition (Whisper {speech.model})"):
-            transcription = transcribe(audio, speech, heard)
-        with clock.stage("speakers", 0.35, "who speaks when: voices over all the speech, then each word's speaker"):
-            diarization = diarize(audio, transcription, num_speakers, self.config.diarization)
-        return to_utterances(diarization.segments), diarization.timeline
+        def voices() -> HeardVoices | None:
+            with clock.stage("speakers", 0.1, "who speaks when: voices over all the speech"):
+                return hear_voices(audio, num_speakers, diarization)
+
+        beside_whisper = self.config.parallel_stages and diarization.method == DIARIZATION_METHODS[0]
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            listening = pool.submit(voices) if beside_whisper else None
+            with clock.stage("speech", 0.1, f"speech recognition (Whisper {speech.model})"):
+                transcription = transcribe(audio, speech, heard)
+            voices_heard = listening.result() if listening is not None else None
+        with clock.stage("speakers", 0.35, "who speaks when: each word's speaker"):
+            turns = diarize(audio, transcription, num_speakers, diarization, voices_heard)
+        return to_utterances(turns.segments), turns.timeline
 
     def _transcript_utterances(self, utterances: list[Utterance], audio: np.ndarray, num_speakers: int | None,
                                stage: StageFn, warnings: list[AnalysisWarning]) -> list[Utterance]:

@@ -38,7 +38,6 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
-from sklearn.cluster import AgglomerativeClustering
 
 from spikemo.errors import CheckpointError
 from spikemo.video.segmentation import (
@@ -50,6 +49,7 @@ from spikemo.video.segmentation import (
 )
 from spikemo.video.speakers import (
     SpeakerConfig,
+    agglomerative,
     embed_windows,
     label_segments,
     nearest_voices,
@@ -117,10 +117,34 @@ class Diarization:
     segments: list[Segment]
 
 
+@dataclass
+class HeardVoices:
+    """What the timeline method hears in the audio alone, before any word: who speaks when, and how much each
+    short window sounds like each voice (to place the words later)."""
+
+    timeline: list[SpeakerTurn]
+    scores: WindowScores
+
+
+def hear_voices(audio: np.ndarray, num_speakers: int | None = None, config: DiarizationConfig = DiarizationConfig(),
+                regions: Sequence[tuple[float, float]] | None = None) -> HeardVoices | None:
+    """Steps 1-3 of the timeline method on 16 kHz mono audio [n_samples]: speech regions (the sensitive VAD's,
+    unless `regions` are given), the voices and each frame's voice. None when there is no speech. Needs no
+    words, so it can run while Whisper transcribes."""
+    if regions is None:
+        regions = [(r.start, r.end) for r in detect_speech(audio, config.vad)]
+    if not regions:
+        return None
+    voices = find_voices(audio, regions, num_speakers, config)
+    scores = score_windows(audio, regions, voices, config)
+    return HeardVoices(speaker_timeline(regions, scores, config), scores)
+
+
 def diarize(audio: np.ndarray, transcription: Transcription, num_speakers: int | None = None,
-            config: DiarizationConfig = DiarizationConfig()) -> Diarization:
+            config: DiarizationConfig = DiarizationConfig(), heard: HeardVoices | None = None) -> Diarization:
     """The speaker timeline and the turns of 16 kHz mono audio [n_samples] with its recognised words.
-    num_speakers: how many speak (None: estimated)."""
+    num_speakers: how many speak (None: estimated). heard: `hear_voices` of the same audio, count and config,
+    when it already ran (beside Whisper); computed here otherwise."""
     if num_speakers is not None and num_speakers < 1:
         raise ValueError(f"num_speakers must be at least 1, got {num_speakers}")
     segments = segment_words(transcription.words, transcription.regions, config.segmentation)
@@ -132,15 +156,13 @@ def diarize(audio: np.ndarray, transcription: Transcription, num_speakers: int |
         timeline = pyannote_timeline(audio, num_speakers, config)
         labels = word_speakers(words, timeline)
     else:
-        regions = [(r.start, r.end) for r in detect_speech(audio, config.vad)]
-        if not regions:  # the sensitive VAD heard nothing where Whisper heard words: the words' own spans
-            regions = [(segment.start, segment.end) for segment in segments]
-        if not regions:  # no speech, no words: nobody speaks
+        heard = heard or hear_voices(audio, num_speakers, config)
+        if heard is None:  # the sensitive VAD heard nothing where Whisper heard words: the words' own spans
+            heard = hear_voices(audio, num_speakers, config, [(segment.start, segment.end) for segment in segments])
+        if heard is None:  # no speech, no words: nobody speaks
             return Diarization([], [])
-        voices = find_voices(audio, regions, num_speakers, config)
-        scores = score_windows(audio, regions, voices, config)
-        timeline = speaker_timeline(regions, scores, config)
-        labels = [f"Speaker {k + 1}" for k in scores.word_voices(words)] if words else []
+        timeline = heard.timeline
+        labels = [f"Speaker {k + 1}" for k in heard.scores.word_voices(words)] if words else []
     label_iter = iter(labels)
     turns = apply_speakers(segments, [[next(label_iter) for _ in s.words] for s in segments], config.segmentation)
     return renumber(Diarization(timeline, join_short_pieces(turns, config)))
@@ -229,11 +251,11 @@ def cluster_windows(embeddings: np.ndarray, speech_s: float, num_speakers: int |
     under config.single_speaker_below_s of speech, else as many as average linkage leaves further apart than
     config.same_speaker_distance (cosine)."""
     if num_speakers is not None and min(num_speakers, len(embeddings)) > 1:
-        clustering = AgglomerativeClustering(n_clusters=min(num_speakers, len(embeddings)), metric="cosine",
-                                             linkage="average")
+        clustering = agglomerative(n_clusters=min(num_speakers, len(embeddings)), metric="cosine",
+                                   linkage="average")
     elif num_speakers is None and speech_s >= config.single_speaker_below_s and len(embeddings) > 1:
-        clustering = AgglomerativeClustering(n_clusters=None, distance_threshold=config.same_speaker_distance,
-                                             metric="cosine", linkage="average")
+        clustering = agglomerative(n_clusters=None, distance_threshold=config.same_speaker_distance, metric="cosine",
+                                  linkage="average")
     else:
         return np.zeros(len(embeddings), dtype=int)
     return clustering.fit_predict(embeddings)

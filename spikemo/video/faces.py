@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import mediapipe as mp
 import numpy as np
-from mediapipe.tasks.python import vision
-from mediapipe.tasks.python.core import base_options
 
 from spikemo.errors import InputError
 from spikemo.integrity import read_verified_bytes
+
+if TYPE_CHECKING:
+    from mediapipe.tasks.python import vision
 from spikemo.paths import MODEL_ASSETS_DIR
 
 FACE_MODEL_PATH = MODEL_ASSETS_DIR / "face_detection_short_range.tflite"
@@ -76,6 +77,13 @@ class FaceDetector:
     """BlazeFace short-range detector (faces within ~2 m of the camera). Use as a context manager or call close()."""
 
     def __init__(self, config: FaceDetectorConfig | None = None) -> None:
+        # MediaPipe is imported here, where a detector is made: a cold start makes it while Whisper runs.
+        import mediapipe as mp
+        from mediapipe.tasks.python import vision
+        from mediapipe.tasks.python.core import base_options
+
+        self._image = mp.Image
+        self._srgb = mp.ImageFormat.SRGB
         self.config = config or FaceDetectorConfig()
         model_bytes = read_verified_bytes(self.config.model_path, self.config.model_sha256)
         options = vision.FaceDetectorOptions(
@@ -92,7 +100,7 @@ class FaceDetector:
             raise RuntimeError("FaceDetector is closed")
         frame = check_rgb_frame(frame_rgb)
         height, width = frame.shape[:2]
-        result = self._detector.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=frame))
+        result = self._detector.detect(self._image(image_format=self._srgb, data=frame))
         faces = []
         for detection in result.detections:
             box = detection.bounding_box  # pixels

@@ -29,15 +29,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
-from resemblyzer import VoiceEncoder, preprocess_wav
-from resemblyzer.audio import normalize_volume, wav_to_mel_spectrogram
-from resemblyzer.hparams import audio_norm_target_dBFS, mel_window_step
-from scipy.optimize import linear_sum_assignment
-from sklearn.cluster import AgglomerativeClustering
 
 from spikemo.data.conversation import Utterance, appearance_indices
 from spikemo.data.transcript import UNKNOWN_SPEAKER
@@ -52,7 +47,11 @@ from spikemo.video.segmentation import (
 )
 from spikemo.video.speech import SAMPLE_RATE, Word
 
-FRAMES_PER_SECOND = 1000 // mel_window_step  # the encoder's mel frames: one every 10 ms
+if TYPE_CHECKING:
+    from resemblyzer import VoiceEncoder
+    from sklearn.cluster import AgglomerativeClustering
+
+FRAMES_PER_SECOND = 100  # the encoder's mel frames: one every 10 ms (resemblyzer's mel_window_step)
 MIN_WORD_S = 0.05
 
 
@@ -92,6 +91,8 @@ class SpeakerConfig:
 @functools.lru_cache(maxsize=1)
 def load_voice_encoder() -> VoiceEncoder:
     """resemblyzer's encoder on CPU, loaded once per process."""
+    from resemblyzer import VoiceEncoder
+
     return VoiceEncoder(device="cpu", verbose=False)
 
 
@@ -110,6 +111,8 @@ def embed_spans(
 
     Returns: [n_spans, 256] float32, each row L2-normalised.
     """
+    from resemblyzer import preprocess_wav
+
     encoder = load_voice_encoder()
     rows = []
     with torch_threads(config.torch_threads):
@@ -121,8 +124,16 @@ def embed_spans(
     return np.stack(rows).astype(np.float32) if rows else np.zeros((0, 256), dtype=np.float32)
 
 
+def agglomerative(**settings: object) -> AgglomerativeClustering:
+    """scikit-learn's AgglomerativeClustering with `settings`, imported where first used (a cold start imports it
+    while Whisper runs, not before)."""
+    from sklearn.cluster import AgglomerativeClustering
+
+    return AgglomerativeClustering(**settings)
+
+
 def _cluster(embeddings: np.ndarray, num_clusters: int) -> np.ndarray:
-    model = AgglomerativeClustering(n_clusters=num_clusters, metric="cosine", linkage="average")
+    model = agglomerative(n_clusters=num_clusters, metric="cosine", linkage="average")
     return model.fit_predict(embeddings)
 
 
@@ -131,7 +142,7 @@ def estimate_num_speakers(embeddings: np.ndarray, config: SpeakerConfig = Speake
     (cosine distance), capped at config.max_speakers."""
     if len(embeddings) < 2:
         return len(embeddings)
-    model = AgglomerativeClustering(
+    model = agglomerative(
         n_clusters=None, distance_threshold=config.distance_threshold, metric="cosine", linkage="average"
     )
     return min(int(model.fit(embeddings).n_clusters_), config.max_speakers)
@@ -174,6 +185,8 @@ def attribution_accuracy(predicted: Sequence[str], reference: Sequence[str]) -> 
     counts = np.zeros((len(predicted_names), len(reference_names)))
     for p, r in zip(predicted, reference):
         counts[predicted_names.index(p), reference_names.index(r)] += 1
+    from scipy.optimize import linear_sum_assignment
+
     rows, cols = linear_sum_assignment(counts, maximize=True)
     return float(counts[rows, cols].sum() / len(reference))
 
@@ -217,6 +230,9 @@ def embed_windows(
     """
     if not windows:
         return np.zeros((0, 256), dtype=np.float32)
+    from resemblyzer.audio import normalize_volume, wav_to_mel_spectrogram
+    from resemblyzer.hparams import audio_norm_target_dBFS
+
     cleaned = normalize_volume(np.asarray(audio, dtype=np.float32), audio_norm_target_dBFS, increase_only=True)
     mel = wav_to_mel_spectrogram(cleaned)  # [n_frames, 40]
     first = [int(round(start * FRAMES_PER_SECOND)) for start, _ in windows]
@@ -258,7 +274,7 @@ def cluster_voices(
     if num_speakers is not None and num_speakers < 1:
         raise ValueError(f"num_speakers must be at least 1, got {num_speakers}")
     count = min(num_speakers or config.max_speakers, len(embeddings))
-    labels = (AgglomerativeClustering(n_clusters=count, linkage="ward").fit_predict(embeddings)
+    labels = (agglomerative(n_clusters=count, linkage="ward").fit_predict(embeddings)
               if count > 1 else np.zeros(len(embeddings), dtype=int))
     groups = [embeddings[labels == k] for k in range(count)]
     while num_speakers is None and len(groups) > 1:

@@ -117,3 +117,40 @@ def test_what_dswa_decides_is_the_recorded_effect_of_the_shipped_checkpoint():
     assert f"correlate {effect['weight_feature_correlation_within_dialogue']:.4f}" in results
     assert (f"DSWA changes {effect['changed_without_dswa']} of {effect['utterances']} dev decisions and its spikes "
             f"{effect['changed_with_spikes_silenced']}") in README.replace("\n", " ")
+
+
+def test_the_speaker_turn_figures_are_the_recorded_benchmark_runs():
+    runs = {m: json.loads((RESULTS / "speaker-turns" / f"{m}.json").read_text()) for m in ("timeline", "words")}
+    page = (REPO / "docs" / "speaker-turns.md").read_text(encoding="utf-8")
+    for method, label in (("words", "words (the method before)"), ("timeline", "**timeline (now)**")):
+        mean = runs[method]["mean"]
+        der = f"**{mean['der']:.1f}**" if method == "timeline" else f"{mean['der']:.1f}"
+        assert (f"| {label} | {der} | {mean['der_collar']:.1f} | {mean['missed']:.1f} | {mean['false_alarm']:.1f} | "
+                f"{mean['confusion']:.1f} | {mean['jer']:.1f} | {mean['count_exact']} of {mean['files']} | "
+                f"{mean['pooled_der']:.1f} |") in page
+        assert runs[method]["data"] == "CONVERSATIONS_DIR"  # no machine's folder in the record
+    timeline, words = runs["timeline"]["mean"], runs["words"]["mean"]
+    assert (f"is **{timeline['der']:.1f} %** against {words['der']:.1f} % for the word-by-word clustering it replaced "
+            f"(`--diarizer words`), and the estimated speaker count is exact on {timeline['count_exact']} files "
+            f"instead of {words['count_exact']}") in README.replace("\n", " ")
+
+
+def test_the_speed_figures_are_the_recorded_benchmark_runs():
+    speed = {name: json.loads((RESULTS / "speed" / f"{name}.json").read_text())
+             for name in ("pipeline-generated-60s", "pipeline-two_friends", "cold-two_friends")}
+    generated, example, cold = speed.values()
+    results = (REPO / "docs" / "results.md").read_text(encoding="utf-8").replace("\n", " ")
+    stages = generated["stage_median_seconds"]
+    for figure in (f"analysed end to end in {generated['median_seconds']:.1f} s, {generated['real_time_ratio']:.2f} x "
+                   f"real time and {generated['speech_ratio']:.2f} x its speech stage ({stages['speech']:.2f} s)",
+                   f"example in {example['median_seconds']:.1f} s, {example['speech_ratio']:.2f} x its speech stage "
+                   f"({example['stage_median_seconds']['speech']:.2f} s)",
+                   f"then text {stages['text']:.2f}, visual {stages['visual']:.2f} and audio {stages['audio']:.2f}",
+                   f"included): {generated['peak_rss_mib']:.0f} MiB",
+                   f"takes {cold['median_analyze_seconds']:.1f} s against {cold['median_transcribe_seconds']:.1f} s",
+                   f"the same file: {cold['ratio']:.2f} x"):
+        assert figure in results
+    assert (f"example in {example['median_seconds']:.1f} s, a generated {generated['video_seconds']:.0f} s conversation in "
+            f"{generated['median_seconds']:.1f} s ({generated['real_time_ratio']:.2f} x real time); a cold `python -m "
+            f"spikemo analyze` of the example in {cold['median_analyze_seconds']:.1f} s, {cold['ratio']:.2f} x"
+            ) in README.replace("\n", " ")

@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from spikemo.bench.synthetic import SyntheticConfig, make_conversation
+from spikemo.paths import repo_relative
 from spikemo.video.analyzer import STAGES, Analyzer, PipelineConfig
 from spikemo.video.speech import whisper_device
 
@@ -70,7 +71,7 @@ def bench_pipeline(
         "video_seconds": runs[-1].duration,
         "scripted_turns": scripted,
         "utterances_found": len(runs[-1].conversation.utterances),
-        "checkpoint": str(analyzer.checkpoint.directory),
+        "checkpoint": repo_relative(analyzer.checkpoint.directory),
         "modalities_used": list(runs[-1].modalities_used),
         "speech_model": analyzer.config.speech.model,
         "device": str(analyzer.device),

@@ -137,7 +137,7 @@ def run_score(setup: ModelSetup, csv_path: Path) -> ScoredFile:
     started = time.perf_counter()
     checkpoint = get_analyzer(setup).checkpoint
     device = pick_device(setup.device)
-    conversations, metrics = score_csv(csv_path, checkpoint, device, progress=True)
+    conversations, metrics = score_csv(csv_path, checkpoint, device, progress=True, cache=True)
     without_dswa, changed = {}, 0
     if checkpoint.config.use_dswa:
         compared = compare_without_dswa(checkpoint.model, conversations, device)
@@ -172,7 +172,7 @@ def run_score_other(checkpoint_dir: Path, device: str | None, csv_path: Path) ->
             _OTHER_CHECKPOINT.clear()
             _OTHER_CHECKPOINT[key] = load_checkpoint(checkpoint_dir, device=torch_device)
         checkpoint = _OTHER_CHECKPOINT[key]
-    conversations, metrics = score_csv(csv_path, checkpoint, torch_device, progress=True)
+    conversations, metrics = score_csv(csv_path, checkpoint, torch_device, progress=True, cache=True)
     return ScoredFile(csv_path.name, conversations, metrics, tuple(checkpoint.config.labels),
                       time.perf_counter() - started, {}, 0)
 

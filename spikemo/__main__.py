@@ -87,6 +87,14 @@ def _bench(args: argparse.Namespace) -> None:
     if args.target == "diarization":
         _bench_diarization(args)
         return
+    if args.target == "scoring":
+        from spikemo.bench.scoring import bench_scoring, format_scoring_bench
+
+        result = bench_scoring(args.csv, args.checkpoint, args.repeats, args.device)
+        print(format_scoring_bench(result))
+        if args.json:
+            print(json.dumps(result))
+        return
     from spikemo.bench.model import bench_model, bench_training, bench_variants, format_bench
     from spikemo.model.checkpoint import load_checkpoint
     from spikemo.runtime import pick_device
@@ -223,22 +231,23 @@ def _add_bench_command(commands: argparse._SubParsersAction) -> None:
     bench = commands.add_parser("bench", help="speed benchmarks; prints medians of several runs")
     bench.add_argument(
         "target",
-        choices=["model", "pipeline", "text", "turns", "diarization"],
+        choices=["model", "pipeline", "text", "turns", "diarization", "scoring"],
         help="model: forward latency per T, the DSWA variants at the checkpoint's T and training throughput; "
         "pipeline: end-to-end video analysis; "
         "text: the text encoders' cost per utterance; turns: turn-taking scores on generated quick exchanges; "
-        "diarization: speaker turns (DER, JER) against reference RTTM files",
+        "diarization: speaker turns (DER, JER) against reference RTTM files; scoring: a MELD-format CSV scored as "
+        "the Inspect tab does, its text features computed and cached",
     )
     bench.add_argument("--checkpoint", help="checkpoint folder (default: the shipped MELD checkpoint)")
     bench.add_argument("--time-steps", type=int, nargs="+", default=[4, 8, 16, 32, 64], help="model only")
     bench.add_argument("--duration", type=float, default=60.0, help="pipeline only: seconds of generated video")
-    bench.add_argument("--repeats", type=int, default=3, help="pipeline, text: timed runs after a warm-up")
+    bench.add_argument("--repeats", type=int, default=3, help="pipeline, text, scoring: timed runs")
     bench.add_argument("--json", action="store_true",
                        help="pipeline, text, turns, diarization: also print the figures as JSON")
     bench.add_argument("--encoders", nargs="+", default=["minilm", "mpnet"],
                        help="text only: encoder names, folders or checkpoint text_encoder folders")
     bench.add_argument("--csv", default=str(DEFAULT_DATA_DIR / "dev_sent_emo.csv"),
-                       help="text only: MELD-format CSV whose first dialogues are encoded")
+                       help="text: MELD-format CSV whose first dialogues are encoded; scoring: the CSV to score")
     bench.add_argument("--training", action="store_true",
                        help="text only: time stage 1's training steps (float32 and bfloat16 autocast) instead")
     bench.add_argument("--lora-rank", type=int, help="text --training only: LoRA adapters of this rank in every "
@@ -257,7 +266,7 @@ def _add_bench_command(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--diarizer", choices=list(DIARIZERS), default=DIARIZERS[0],
                        help="diarization, and analyze: timeline (default, offline), pyannote (pyannote.audio and "
                             "$HF_TOKEN), words (the earlier word-window turns)")
-    bench.add_argument("--device", help="pipeline only: cpu or cuda (default: cuda when present)")
+    bench.add_argument("--device", help="pipeline, scoring: cpu or cuda (default: cuda when present)")
     bench.add_argument("--conversations", type=int, default=9,
                        help="turns only: generated conversations (2-4 voices, 3 noise levels, about 20 s each)")
     bench.add_argument("--models", nargs="+", default=["tiny.en", "base"], help="turns only: Whisper models")

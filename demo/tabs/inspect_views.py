@@ -143,7 +143,9 @@ def scored_summary(scored: ScoredFile) -> str:
     used = m.get("modalities_used", ["text"])
     lines = [
         f"### {md(scored.name)}: weighted F1 **{m['weighted_f1']:.2f}**, accuracy {m['accuracy']:.2f}",
-        f"{m['n_utterances']} labelled utterances in {m['n_dialogues']} dialogues, scored in {scored.seconds:.1f} s.",
+        f"{m['n_utterances']} labelled utterances in {m['n_dialogues']} dialogues, scored in {scored.seconds:.1f} s"
+        + (" (text features read from the cache an earlier scoring of this file made)."
+           if m.get("text_features_cached") else "."),
         f"**Text only:** a MELD-format CSV holds transcripts, not video clips, so the model saw "
         f"{' + '.join(used)} and nothing else." if tuple(used) == ("text",) else f"Modalities used: {', '.join(used)}.",
     ]

@@ -254,11 +254,13 @@ class TextEncoder:
         order = sorted(range(len(items)), key=lambda i: len(items[i].input_ids))  # less padding per batch
         was_training = self.model.training
         self.model.eval()
-        with torch.inference_mode():
-            for start in tqdm(range(0, len(order), batch_size), desc="text features", disable=not progress):
+        with torch.inference_mode(), tqdm(total=len(order), desc="text features", unit="turn",
+                                          disable=not progress) as turns_done:
+            for start in range(0, len(order), batch_size):
                 rows = order[start : start + batch_size]
                 pooled = self.pooled(self.collate([items[i] for i in rows]))
                 features[rows] = pooled.float().cpu().numpy()
+                turns_done.update(len(rows))  # progress in turns, not batches
         self.model.train(was_training)
         return features
 

@@ -10,41 +10,49 @@ from spikemo.errors import InputError
 from spikemo.model.checkpoint import Checkpoint, load_checkpoint
 from spikemo.runtime import pick_device
 from spikemo.text.encoder import TextEncoder
+from spikemo.text.feature_cache import encode_cached
 from spikemo.training.metrics import classification_metrics
 from spikemo.training.predict import gold_and_predicted, predict_conversations
 
 
 def encode_transcripts(
-    conversations: list[Conversation], checkpoint: Checkpoint, device: torch.device, progress: bool = False
-) -> None:
-    """Fill every utterance's text features with the checkpoint's own text encoder."""
+    conversations: list[Conversation], checkpoint: Checkpoint, device: torch.device, progress: bool = False,
+    cached_from: Path | None = None, feature_cache: Path | None = None,
+) -> bool:
+    """Fill every utterance's text features with the checkpoint's own text encoder. With `cached_from` (the file
+    the conversations were read from), features that an earlier call made for the same file, encoder and kind
+    of device are read back from the feature cache (spikemo.text.feature_cache; under `feature_cache`, else
+    cache_dir()), and new ones are kept there; returns whether they came from the cache."""
     if checkpoint.text_encoder_dir is None:
         raise InputError("this checkpoint has no text encoder, so it cannot score a transcript on its own")
     encoder = TextEncoder.from_pretrained(str(checkpoint.text_encoder_dir), device=device)
-    encoder.encode_conversations(conversations, progress=progress)
-
-
-def predict_transcripts(
-    conversations: list[Conversation], checkpoint: Checkpoint, device: torch.device, progress: bool = False
-) -> tuple[str, ...]:
-    """Text features from the checkpoint's own encoder, then SpikEmo; returns the modalities used."""
-    encode_transcripts(conversations, checkpoint, device, progress)
-    return predict_conversations(checkpoint.model, conversations, device=device)
+    if cached_from is None:
+        encoder.encode_conversations(conversations, progress=progress)
+        return False
+    # GPU and CPU features differ in the last bits: each kind of device has features of its own.
+    return encode_cached(encoder, checkpoint.text_encoder_dir, conversations, cached_from, feature_cache, progress,
+                         reading=f"device {device.type}")
 
 
 def score_csv(
-    csv_path: str | Path, checkpoint: Checkpoint, device: torch.device | None = None, progress: bool = False
+    csv_path: str | Path, checkpoint: Checkpoint, device: torch.device | None = None, progress: bool = False,
+    cache: bool = False, feature_cache: Path | None = None,
 ) -> tuple[list[Conversation], dict]:
     """Predict every utterance of a MELD-format CSV; returns the conversations (with predictions) and the
-    metrics (metrics.classification_metrics plus n_dialogues and modalities_used)."""
+    metrics (metrics.classification_metrics plus n_dialogues, modalities_used and text_features_cached).
+    cache: keep the text features (under `feature_cache`, else cache_dir()), and read them back when the same
+    file is scored again (encode_transcripts)."""
     conversations = read_meld_csv(csv_path)
     device = device or next(checkpoint.model.parameters()).device
-    modalities = predict_transcripts(conversations, checkpoint, device, progress=progress)
+    cached = encode_transcripts(conversations, checkpoint, device, progress, Path(csv_path) if cache else None,
+                                feature_cache)
+    modalities = predict_conversations(checkpoint.model, conversations, device=device)
     gold, predicted = gold_and_predicted(conversations)
     if not gold:
         raise InputError(f"{Path(csv_path).name} has no Emotion labels to score against")
     metrics = classification_metrics(gold, predicted, checkpoint.config.labels)
-    return conversations, {**metrics, "n_dialogues": len(conversations), "modalities_used": list(modalities)}
+    return conversations, {**metrics, "n_dialogues": len(conversations), "modalities_used": list(modalities),
+                           "text_features_cached": cached}
 
 
 def evaluate_csv(

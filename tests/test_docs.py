@@ -155,3 +155,12 @@ def test_the_speed_figures_are_the_recorded_benchmark_runs():
               f"a cold `python -m spikemo analyze` of the example in {cold['median_analyze_seconds']:.1f} s, "
               f"{cold['ratio']:.2f} x")
     assert (readme) in README.replace("\n", " ")
+
+
+def test_the_scoring_figures_are_the_recorded_benchmark_run():
+    run = json.loads((RESULTS / "speed" / "scoring-dev.json").read_text())
+    first, later = f"{run['median_first_seconds']:.1f} s", f"{run['median_cached_seconds']:.1f} s"
+    assert f"scores MELD dev in {first} the first time and in {later} after" in README.replace("\n", " ")
+    results = (REPO / "docs" / "results.md").read_text(encoding="utf-8").replace("\n", " ")
+    assert f"{run['turns']} labelled turns" in results and f"{first} the first time" in results
+    assert f"{later} for every later scoring" in results

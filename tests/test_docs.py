@@ -164,3 +164,10 @@ def test_the_scoring_figures_are_the_recorded_benchmark_run():
     results = (REPO / "docs" / "results.md").read_text(encoding="utf-8").replace("\n", " ")
     assert f"{run['turns']} labelled turns" in results and f"{first} the first time" in results
     assert f"{later} for every later scoring" in results
+
+
+def test_the_baseline_figure_is_its_recorded_run():
+    dev = json.loads((RESULTS / "baseline.json").read_text())["dev"]
+    assert f"logistic regression scores {dev['weighted_f1']:.2f} on dev" in README.replace("\n", " ")
+    results = (REPO / "docs" / "results.md").read_text(encoding="utf-8").replace("\n", " ")
+    assert f"scores {dev['weighted_f1']:.2f} weighted F1 on dev (`python -m train.baseline`)" in results

@@ -10,6 +10,7 @@ from demo.config import AppConfig
 from demo.markup import md
 from demo.state import AppState
 from demo.tabs.inspect import InspectTab, checkpoint_folder, other_checkpoints
+from demo.tabs.inspect_layout import compare_panel
 from demo.tabs.inspect_views import DIALOGUE_WIDTHS, DISAGREEMENT_WIDTHS, FOCUS_MARK, TURN_WIDTHS, highlight_errors
 from demo.worker import ScoredFile
 from spikemo.data.conversation import Conversation, Prediction, Utterance
@@ -385,3 +386,11 @@ def test_dialogue_lookup_and_choices_count_errors():
     assert find_dialogue(conversations, "1", "sample.csv") is conversations[1]
     with pytest.raises(InputError, match="Dialogue 7 is not in sample.csv"):
         find_dialogue(conversations, "7", "sample.csv")
+
+
+def test_compare_is_offered_only_with_a_second_checkpoint():
+    with gr.Blocks():
+        hidden = compare_panel([])
+        shown = compare_panel(["/models/other"])
+    assert hidden.accordion.visible is False and shown.accordion.visible is True
+    assert [value for _, value in shown.other.choices] == ["/models/other"]

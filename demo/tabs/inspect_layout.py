@@ -77,6 +77,7 @@ class DialoguePanel(NamedTuple):
 class ComparePanel(NamedTuple):
     """The comparison with a second checkpoint."""
 
+    accordion: gr.Accordion
     other: gr.Dropdown
     compare_order: gr.Dropdown
     compare_button: gr.Button
@@ -159,7 +160,8 @@ def dialogue_panel() -> DialoguePanel:
 
 def compare_panel(offered: list[str]) -> ComparePanel:
     """A second checkpoint (one of `offered`) beside the app's on the same CSV; shown only when there is one."""
-    with gr.Accordion("Compare with a second checkpoint", open=False, visible=bool(offered), elem_id="compare"):
+    with gr.Accordion("Compare with a second checkpoint", open=False, visible=bool(offered),
+                      elem_id="compare") as accordion:
         gr.Markdown(COMPARE_TEXT)
         with gr.Row():
             other = gr.Dropdown(offered, value=None, label="Checkpoint B: one of the checkpoints beside the app's",
@@ -174,5 +176,5 @@ def compare_panel(offered: list[str]) -> ComparePanel:
                                           max_height=520, column_widths=DISAGREEMENT_WIDTHS,
                                           elem_id="disagreements")
         compare_download = gr.File(label="Download the disagreements (CSV)", elem_id="compare-download")
-    return ComparePanel(other, compare_order, compare_button, compare_summary, disagreement_table,
+    return ComparePanel(accordion, other, compare_order, compare_button, compare_summary, disagreement_table,
                         compare_download)

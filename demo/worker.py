@@ -21,8 +21,7 @@ from spikemo.data.conversation import Conversation
 from spikemo.errors import SpikEmoError
 from spikemo.model.checkpoint import Checkpoint, load_checkpoint
 from spikemo.runtime import pick_device
-from spikemo.training.dswa_ablation import compare_without_dswa
-from spikemo.training.evaluate import score_csv
+from spikemo.training.evaluate import score_csv, score_csv_and_without_dswa
 from spikemo.video.analysis import Analysis
 from spikemo.video.analyzer import Analyzer, PipelineConfig
 from spikemo.video.media import probe_video
@@ -135,12 +134,12 @@ def run_analysis(setup: ModelSetup, video: str, transcript: str | None, num_spea
 def run_score(setup: ModelSetup, csv_path: Path) -> ScoredFile:
     """Score a MELD-format CSV, and predict it again with the DSWA step skipped."""
     started = time.perf_counter()
-    checkpoint = get_analyzer(setup).checkpoint
-    device = pick_device(setup.device)
-    conversations, metrics = score_csv(csv_path, checkpoint, device, progress=True, cache=True)
+    analyzer = get_analyzer(setup)
+    checkpoint = analyzer.checkpoint
+    conversations, metrics, compared = score_csv_and_without_dswa(
+        csv_path, checkpoint, pick_device(setup.device), analyzer.text_encoder, progress=True)
     without_dswa, changed = {}, 0
-    if checkpoint.config.use_dswa:
-        compared = compare_without_dswa(checkpoint.model, conversations, device)
+    if compared is not None:
         without_dswa = {c.conversation_id: labels for c, labels in zip(conversations, compared.labels())}
         changed = compared.changed
     return ScoredFile(csv_path.name, conversations, metrics, tuple(checkpoint.config.labels),

@@ -329,7 +329,8 @@ def write_reports(results_dir: Path, requested: Sequence[str], specs: list[RunSp
             sections.append("What DSWA and its spikes change in each full run, on dev "
                             "(`spikemo.training.dswa_ablation.dswa_effect`):\n\n" + effects)
         (results_dir / f"{experiment}.md").write_text("\n\n".join(sections) + "\n")
-    figure4_plot(by_experiment["figure4"], results_dir / "figure4.png")
+    if "figure4" in requested:  # otherwise it would plot the full runs' T alone
+        figure4_plot(by_experiment["figure4"], results_dir / "figure4.png")
 
 
 def paired_gain(records: list[dict], name: str, baseline: str = "no_dswa") -> str:

@@ -221,7 +221,7 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 REFERENCES_FILE = "references.json"
 
 
-def write_report(args: argparse.Namespace, quick: bool) -> str:
+def write_report(args: argparse.Namespace) -> str:
     """joint.md from the fold records, the references recorded beside them and the voice model's results."""
     records = [json.loads(p.read_text()) for p in sorted((args.results_dir / "runs").glob("fold*.json"))]
     references_path = args.results_dir / REFERENCES_FILE
@@ -229,7 +229,7 @@ def write_report(args: argparse.Namespace, quick: bool) -> str:
         raise InputError(f"nothing to report in {args.results_dir}: it needs runs/fold*.json and {REFERENCES_FILE}")
     references = json.loads(references_path.read_text())
     voice_path = REPO_ROOT / "train" / "results" / "voice.json"
-    voice = json.loads(voice_path.read_text())["chosen"]["cv"] if voice_path.is_file() and not quick else None
+    voice = json.loads(voice_path.read_text())["chosen"]["cv"] if voice_path.is_file() and not args.quick else None
     meld_text_runs = [json.loads(p.read_text())["dev"]["weighted_f1"]
                       for p in sorted((REPO_ROOT / "train/results/dswa-residual/runs").glob("table4-full-seed*.json"))]
     report = render_report(records, records[0]["source"], references["text_only"], voice, meld_text_runs,
@@ -254,7 +254,7 @@ def run_folds(args: argparse.Namespace, folds: list[list[int]], data: JointData,
 def main(argv: list[str] | None = None) -> list[dict] | str:
     args = parse_args(argv)
     if args.reports_only:
-        report = write_report(args, args.quick)
+        report = write_report(args)
         print(report)
         return report
     torch.set_num_threads(args.threads)
@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> list[dict] | str:
     references = {"text_only": text_only_reference(shipped, data.ravdess),
                   "chance": majority_scores(data.ravdess, shipped.config.labels)}
     (args.results_dir / REFERENCES_FILE).write_text(json.dumps(references, indent=1) + "\n")
-    print(write_report(args, args.quick))
+    print(write_report(args))
     return [json.loads(p.read_text()) for p in sorted((args.results_dir / "runs").glob("fold*.json"))]
 
 

@@ -152,7 +152,7 @@ def render_report(result: dict) -> str:
             f"| scikit-learn {lr['model'].rsplit(', ', 1)[0]} | ComParE | {_mean_std(lr, 'accuracy')} | "
             f"{_mean_std(lr, 'weighted_f1')} | {lr['seconds']} |"]
     for candidate in result["candidates"]:
-        mark = "**" if candidate is chosen or candidate["config"] == chosen["config"] else ""
+        mark = "**" if candidate["config"] == chosen["config"] else ""
         name = _model_name(candidate["config"]) + (" (chosen)" if mark else "")
         cv = candidate["cv"]
         rows.append(f"| {mark}{name}{mark} | {_features_name(candidate['config']['feature_set'])} | "

@@ -48,7 +48,7 @@ def bench_cold(video: Path = DEFAULT_VIDEO, repeats: int = 3, speech_model: str 
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
     model = ["--speech-model", speech_model] if speech_model else []
-    analyze, transcribe, = [], []
+    analyze, transcribe = [], []
     with tempfile.TemporaryDirectory(prefix="spikemo-cold-") as scratch:
         analysis = [sys.executable, "-m", "spikemo", "analyze", str(video), "--out", str(Path(scratch) / "a.json"),
                     *model]

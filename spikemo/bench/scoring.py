@@ -1,5 +1,6 @@
-"""How long scoring a MELD-format CSV takes, as the Inspect tab scores it: the checkpoint already loaded, the text
-encoder loaded and run over every turn, SpikEmo, then every turn again with the DSWA step skipped.
+"""How long scoring a MELD-format CSV takes, as the Inspect tab scores it (score_csv_and_without_dswa): the checkpoint
+and its text encoder already loaded, the encoder run over every turn, SpikEmo, then every turn again with the DSWA
+step skipped.
 
     python -m spikemo bench scoring [--csv data/meld/dev_sent_emo.csv] [--repeats 3]
 
@@ -15,17 +16,19 @@ import tempfile
 import time
 from pathlib import Path
 
-from spikemo.model.checkpoint import load_checkpoint
+import torch
+
+from spikemo.errors import InputError
+from spikemo.model.checkpoint import Checkpoint, load_checkpoint
 from spikemo.runtime import pick_device
-from spikemo.training.dswa_ablation import compare_without_dswa
-from spikemo.training.evaluate import score_csv
+from spikemo.text.encoder import TextEncoder
+from spikemo.training.evaluate import score_csv_and_without_dswa
 
 
-def _score_seconds(csv: Path, checkpoint, device, feature_cache: Path) -> tuple[float, dict]:
+def _score_seconds(csv: Path, checkpoint: Checkpoint, encoder: TextEncoder, device: torch.device,
+                   feature_cache: Path) -> tuple[float, dict]:
     started = time.perf_counter()
-    conversations, metrics = score_csv(csv, checkpoint, device, cache=True, feature_cache=feature_cache)
-    if checkpoint.config.use_dswa:
-        compare_without_dswa(checkpoint.model, conversations, device)
+    _, metrics, _ = score_csv_and_without_dswa(csv, checkpoint, device, encoder, feature_cache)
     return time.perf_counter() - started, metrics
 
 
@@ -36,12 +39,15 @@ def bench_scoring(csv: str | Path, checkpoint_dir: str | Path | None = None, rep
         raise ValueError(f"repeats must be at least 1, got {repeats}")
     torch_device = pick_device(device)
     checkpoint = load_checkpoint(checkpoint_dir, device=torch_device)
+    if checkpoint.text_encoder_dir is None:
+        raise InputError("this checkpoint has no text encoder, so it cannot score a transcript on its own")
+    encoder = TextEncoder.from_pretrained(str(checkpoint.text_encoder_dir), device=str(torch_device))
     first, later = [], []
     for _ in range(repeats):
         with tempfile.TemporaryDirectory(prefix="spikemo-features-") as cache:
-            seconds, metrics = _score_seconds(Path(csv), checkpoint, torch_device, Path(cache))
+            seconds, metrics = _score_seconds(Path(csv), checkpoint, encoder, torch_device, Path(cache))
             first.append(seconds)
-            seconds, cached = _score_seconds(Path(csv), checkpoint, torch_device, Path(cache))
+            seconds, cached = _score_seconds(Path(csv), checkpoint, encoder, torch_device, Path(cache))
             later.append(seconds)
     if not cached["text_features_cached"] or cached["weighted_f1"] != metrics["weighted_f1"]:
         raise RuntimeError("the second scoring did not read the first one's features back, or scored otherwise")

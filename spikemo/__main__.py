@@ -90,7 +90,8 @@ def _bench(args: argparse.Namespace) -> None:
     if args.target == "scoring":
         from spikemo.bench.scoring import bench_scoring, format_scoring_bench
 
-        result = bench_scoring(args.csv, args.checkpoint, args.repeats, args.device)
+        result = bench_scoring(args.csv, args.checkpoint, args.repeats, args.device, args.text_runtime,
+                               args.compare_runtimes)
         print(format_scoring_bench(result))
         if args.json:
             print(json.dumps(result))
@@ -122,7 +123,8 @@ def _bench_pipeline(args: argparse.Namespace) -> None:
     from spikemo.video.analyzer import PipelineConfig
     from spikemo.video.speech import SpeechConfig
 
-    config = PipelineConfig(speech=SpeechConfig(model=args.speech_model or SpeechConfig().model))
+    config = PipelineConfig(speech=SpeechConfig(model=args.speech_model or SpeechConfig().model),
+                            text_runtime=args.text_runtime)
     if args.no_voice_emotion:
         config.voice_model = None
     result = bench_pipeline(args.duration, args.repeats, args.checkpoint, config, device=args.device,
@@ -145,7 +147,7 @@ def _bench_text(args: argparse.Namespace) -> None:
             result = bench_text_training(encoder, args.csv, lora_rank=args.lora_rank, repeats=args.repeats)
             print(format_text_training_bench(result))
         else:
-            result = bench_text_encoder(encoder, args.csv, repeats=args.repeats)
+            result = bench_text_encoder(encoder, args.csv, repeats=args.repeats, runtime=args.text_runtime)
             print(format_text_bench(result))
         if args.json:
             print(json.dumps(result))
@@ -267,6 +269,12 @@ def _add_bench_command(commands: argparse._SubParsersAction) -> None:
                        help="diarization, and analyze: timeline (default, offline), pyannote (pyannote.audio and "
                             "$HF_TOKEN), words (the earlier word-window turns)")
     bench.add_argument("--device", help="pipeline, scoring: cpu or cuda (default: cuda when present)")
+    bench.add_argument("--text-runtime", choices=["onnx", "torch"], default="onnx",
+                       help="pipeline, text, scoring: what runs the text encoder on a CPU (default: ONNX Runtime, as "
+                            "the app does)")
+    bench.add_argument("--compare-runtimes", action="store_true",
+                       help="scoring only: also score once with torch's text encoder and count the decisions the "
+                            "runtime changes")
     bench.add_argument("--conversations", type=int, default=9,
                        help="turns only: generated conversations (2-4 voices, 3 noise levels, about 20 s each)")
     bench.add_argument("--models", nargs="+", default=["tiny.en", "base"], help="turns only: Whisper models")

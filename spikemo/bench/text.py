@@ -24,6 +24,7 @@ from spikemo.text.finetune import (
     prepare_training,
     training_step,
 )
+from spikemo.text.onnx_runtime import load_text_encoder
 
 
 def _first_dialogues(csv_path: str | Path, utterances: int) -> list[Conversation]:
@@ -37,12 +38,14 @@ def _first_dialogues(csv_path: str | Path, utterances: int) -> list[Conversation
     return conversations
 
 
-def bench_text_encoder(name_or_path: str, csv_path: str | Path, utterances: int = 200, repeats: int = 3) -> dict:
-    """{"encoder", "load_seconds", "utterances", "ms_per_utterance" (median of `repeats` encodings)}."""
+def bench_text_encoder(name_or_path: str, csv_path: str | Path, utterances: int = 200, repeats: int = 3,
+                       runtime: str = "onnx") -> dict:
+    """{"encoder", "runtime", "load_seconds", "utterances", "ms_per_utterance" (median of `repeats` encodings)},
+    the encoder served on the CPU by `runtime` ("onnx", as the app serves a folder, or "torch")."""
     conversations = _first_dialogues(csv_path, utterances)
     count = sum(len(c) for c in conversations)
     started = time.perf_counter()
-    encoder = TextEncoder.from_pretrained(name_or_path)
+    encoder = load_text_encoder(name_or_path, "cpu", runtime, torch.get_num_threads())
     load_seconds = time.perf_counter() - started
     encoder.encode_conversations(conversations)  # warm-up
     times = []
@@ -52,6 +55,7 @@ def bench_text_encoder(name_or_path: str, csv_path: str | Path, utterances: int 
         times.append(time.perf_counter() - started)
     return {
         "encoder": name_or_path,
+        "runtime": encoder.runtime,
         "load_seconds": round(load_seconds, 2),
         "utterances": count,
         "ms_per_utterance": round(1000 * statistics.median(times) / count, 2),
@@ -60,7 +64,7 @@ def bench_text_encoder(name_or_path: str, csv_path: str | Path, utterances: int 
 
 def format_text_bench(result: dict) -> str:
     return (
-        f"text encoder {result['encoder']}: {result['ms_per_utterance']:.2f} ms per utterance "
+        f"text encoder {result['encoder']} on {result['runtime']}: {result['ms_per_utterance']:.2f} ms per utterance "
         f"(median of runs over {result['utterances']} utterances in context), loaded in {result['load_seconds']:.1f} s"
     )
 

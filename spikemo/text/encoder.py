@@ -15,17 +15,19 @@ attention, but neighbouring utterances, whose contexts overlap, keep distinct fe
 before it encodes any turn.
 """
 
+from __future__ import annotations
+
 import copy
 import json
 import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
-from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from spikemo.data.conversation import Conversation
 from spikemo.errors import CheckpointError, InputError
@@ -33,6 +35,10 @@ from spikemo.integrity import sha256_of, verify_sha256
 from spikemo.paths import cache_dir
 from spikemo.serialization import JsonDataclass
 from spikemo.text.packaged import MINILM, MPNET, default_text_encoder_path, resolve_text_encoder
+
+if TYPE_CHECKING:  # transformers is imported where a model is loaded: the ONNX Runtime path never needs it
+    from tokenizers import Tokenizer
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 CONFIG_FILENAME = "text_encoder_config.json"
 ADAPTER_FILES: tuple[str, ...] = ("adapter_config.json", "adapter_model.safetensors")  # what peft saves for LoRA
@@ -107,33 +113,154 @@ class EncodedUtterance:
     target_mask: list[int]
 
 
-class TextEncoder:
-    """A transformers encoder plus the input recipe of `TextEncoderConfig`.
+class UtteranceEncoder:
+    """The input recipe of `TextEncoderConfig` around a network that pools hidden states: turns in, features out.
 
-    `encode_conversations` fills `utterance.features["text"]` (float32 [dim]) for every utterance.
+    Subclasses run the network (`pooled`): TextEncoder with torch (trainable, any device), and
+    spikemo.text.onnx_runtime.OnnxTextEncoder with ONNX Runtime (serving on a CPU). Both tokenize with the same
+    Rust tokenizer, so they read a turn the same way. `encode_conversations` fills `utterance.features["text"]`
+    (float32 [dim]) for every utterance.
     """
+
+    runtime = ""  # what runs the network: part of a feature cache's key, since runtimes differ in the last bits
+
+    def __init__(self, backend_tokenizer: Tokenizer, pad_id: int, uses_token_types: bool, config: TextEncoderConfig,
+                 device: str = "cpu") -> None:
+        self.backend_tokenizer = backend_tokenizer
+        self.pad_id = pad_id  # models such as MPNet derive positions from it: it must be the model's own
+        self.uses_token_types = uses_token_types
+        self.config = config
+        self.device = torch.device(device)
+
+    @property
+    def dim(self) -> int:
+        raise NotImplementedError
+
+    def pooled(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Masked mean of the last hidden states: batch from `collate` -> [B, dim]."""
+        raise NotImplementedError
+
+    def tokenize(self, conversations: list[Conversation]) -> list[EncodedUtterance]:
+        """Every utterance of `conversations`, in order, as an unpadded (context, target + following) token pair."""
+        triples = [build_text_input(c, i, self.config) for c in conversations for i in range(len(c))]
+        if not triples:
+            return []
+        tokenizer = self.backend_tokenizer
+        tokenizer.no_padding()
+        seconds = self._fit_second_segments(triples)
+        # The context is cut from the left: its most recent words stay.
+        tokenizer.enable_truncation(self.config.max_length, strategy="only_first", direction="left")
+        encodings = tokenizer.encode_batch([(context, second) for (context, _, _), second in zip(triples, seconds)])
+        return [
+            EncodedUtterance(
+                input_ids=encoding.ids,
+                token_type_ids=encoding.type_ids if self.uses_token_types else None,
+                # the second segment's tokens that lie inside the target's characters (not the following turns)
+                target_mask=[int(sequence == 1 and end <= len(target))
+                             for sequence, (_, end) in zip(encoding.sequence_ids, encoding.offsets)],
+            )
+            for encoding, (_, target, _) in zip(encodings, triples)
+        ]
+
+    def _fit_second_segments(self, triples: list[tuple[str, str, str]]) -> list[str]:
+        """The second segment of each pair, "target following", cut at its end to fit the budget.
+
+        Following turns get at most half the budget (or none beyond a target longer than that); a target that
+        alone exceeds the budget is cut at its end (context truncation can't make room). With a context, one
+        token of the budget stays reserved for it: the tokenizer refuses to truncate a first sequence away
+        entirely.
+        """
+        tokenizer = self.backend_tokenizer
+        budget = self.config.max_length - tokenizer.post_processor.num_special_tokens_to_add(True)
+        seconds = [f"{target} {following}" if following else target for _, target, following in triples]
+        tokenizer.no_truncation()
+        encodings = tokenizer.encode_batch(seconds, add_special_tokens=False)
+        fitted = []
+        for (context, target, following), second, encoding in zip(triples, seconds, encodings):
+            offsets = encoding.offsets
+            room = budget - 1 if context else budget
+            if following:
+                target_tokens = sum(end <= len(target) for _, end in offsets)
+                room = min(room, max(target_tokens, budget // 2))
+            fitted.append(second[: offsets[room - 1][1]] if len(offsets) > room else second)
+        return fitted
+
+    def collate(self, items: list[EncodedUtterance]) -> dict[str, torch.Tensor]:
+        """Pad a batch to its longest item: input_ids/attention_mask/pool_mask [B, L] (+ token_type_ids)."""
+        length = max(len(item.input_ids) for item in items)
+        input_ids = torch.full((len(items), length), self.pad_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(items), length), dtype=torch.long)
+        target_mask = torch.zeros((len(items), length), dtype=torch.long)
+        token_type_ids = torch.zeros((len(items), length), dtype=torch.long)
+        for row, item in enumerate(items):
+            n = len(item.input_ids)
+            input_ids[row, :n] = torch.tensor(item.input_ids)
+            attention_mask[row, :n] = 1
+            target_mask[row, :n] = torch.tensor(item.target_mask)
+            if item.token_type_ids is not None:
+                token_type_ids[row, :n] = torch.tensor(item.token_type_ids)
+        batch = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if items[0].token_type_ids is not None:
+            batch["token_type_ids"] = token_type_ids
+        pool_mask = target_mask if self.config.pooling == "target_mean" else attention_mask
+        empty = pool_mask.sum(dim=1) == 0  # an empty utterance: pool over whatever the input holds
+        pool_mask[empty] = attention_mask[empty]
+        return {**{k: v.to(self.device) for k, v in batch.items()}, "pool_mask": pool_mask.to(self.device)}
+
+    def encode(self, items: list[EncodedUtterance], batch_size: int | None = None,
+               progress: bool = False) -> np.ndarray:
+        """Pooled features of tokenised utterances, in input order: [N, dim] float32. Batches group turns of like
+        length (less padding); batch_size defaults to 64 on a GPU and 16 on a CPU, where small batches measured
+        faster (fewer padded positions, better cache use)."""
+        batch_size = batch_size or (64 if self.device.type == "cuda" else 16)
+        features = np.zeros((len(items), self.dim), dtype=np.float32)
+        order = sorted(range(len(items)), key=lambda i: len(items[i].input_ids))
+        with torch.inference_mode(), tqdm(total=len(order), desc="text features", unit="turn",
+                                          disable=not progress) as turns_done:
+            for start in range(0, len(order), batch_size):
+                rows = order[start : start + batch_size]
+                pooled = self.pooled(self.collate([items[i] for i in rows]))
+                features[rows] = pooled.float().cpu().numpy()
+                turns_done.update(len(rows))  # progress in turns, not batches
+        return features
+
+    def encode_conversations(self, conversations: list[Conversation], batch_size: int | None = None,
+                             progress: bool = False) -> None:
+        """Fill `utterance.features["text"]` (float32 [dim]) for every utterance of every conversation."""
+        features = self.encode(self.tokenize(conversations), batch_size, progress)
+        utterances = [u for c in conversations for u in c.utterances]
+        for utterance, vector in zip(utterances, features):
+            utterance.features["text"] = vector
+
+
+def masked_mean(hidden: torch.Tensor, pool_mask: torch.Tensor) -> torch.Tensor:
+    """Mean of hidden [B, L, dim] over the positions where pool_mask [B, L] is 1 -> [B, dim]."""
+    mask = pool_mask.unsqueeze(-1).to(hidden.dtype)  # [B, L, 1]
+    return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+
+
+class TextEncoder(UtteranceEncoder):
+    """A transformers encoder run by torch: the one that trains (spikemo.text.finetune), saves and runs on a GPU."""
+
+    runtime = "torch"
 
     def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, config: TextEncoderConfig,
                  device: str = "cpu") -> None:
         if not tokenizer.is_fast:
             raise CheckpointError(f"text encoder {config.name_or_path!r} needs a fast (Rust) tokenizer")
+        super().__init__(tokenizer.backend_tokenizer, tokenizer.pad_token_id or 0,
+                         "token_type_ids" in tokenizer.model_input_names, config, device)
         self.model = model.to(device).eval()
         self.tokenizer = tokenizer
-        self.tokenizer.truncation_side = "left"  # applies to the context: keep its most recent words
-        self.config = config
-        self.device = torch.device(device)
         self.adapters_dir: Path | None = None  # set by from_pretrained when it merged saved LoRA adapters in
 
     @classmethod
     def from_pretrained(cls, name_or_path: str, config: TextEncoderConfig | None = None,
-                        device: str = "cpu") -> "TextEncoder":
+                        device: str = "cpu") -> TextEncoder:
         """Load a transformers model folder, hub id or offline name ("minilm", "mpnet"); a folder from
         `save_pretrained` brings its own config, and one of LoRA adapters its base model too."""
         name_or_path = resolve_text_encoder(str(name_or_path))
-        saved_config = Path(name_or_path) / CONFIG_FILENAME
-        if config is None:
-            config = _read_saved_config(saved_config) if saved_config.is_file() else TextEncoderConfig()
-        config = replace(config, name_or_path=name_or_path)
+        config = replace(config or saved_config(name_or_path), name_or_path=name_or_path)
         adapters = Path(name_or_path) if config.base_model else None
         if adapters is not None and config.base_model == MPNET:
             # The merge of these adapters into their pinned base is built once and kept: a cold start then loads
@@ -176,106 +303,31 @@ class TextEncoder:
     def dim(self) -> int:
         return int(self.model.config.hidden_size)
 
-    def tokenize(self, conversations: list[Conversation]) -> list[EncodedUtterance]:
-        """Every utterance of `conversations`, in order, as an unpadded (context, target + following) token pair."""
-        triples = [build_text_input(c, i, self.config) for c in conversations for i in range(len(c))]
-        if not triples:
-            return []
-        contexts = [context for context, _, _ in triples]
-        seconds = self._fit_second_segments(triples)
-        encoding = self.tokenizer(contexts, seconds, truncation="only_first", max_length=self.config.max_length,
-                                  return_offsets_mapping=True)
-        has_types = "token_type_ids" in encoding
-        target_ends = [len(target) for _, target, _ in triples]
-        return [
-            EncodedUtterance(
-                input_ids=encoding["input_ids"][i],
-                token_type_ids=encoding["token_type_ids"][i] if has_types else None,
-                # the second segment's tokens that lie inside the target's characters (not the following turns)
-                target_mask=[int(sequence == 1 and end <= target_ends[i])
-                             for sequence, (_, end) in zip(encoding.sequence_ids(i), encoding["offset_mapping"][i])],
-            )
-            for i in range(len(triples))
-        ]
-
-    def _fit_second_segments(self, triples: list[tuple[str, str, str]]) -> list[str]:
-        """The second segment of each pair, "target following", cut at its end to fit the budget.
-
-        Following turns get at most half the budget (or none beyond a target longer than that); a target that
-        alone exceeds the budget is cut at its end (context truncation can't make room). With a context, one
-        token of the budget stays reserved for it: the tokenizer refuses to truncate a first sequence away
-        entirely.
-        """
-        budget = self.config.max_length - self.tokenizer.num_special_tokens_to_add(pair=True)
-        seconds = [f"{target} {following}" if following else target for _, target, following in triples]
-        encoding = self.tokenizer(seconds, add_special_tokens=False, return_offsets_mapping=True)
-        fitted = []
-        for (context, target, following), second, offsets in zip(triples, seconds, encoding["offset_mapping"]):
-            room = budget - 1 if context else budget
-            if following:
-                target_tokens = sum(end <= len(target) for _, end in offsets)
-                room = min(room, max(target_tokens, budget // 2))
-            fitted.append(second[: offsets[room - 1][1]] if len(offsets) > room else second)
-        return fitted
-
-    def collate(self, items: list[EncodedUtterance]) -> dict[str, torch.Tensor]:
-        """Pad a batch to its longest item: input_ids/attention_mask/pool_mask [B, L] (+ token_type_ids)."""
-        length = max(len(item.input_ids) for item in items)
-        pad_id = self.tokenizer.pad_token_id or 0
-        input_ids = torch.full((len(items), length), pad_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(items), length), dtype=torch.long)
-        target_mask = torch.zeros((len(items), length), dtype=torch.long)
-        token_type_ids = torch.zeros((len(items), length), dtype=torch.long)
-        for row, item in enumerate(items):
-            n = len(item.input_ids)
-            input_ids[row, :n] = torch.tensor(item.input_ids)
-            attention_mask[row, :n] = 1
-            target_mask[row, :n] = torch.tensor(item.target_mask)
-            if item.token_type_ids is not None:
-                token_type_ids[row, :n] = torch.tensor(item.token_type_ids)
-        batch = {"input_ids": input_ids, "attention_mask": attention_mask}
-        if items[0].token_type_ids is not None:
-            batch["token_type_ids"] = token_type_ids
-        pool_mask = target_mask if self.config.pooling == "target_mean" else attention_mask
-        empty = pool_mask.sum(dim=1) == 0  # an empty utterance: pool over whatever the input holds
-        pool_mask[empty] = attention_mask[empty]
-        return {**{k: v.to(self.device) for k, v in batch.items()}, "pool_mask": pool_mask.to(self.device)}
-
     def pooled(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Masked mean of the last hidden states: batch from `collate` -> [B, dim]."""
         inputs = {k: v for k, v in batch.items() if k != "pool_mask"}
-        hidden = self.model(**inputs).last_hidden_state  # [B, L, dim]
-        mask = batch["pool_mask"].unsqueeze(-1).to(hidden.dtype)  # [B, L, 1]
-        return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+        return masked_mean(self.model(**inputs).last_hidden_state, batch["pool_mask"])
 
-    def encode(self, items: list[EncodedUtterance], batch_size: int = 64, progress: bool = False) -> np.ndarray:
-        """Pooled features of tokenised utterances, in input order: [N, dim] float32."""
-        features = np.zeros((len(items), self.dim), dtype=np.float32)
-        order = sorted(range(len(items)), key=lambda i: len(items[i].input_ids))  # less padding per batch
+    def encode(self, items: list[EncodedUtterance], batch_size: int | None = None,
+               progress: bool = False) -> np.ndarray:
         was_training = self.model.training
         self.model.eval()
-        with torch.inference_mode(), tqdm(total=len(order), desc="text features", unit="turn",
-                                          disable=not progress) as turns_done:
-            for start in range(0, len(order), batch_size):
-                rows = order[start : start + batch_size]
-                pooled = self.pooled(self.collate([items[i] for i in rows]))
-                features[rows] = pooled.float().cpu().numpy()
-                turns_done.update(len(rows))  # progress in turns, not batches
-        self.model.train(was_training)
-        return features
+        try:
+            return super().encode(items, batch_size, progress)
+        finally:
+            self.model.train(was_training)
 
-    def encode_conversations(self, conversations: list[Conversation], batch_size: int = 64,
-                             progress: bool = False) -> None:
-        """Fill `utterance.features["text"]` (float32 [dim]) for every utterance of every conversation."""
-        features = self.encode(self.tokenize(conversations), batch_size, progress)
-        utterances = [u for c in conversations for u in c.utterances]
-        for utterance, vector in zip(utterances, features):
-            utterance.features["text"] = vector
+
+def saved_config(name_or_path: str) -> TextEncoderConfig:
+    """The config a `save_pretrained` folder brings, else the defaults."""
+    path = Path(name_or_path) / CONFIG_FILENAME
+    return _read_saved_config(path) if path.is_file() else TextEncoderConfig()
 
 
 def load_transformer(weights_from: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """A transformers model (float32) and its tokenizer from a folder or hub id; CheckpointError when neither
     loads."""
+    from transformers import AutoModel, AutoTokenizer
+
     try:
         return AutoModel.from_pretrained(weights_from, dtype=torch.float32), AutoTokenizer.from_pretrained(weights_from)
     except (OSError, ValueError) as error:

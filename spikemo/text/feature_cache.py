@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 
 from spikemo.data.conversation import Conversation
 from spikemo.paths import cache_dir
-from spikemo.text.encoder import TextEncoder
+from spikemo.text.encoder import UtteranceEncoder
 
 
 def features_key(encoder_dir: str | Path, source: str | Path, reading: str = "") -> str:
@@ -37,7 +37,7 @@ def features_key(encoder_dir: str | Path, source: str | Path, reading: str = "")
     return digest.hexdigest()[:32]
 
 
-def encode_cached(encoder: TextEncoder, encoder_dir: str | Path, conversations: list[Conversation],
+def encode_cached(encoder: UtteranceEncoder, encoder_dir: str | Path, conversations: list[Conversation],
                   source: str | Path, cache: Path | None = None, progress: bool = False, reading: str = "") -> bool:
     """Fill every utterance's text features, as encoder.encode_conversations does, from the cache when it holds
     them for (encoder_dir, source, reading), else by encoding and then caching them. `conversations` must be the

@@ -9,8 +9,9 @@ from spikemo.data.meld import read_meld_csv
 from spikemo.errors import InputError
 from spikemo.model.checkpoint import Checkpoint, load_checkpoint
 from spikemo.runtime import pick_device
-from spikemo.text.encoder import TextEncoder
+from spikemo.text.encoder import UtteranceEncoder
 from spikemo.text.feature_cache import encode_cached
+from spikemo.text.onnx_runtime import load_text_encoder
 from spikemo.training.dswa_ablation import WithoutDSWA, compare_without_dswa
 from spikemo.training.metrics import classification_metrics
 from spikemo.training.predict import gold_and_predicted, predict_conversations
@@ -18,27 +19,28 @@ from spikemo.training.predict import gold_and_predicted, predict_conversations
 
 def encode_transcripts(
     conversations: list[Conversation], checkpoint: Checkpoint, device: torch.device, progress: bool = False,
-    cached_from: Path | None = None, feature_cache: Path | None = None, text_encoder: TextEncoder | None = None,
+    cached_from: Path | None = None, feature_cache: Path | None = None, text_encoder: UtteranceEncoder | None = None,
 ) -> bool:
     """Fill every utterance's text features with the checkpoint's own text encoder (`text_encoder` when the caller
-    holds it loaded already, else loaded here). With `cached_from` (the file the conversations were read from),
-    features that an earlier call made for the same file, encoder and kind of device are read back from the
+    holds it loaded already, else loaded here as the app serves it: ONNX Runtime on a CPU). With `cached_from` (the
+    file the conversations were read from), features that an earlier call made for the same file, encoder,
+    runtime and kind of device are read back from the
     feature cache (spikemo.text.feature_cache; under `feature_cache`, else cache_dir()), and new ones are kept
     there; returns whether they came from the cache."""
     if checkpoint.text_encoder_dir is None:
         raise InputError("this checkpoint has no text encoder, so it cannot score a transcript on its own")
-    encoder = text_encoder or TextEncoder.from_pretrained(str(checkpoint.text_encoder_dir), device=device)
+    encoder = text_encoder or load_text_encoder(checkpoint.text_encoder_dir, device)
     if cached_from is None:
         encoder.encode_conversations(conversations, progress=progress)
         return False
-    # GPU and CPU features differ in the last bits: each kind of device has features of its own.
+    # GPU and CPU features, and torch's and ONNX Runtime's, differ in the last bits: each has features of its own.
     return encode_cached(encoder, checkpoint.text_encoder_dir, conversations, cached_from, feature_cache, progress,
-                         reading=f"device {device.type}")
+                         reading=f"{encoder.runtime} on {encoder.device.type}")
 
 
 def score_csv(
     csv_path: str | Path, checkpoint: Checkpoint, device: torch.device | None = None, progress: bool = False,
-    cache: bool = False, feature_cache: Path | None = None, text_encoder: TextEncoder | None = None,
+    cache: bool = False, feature_cache: Path | None = None, text_encoder: UtteranceEncoder | None = None,
 ) -> tuple[list[Conversation], dict]:
     """Predict every utterance of a MELD-format CSV; returns the conversations (with predictions) and the
     metrics (metrics.classification_metrics plus n_dialogues, modalities_used and text_features_cached).
@@ -75,7 +77,7 @@ def evaluate_csv(
 
 
 def score_csv_and_without_dswa(
-    csv_path: str | Path, checkpoint: Checkpoint, device: torch.device, text_encoder: TextEncoder | None = None,
+    csv_path: str | Path, checkpoint: Checkpoint, device: torch.device, text_encoder: UtteranceEncoder | None = None,
     feature_cache: Path | None = None, progress: bool = False,
 ) -> tuple[list[Conversation], dict, WithoutDSWA | None]:
     """A CSV scored for inspection: `score_csv` with the text features cached, then every turn predicted again

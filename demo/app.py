@@ -94,9 +94,9 @@ def build_demo(config: AppConfig | None = None) -> gr.Blocks:
                         latex_delimiters=NO_LATEX)
             gr.Markdown(VOICE_CUE_NOTE)
         with gr.Tabs(overflow_behavior="wrap"):  # every tab's name stays visible on a narrow screen
-            AnalyseTab(state).render()
+            analysis = AnalyseTab(state).render()
             InspectTab(state).render()
-            LearnTab(state).render(blocks)
+            LearnTab(state).render(blocks, analysis)
     blocks.queue(default_concurrency_limit=4, max_size=state.config.max_queue_size)
     return blocks
 

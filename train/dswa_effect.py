@@ -3,6 +3,7 @@ DSWA skipped and with every spike silenced, and whether its weights follow the s
 
     python -m train.dswa_effect                    # shipped checkpoint on MELD dev -> train/results/dswa_effect.*
     python -m train.dswa_effect --checkpoint DIR --csv CSV [--out-dir DIR] --json
+    python -m train.dswa_effect --record           # also keep the headline figures in the checkpoint (Learn tab)
 """
 
 import argparse
@@ -18,6 +19,7 @@ from spikemo.model.checkpoint import load_checkpoint
 from spikemo.paths import DEFAULT_CHECKPOINT, REPO_ROOT, repo_relative
 from spikemo.training.dswa_ablation import dswa_effect
 from spikemo.training.evaluate import encode_transcripts
+from spikemo.training.model_card import record_dswa_effect
 
 RESULTS_DIR = REPO_ROOT / "train" / "results"
 ROWS = {"with_dswa": "as trained", "without_dswa": "DSWA skipped", "spikes_silenced": "spikes silenced",
@@ -33,6 +35,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "checkpoint, nowhere for any other)")
     parser.add_argument("--json", action="store_true", help="print the whole result as one JSON object")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--record", action="store_true",
+                        help="keep the headline figures in the checkpoint's config.json and model card, where the "
+                             "app's Learn tab reads them")
     return parser.parse_args(argv)
 
 
@@ -98,6 +103,8 @@ def main(argv: list[str] | None = None) -> dict:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "dswa_effect.json").write_text(json.dumps(effect, indent=1) + "\n")
         (out_dir / "dswa_effect.md").write_text(render_markdown(effect, effect["checkpoint"], args.csv.name))
+    if args.record:
+        record_dswa_effect(args.checkpoint, effect)
     headline = ("changed_without_dswa", "changed_with_spikes_silenced", "changed_with_order_shuffled", "weighted_f1",
                 "order_shuffle_f1_drop", "weight_feature_correlation", "weight_change_T2")
     print(json.dumps(effect if args.json else {k: effect[k] for k in headline}))

@@ -62,8 +62,9 @@ class AnalyseTab:
     def __init__(self, state: AppState) -> None:
         self.state = state
 
-    def render(self) -> None:
-        """Build the tab inside the current Blocks and wire its events."""
+    def render(self) -> gr.State:
+        """Build the tab inside the current Blocks and wire its events; returns the state holding the visitor's
+        last analysis (the Learn tab can show it)."""
         config = self.state.config
         with gr.Tab("Analyse", id="analyse"):
             gr.Markdown(TEXT.format(minutes=config.max_video_seconds / 60))
@@ -122,6 +123,7 @@ class AnalyseTab:
         turn_table.select(self.select_row, [analysis, layer], [turn, *turn_view], api_name=False)
         gr.on([turn.release, layer.input], self.select_turn, [analysis, turn, layer], turn_view,
               api_name="select_turn")
+        return analysis
 
     def _inputs(self) -> tuple[list, RunControls]:
         """The left column: examples, video, Analyse and Stop, the status panel, then the options. Returns the

@@ -1,5 +1,6 @@
-"""The Learn tab: one LIF neuron to play with, then the real model's DSWA weights on a bundled example as the
-number of time steps T grows, then spiking self-attention inside the model, seen from one turn of that example."""
+"""The Learn tab: what the spikes decide in this model (measured, from its checkpoint), one LIF neuron to play
+with, then the real model's DSWA weights on a conversation (a bundled example or the visitor's last analysis) as
+the number of time steps T grows, then spiking self-attention inside the model, seen from one of its turns."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from demo.errors import parse_choice, user_errors
 from demo.markup import NO_LATEX, md
 from demo.state import AppState
 from demo.worker import MODEL_CONCURRENCY_ID, ZERO_GPU, run_sweep, run_turn_attention
+from spikemo.data.conversation import Conversation
 from spikemo.errors import CheckpointError
 from spikemo.model.checkpoint import read_checkpoint_summary
+from spikemo.video.analysis import Analysis
 from spikemo.viz import plots, ssa_plots
 from spikemo.viz.lif_teaching import LIFDemoConfig, TimeStepSweep, simulate_lif
 from spikemo.viz.ssa_teaching import TurnAttentionTrace
@@ -35,12 +38,13 @@ softmax. Turns whose spikes coincide with many others collect more input and fir
 The encoder's output, averaged over the T steps, gives every turn a score E per feature channel; a softmax over
 the dialogue's turns makes them **DSWA weights** (shown here averaged over the channels): the model's
 spike-based attention over time. Each feature is then re-weighted as `F ← softmax(E)·F + F`.
-With few time steps the rates are coarse (a neuron can only fire 0, 1 or 2 times in T=2); with more steps they
-become finer, which the paper found helps. Below, the real model runs on a bundled example at T = 2 ... 64:
-1 (white) is an average turn, red turns get more weight, blue turns less."""
+With few time steps the rates are coarse (a neuron can only fire 0, 1 or 2 times in T=2); the paper reports
+that more steps help. The picture below tests that on this model: one row per T = 2 ... 64, one column per turn
+of the conversation you pick (a bundled example or your own analysis from the Analyse tab); 1 (white) is an
+average turn, red turns get more weight, blue turns less. Rows that look alike mean T changes nothing here."""
 
 ATTENTION_TEXT = """### Inside spiking self-attention, one turn at a time
-Now open the Spikformer up, on the bundled example and modality picked above. Press the button to see the
+Now open the Spikformer up, on the conversation and modality picked above. Press the button to see the
 first turn, then move the sliders to pick another turn or another attention head (each head is a separate
 group of neurons that attends in its own way): the pictures show what the real model's neurons do during its
 T time steps, layer by layer."""
@@ -53,10 +57,10 @@ regularly, rarely or never, depending on how strongly it is driven: how *often* 
 
 COINCIDENCE_TEXT = """**Coincidences, Q·Kᵀ.** To compare two turns, multiply turn *i*'s query spikes with turn *j*'s
 key spikes neuron by neuron and add them up. With 0s and 1s a product is 1 only when both fire, so the sum
-simply **counts the neurons firing together** at that step. Each small map shows that count (averaged over
-the steps) for every pair of turns: a bright cell means two turns' neurons agree often. There is no softmax:
-these counts directly scale how much of each turn's values flow into the others. The right-hand panel shows
-the picked turn's row (boxed in the framed head) step by step."""
+simply **counts the neurons firing together** at that step. The map shows that count (averaged over the steps)
+for every pair of turns in the picked head, one map per layer: a bright cell means two turns' neurons agree
+often. There is no softmax: these counts directly scale how much of each turn's values flow into the others.
+The strip under each map shows the picked turn's row (boxed) step by step."""
 
 OUTPUT_TEXT = """**Attention output and firing rates.** The values, mixed by the coincidence counts, drive one more
 layer of LIF neurons, the attention neurons; their raster shows which of the picked head's channels fire for
@@ -64,13 +68,16 @@ this turn. A **firing rate** is the share of (neuron, step) slots holding a spik
 spike at every step. Spiking networks are sparse, so rates of a few percent are normal; the bars compare the
 queries, keys, values, attention neurons and the MLP that follows, in each layer, over the whole dialogue."""
 
-WEIGHTS_TEXT = """**Why more steps help.** DSWA averages the encoder's output over the time steps, then turns it into
-one weight per turn. Each line is a turn's weight had the model stopped after *t* steps (1 = an average
-turn). After one or two steps a neuron has fired 0, 1 or 2 times, so the average is coarse and the weights
-jump; with every extra step each rate is measured more finely, and the weights **settle**. That is why the
-paper found more time steps help, up to a point where they only cost time. Lines that are nearly flat from
-the first step mean the features themselves, more than the spikes, set the weights: a checkpoint with the
-"residual" DSWA adds its spikes to the continuous features (`python -m train.dswa_effect` measures how much)."""
+WEIGHTS_TEXT = """**How the weights settle as the steps accumulate.** DSWA averages the encoder's output over the
+time steps, then turns it into one weight per turn. Each line is a turn's weight had the model stopped after
+*t* steps (1 = an average turn). After one or two steps a neuron has fired 0, 1 or 2 times, so the average is
+coarse; with every extra step each rate is measured more finely and the lines settle. Lines that are nearly
+flat from the first step mean the features themselves, more than the spikes, set the weights: what the
+measurements at the top of this tab say for this model."""
+
+YOUR_ANALYSIS = "Your last analysis (Analyse tab)"
+MEASURED_HEADING = "### What the spikes decide in this model (measured)"
+SPIKES_DECIDE_SHARE = 0.05  # the spiking-attention issue's bar: silencing the spikes changes at least 5 % of decisions
 
 
 class InputShape(StrEnum):
@@ -114,9 +121,11 @@ class LearnTab:
     def __init__(self, state: AppState) -> None:
         self.state = state
 
-    def render(self, blocks: gr.Blocks) -> None:
-        """Build the tab inside `blocks` and wire its events (the LIF figure is drawn when the page loads)."""
+    def render(self, blocks: gr.Blocks, analysis: gr.State) -> None:
+        """Build the tab inside `blocks` and wire its events (the LIF figure is drawn when the page loads);
+        `analysis` is the Analyse tab's state: the visitor's last analysis, which the model pictures can use."""
         with gr.Tab("Learn how the spikes work", id="learn"):
+            gr.Markdown(self.measured_effect(), elem_id="learn-measured", latex_delimiters=NO_LATEX)
             gr.Markdown(LIF_TEXT)
             with gr.Row():
                 current = gr.Slider(0.0, 3.0, value=1.5, step=0.05, label="Input current")
@@ -128,10 +137,10 @@ class LearnTab:
             lif_plot = gr.Plot(label="LIF neuron", show_label=False, elem_id="lif-plot")
             lif_reading = gr.Markdown(label="LIF reading", show_label=False)
             gr.Markdown(SSA_TEXT)
-            names = [e.name for e in self.state.examples]
+            names = [e.name for e in self.state.examples] + [YOUR_ANALYSIS]
             modalities = self.trained_modalities()
             with gr.Row():
-                example = gr.Dropdown(names, value=names[0] if names else None, label="Bundled example")
+                example = gr.Dropdown(names, value=names[0], label="Conversation", elem_id="learn-conversation")
                 modality = gr.Dropdown(modalities, value=modalities[0], label="Modality stream")
                 sweep_button = gr.Button("Run the model at T = 2 ... 64", variant="primary")
             sweep_plot = gr.Plot(label="DSWA weights over T", show_label=False)
@@ -159,15 +168,38 @@ class LearnTab:
         sliders = [current, tau, threshold, time_steps]
         gr.on([blocks.load, *(s.release for s in sliders), shape.input], self.lif, [*sliders, shape],
               [lif_plot, lif_reading], api_name="lif")
-        sweep_button.click(self.time_step_sweep, [example, modality], [sweep_plot, sweep_text],
+        sweep_button.click(self.time_step_sweep, [example, modality, analysis], [sweep_plot, sweep_text],
                            concurrency_limit=self.state.config.concurrency_limit,
                            concurrency_id=MODEL_CONCURRENCY_ID, api_name="sweep")
         gr.on([attention_button.click, attention_turn.release, attention_head.release], self.turn_attention,
-              [example, modality, attention_turn, attention_head],
+              [example, modality, attention_turn, attention_head, analysis],
               [attention_turn, attention_head, attention_reading, qkv_plot, coincidence_plot, output_plot,
                weights_plot],
               concurrency_limit=self.state.config.concurrency_limit, concurrency_id=MODEL_CONCURRENCY_ID,
               api_name="turn_attention")
+
+    def measured_effect(self) -> str:
+        """measured_effect_text for the app's checkpoint (nothing to measure when it cannot be read)."""
+        try:
+            return measured_effect_text(read_checkpoint_summary(self.state.config.checkpoint_dir).dswa_effect)
+        except CheckpointError:
+            return ""
+
+    def conversation(self, choice: str | None, analysis: Analysis | None,
+                     progress: gr.Progress) -> tuple[str, Conversation]:
+        """The picked conversation and its name: the visitor's last analysis, or a bundled example's (analysed
+        once per process, with progress)."""
+        if choice == YOUR_ANALYSIS:
+            if analysis is None or not analysis.conversation.utterances:
+                raise gr.Error("Analyse a video in the Analyse tab first: its turns then show here.",
+                               title="No analysis yet")
+            return f"your analysis of {analysis.video_name}", analysis.conversation
+        example = self.state.example(choice)
+        if example is None:
+            raise gr.Error("Pick a bundled example or your analysis.", title="No conversation")
+        report = None if ZERO_GPU else (
+            lambda fraction, stage: progress(0.8 * fraction, desc=f"analysing the example: {stage}"))
+        return example.name, self.state.example_analysis(example, report).conversation
 
     def trained_modalities(self) -> list[str]:
         """The checkpoint's modalities (text when it cannot be read)."""
@@ -197,43 +229,32 @@ class LearnTab:
                         "each step), so it fires less often. The rate over T steps is the neuron's graded output.")
         return LIFView(plots.plot_lif_trace(trace), reading)
 
-    def time_step_sweep(self, example_name: str | None, modality: str | None,
+    def time_step_sweep(self, choice: str | None, modality: str | None, analysis: Analysis | None = None,
                         progress: gr.Progress = gr.Progress()) -> SweepView:
-        """DSWA weights of a bundled example's turns at T = 2 ... 64, with the predictions at each T."""
-        example = self.state.example(example_name)
-        if example is None:
-            raise gr.Error("Pick one of the bundled examples.", title="No example")
+        """DSWA weights of the picked conversation's turns at T = 2 ... 64, with the predictions at each T."""
         with user_errors("run the model over T"):
-            report = None if ZERO_GPU else (
-                lambda fraction, stage: progress(0.8 * fraction, desc=f"analysing the example: {stage}"))
-            analysis = self.state.example_analysis(example, report)
+            name, conversation = self.conversation(choice, analysis, progress)
             progress(0.85, desc="running SpikEmo at T = 2 ... 64")
-            sweep = run_sweep(self.state.model_setup(), analysis.conversation)
+            sweep = run_sweep(self.state.model_setup(), conversation)
         modality = modality if modality in sweep.weights else next(iter(sweep.weights))
-        changes = [i for i in range(len(analysis.conversation))
-                   if len({row[i] for row in sweep.predictions}) > 1]
-        text = (f"{len(analysis.conversation)} turns of {md(example.name)}, {md(modality)} stream. Predictions at "
+        changes = [i for i in range(len(conversation)) if len({row[i] for row in sweep.predictions}) > 1]
+        text = (f"{len(conversation)} turns of {md(name)}, {md(modality)} stream. Predictions at "
                 f"T={sweep.time_steps[-1]}: " + ", ".join(sweep.predictions[-1]) + ". ")
         text += (f"The predicted emotion changes with T for turn(s) {', '.join(str(i + 1) for i in changes)}. "
                  if changes else "No turn's predicted emotion changes with T. ")
         return SweepView(plots.plot_time_step_sweep(sweep, modality), text + without_dswa_sentence(sweep))
 
-    def turn_attention(self, example_name: str | None, modality: str | None, turn: float | None,
-                       head: float | None, progress: gr.Progress = gr.Progress()) -> AttentionView:
-        """Spiking self-attention of a bundled example's `modality` stream for turn number `turn` and head number
-        `head` (1-based): the Q/K/V rasters, the coincidence maps, the attention neurons and firing rates, and
-        the DSWA weights as the steps accumulate."""
-        example = self.state.example(example_name)
-        if example is None:
-            raise gr.Error("Pick one of the bundled examples.", title="No example")
+    def turn_attention(self, choice: str | None, modality: str | None, turn: float | None, head: float | None,
+                       analysis: Analysis | None = None, progress: gr.Progress = gr.Progress()) -> AttentionView:
+        """Spiking self-attention of the picked conversation's `modality` stream for turn number `turn` and head
+        number `head` (1-based): the Q/K/V rasters, the coincidence map, the attention neurons and firing rates,
+        and the DSWA weights as the steps accumulate."""
         if not modality:
             raise gr.Error("Pick a modality stream.", title="No modality")
         with user_errors("show spiking self-attention"):
-            report = None if ZERO_GPU else (
-                lambda fraction, stage: progress(0.8 * fraction, desc=f"analysing the example: {stage}"))
-            conversation = self.state.example_analysis(example, report).conversation
+            _, conversation = self.conversation(choice, analysis, progress)
             if not conversation.utterances:
-                raise gr.Error("No turns were found in this example.", title="No turns")
+                raise gr.Error("No turns were found in this conversation.", title="No turns")
             # The slider may still span another example's turns: keep the pick inside this one.
             index = min(max(int(turn or 1), 1), len(conversation)) - 1
             progress(0.85, desc="tracing spiking self-attention")
@@ -245,10 +266,52 @@ class LearnTab:
             attention_reading=turn_attention_reading(trace, conversation.utterances[index].speaker,
                                                      conversation.utterances[index].text),
             qkv_plot=ssa_plots.plot_qkv_rasters(trace),
-            coincidence_plot=ssa_plots.plot_coincidence(trace),
+            coincidence_plot=ssa_plots.plot_coincidence(
+                trace, [turn_label(i, u.speaker) for i, u in enumerate(conversation.utterances)]),
             output_plot=ssa_plots.plot_attention_output(trace),
             weights_plot=ssa_plots.plot_weights_by_step(trace),
         )
+
+
+def turn_label(index: int, speaker: str | None) -> str:
+    """A turn's label on a figure axis, e.g. "3 Ross" (matplotlib text: a "$" would start a formula)."""
+    return f"{index + 1} {(speaker or '?')[:12]}".replace("$", r"\$")
+
+
+def measured_effect_text(effect: dict | None) -> str:
+    """What DSWA and its spikes decide in the checkpoint, from the figures `train.dswa_effect --record` kept in its
+    config.json (CheckpointSummary.dswa_effect), and what that means for the pictures below."""
+    if not effect:
+        return (f"{MEASURED_HEADING}\nThis checkpoint carries no measurement of what its spikes decide. "
+                "`python -m train.dswa_effect --checkpoint DIR --record` measures it on MELD dev and keeps it in the "
+                "checkpoint, where this page reads it.")
+    n, f1 = effect["utterances"], effect["weighted_f1"]
+
+    def share(count: int) -> str:
+        return f"**{count} of {n}** decisions ({100 * count / n:.1f} %)"
+
+    silenced = effect["changed_with_spikes_silenced"]
+    lines = [
+        MEASURED_HEADING,
+        f"On {md(effect['csv'])} ({n} turns; DSWA variant `{md(effect['dswa_variant'])}`, T = "
+        f"{effect['time_steps']}), measured with `python -m train.dswa_effect` and kept in the checkpoint:",
+        f"- skipping DSWA altogether changes {share(effect['changed_without_dswa'])}; weighted F1 "
+        f"{f1['with_dswa']:.2f} with it, {f1['without_dswa']:.2f} without;",
+        f"- silencing every spike (DSWA runs, its neurons never fire) changes {share(silenced)}, F1 "
+        f"{f1['spikes_silenced']:.2f};",
+        f"- shuffling the order of each dialogue's turns changes {share(effect['changed_with_order_shuffled'])}, "
+        f"F1 {f1['order_shuffled']:.2f};",
+        f"- the turn weights correlate {effect['weight_feature_correlation']:.4f} with a plain softmax of the input "
+        f"features, and move by {effect['weight_change_T2']:.4f} on average between T = 2 and T = "
+        f"{effect['time_steps']}.",
+    ]
+    if silenced < SPIKES_DECIDE_SHARE * n:
+        lines.append("So in this model the spikes decide little: the pictures below show how spiking attention "
+                     "works and what its neurons do, while the turn weights mostly follow the features themselves.")
+    else:
+        lines.append("So in this model the spikes decide a real share of the predictions: the pictures below show "
+                     "what decides.")
+    return "\n".join(lines)
 
 
 def without_dswa_sentence(sweep: TimeStepSweep) -> str:

@@ -38,7 +38,7 @@ def _score_seconds(csv: Path, checkpoint: Checkpoint, encoder: UtteranceEncoder,
 
 
 def _decisions(conversations: list[Conversation]) -> list[str | None]:
-    return [u.prediction for c in conversations for u in c.utterances]
+    return [u.prediction.emotion if u.prediction else None for c in conversations for u in c.utterances]
 
 
 def runtime_agreement(csv: Path, checkpoint: Checkpoint, encoder: UtteranceEncoder, device: torch.device) -> dict:

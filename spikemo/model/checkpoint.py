@@ -73,10 +73,12 @@ def update_checkpoint_metadata(directory: str | Path, updates: dict, model_card:
 @dataclass(frozen=True)
 class CheckpointSummary:
     """What a checkpoint's config.json says about it, read without loading the weights: the modalities it was
-    trained on and, when its metadata records one, its dev weighted F1."""
+    trained on and, when its metadata records them, its dev weighted F1 and what DSWA decides on dev (the
+    headline figures of spikemo.training.dswa_ablation.dswa_effect, kept by `train.dswa_effect --record`)."""
 
     modalities: tuple[str, ...]
     dev_weighted_f1: float | None
+    dswa_effect: dict | None = None
 
 
 def read_checkpoint_summary(directory: str | Path) -> CheckpointSummary:
@@ -90,7 +92,9 @@ def read_checkpoint_summary(directory: str | Path) -> CheckpointSummary:
     metrics = metadata.get("metrics")
     dev = metrics.get("dev") if isinstance(metrics, dict) else None
     dev_f1 = metadata.get("dev_weighted_f1") or (dev.get("weighted_f1") if isinstance(dev, dict) else None)
-    return CheckpointSummary(tuple(modalities), float(dev_f1) if isinstance(dev_f1, (int, float)) else None)
+    effect = metadata.get("dswa_effect")
+    return CheckpointSummary(tuple(modalities), float(dev_f1) if isinstance(dev_f1, (int, float)) else None,
+                             effect if isinstance(effect, dict) else None)
 
 
 def load_checkpoint(directory: str | Path | None = None, device: str | torch.device = "cpu") -> Checkpoint:

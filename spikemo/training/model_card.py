@@ -4,6 +4,7 @@ way a training driver saves a checkpoint: save, score dev from the saved folder,
     metadata = save_scored_checkpoint(out, model, metadata, encoder, dev_csv)   # train.meld, train.joint
     rescore_dev(checkpoint, dev_csv)          # dev scored again on this CPU after a GPU run
     record_choices(checkpoint, ["kept the residual variant: table4.md"])
+    record_dswa_effect(checkpoint, effect)     # train.dswa_effect --record: what DSWA decides, for the Learn tab
 """
 
 from __future__ import annotations
@@ -15,6 +16,11 @@ from spikemo.model.configuration import SpikEmoConfig
 from spikemo.model.modeling import SpikEmoModel, read_pretrained_config
 from spikemo.text.encoder import TextEncoder
 from spikemo.training.evaluate import evaluate_csv
+
+DSWA_EFFECT_KEYS: tuple[str, ...] = (
+    "csv", "dswa_variant", "time_steps", "utterances", "changed_without_dswa", "changed_with_spikes_silenced",
+    "changed_with_order_shuffled", "weighted_f1", "order_shuffle_f1_drop", "weight_feature_correlation",
+    "weight_change_T2")
 
 
 def render_model_card(metadata: dict) -> str:
@@ -38,6 +44,7 @@ def render_model_card(metadata: dict) -> str:
     quick = "\n**Quick mode: a tiny subset, for tests only. Not a usable model.**\n" if data["quick"] else ""
     ravdess = data.get("ravdess")
     rescored = _rescored(metadata)
+    effect = _dswa_effect(metadata.get("dswa_effect"))
     return f"""---
 license: {"other" if ravdess else "gpl-3.0"}
 language: en
@@ -69,7 +76,7 @@ Weighted F1 **{dev["weighted_f1"]:.2f}**, accuracy {dev["accuracy"]:.2f}.
 Measured by `python -m spikemo evaluate --csv data/meld/{data["dev_csv"]} --checkpoint <this folder>`{rescored}.
 For comparison, the paper reports 59.56 weighted F1 for text-only SpikEmo on MELD *test* (with a RoBERTa-based
 encoder); this card reports dev, the split used for model selection.
-
+{effect}
 ## Training
 `{metadata["command"]}`: {timings["total_seconds"] / 60:.1f} minutes in all {_hardware(timings)}
 (stage 1: {timings["stage1_seconds"] / 60:.1f} minutes{stage1_note}). Configs and the
@@ -79,6 +86,31 @@ per-epoch history are in `config.json`.{_joint_time(timings) if ravdess else ""}
 MELD (Poria et al., ACL 2019) is GPL-3.0; this model is trained on its transcripts.
 {_encoder_licence(metadata["text_encoder_base"])} {_licence(ravdess)}
 """
+
+
+def _dswa_effect(effect: dict | None) -> str:
+    if not effect:
+        return ""
+    n = effect["utterances"]
+    return f"""
+## What DSWA and its spikes decide (`python -m train.dswa_effect --record`, {effect["csv"]}, {n} turns)
+
+Skipping DSWA changes {effect["changed_without_dswa"]} decisions, silencing its spikes
+{effect["changed_with_spikes_silenced"]}, shuffling each dialogue's turns {effect["changed_with_order_shuffled"]}
+(weighted F1 {effect["weighted_f1"]["with_dswa"]:.2f} as trained, {effect["weighted_f1"]["without_dswa"]:.2f}
+without DSWA, {effect["weighted_f1"]["spikes_silenced"]:.2f} with the spikes silenced). The weights correlate
+{effect["weight_feature_correlation"]:.4f} with a plain softmax of DSWA's input features and move by
+{effect["weight_change_T2"]:.4f} on average between T=2 and T={effect["time_steps"]}.
+"""
+
+
+def record_dswa_effect(checkpoint: Path, effect: dict) -> dict:
+    """Keep `dswa_effect`'s headline figures in the checkpoint's config.json ("dswa_effect", read by the app's
+    Learn tab) and in its card; returns the updated metadata."""
+    kept = {key: effect[key] for key in DSWA_EFFECT_KEYS}
+    metadata = {**read_pretrained_config(checkpoint), "dswa_effect": kept}
+    update_checkpoint_metadata(checkpoint, {"dswa_effect": kept}, render_model_card(metadata))
+    return metadata
 
 
 def _encoder_licence(base: str) -> str:

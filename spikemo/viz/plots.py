@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib import colormaps
+from matplotlib.axes import Axes
 from matplotlib.axis import Axis
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
@@ -330,49 +331,76 @@ def plot_per_class_f1(per_class_f1: Mapping[str, float], weighted_f1: float | No
 
 
 def plot_lif_trace(trace: LIFTrace) -> Figure:
-    """Four panels: input current; membrane potential with threshold and spikes; spikes; surrogate gradient.
+    """Four panels over the time steps (input current; membrane potential with the threshold and the spikes;
+    spikes; the learning signal) and, on the right, the spike rule beside the smooth curve training uses.
 
-    The last panel also draws the ATan surrogate's curve against H - threshold, beside the true derivative of
-    the spike step (zero everywhere except at the threshold, which is why training needs a surrogate).
+    The input and membrane axes always reach above the threshold, so a current below it looks below it; every
+    legend sits above its panel, where it covers no trace. The right panel's x axis is the membrane potential:
+    the step sits at the threshold and this run's potentials are marked on the curve, so it moves with the
+    threshold and with tau.
     """
     config = trace.config
     steps = np.arange(config.time_steps)
-    figure = Figure(figsize=(11, 7.5), layout="constrained")
+    bottom = min(0.0, float(trace.current.min()), float(trace.charged.min()))
+    figure = Figure(figsize=(11, 8), layout="constrained")
     grid = figure.add_gridspec(4, 2, width_ratios=(3, 1.3))
     current = figure.add_subplot(grid[0, 0])
-    current.step(steps, trace.current, where="mid", color="#444444")
-    current.set_ylabel("input X[t]")
-    current.set_title(f"LIF neuron: tau={config.tau:g}, threshold={config.threshold:g}, T={config.time_steps}, "
-                      f"{trace.spike_count} spikes (rate {trace.firing_rate:.2f})")
+    current.step(steps, trace.current, where="mid", color="#444444", label="input current")
+    current.axhline(config.threshold, color="#d55e00", linestyle="--", label="threshold")
+    current.set_ylim(bottom, 1.15 * max(config.threshold, float(trace.current.max())))
+    current.set_ylabel("input")
+    _legend_above(current)
     membrane = figure.add_subplot(grid[1, 0], sharex=current)
-    membrane.plot(steps, trace.charged, marker="o", markersize=3, label="H[t] charged (before the test)")
-    membrane.plot(steps, trace.membrane, linestyle=":", color="#777777", label="V[t] after reset")
+    membrane.plot(steps, trace.charged, marker="o", markersize=3, label="potential (after charging)")
+    membrane.plot(steps, trace.membrane, linestyle=":", color="#777777", label="potential (after a reset)")
     membrane.axhline(config.threshold, color="#d55e00", linestyle="--", label="threshold")
     fired = trace.spikes > 0
     membrane.scatter(steps[fired], trace.charged[fired], color="#d55e00", zorder=3, s=25, label="spike")
+    membrane.set_ylim(bottom, 1.15 * max(config.threshold, float(trace.charged.max())))
     membrane.set_ylabel("membrane")
-    membrane.legend(fontsize=7, loc="lower right", ncols=2, framealpha=0.8)
+    _legend_above(membrane)
     spikes = figure.add_subplot(grid[2, 0], sharex=current)
     spikes.vlines(steps[fired], 0, 1, color=SPIKE_COLOR, linewidth=2)
     spikes.set_ylim(0, 1.1)
     spikes.set_yticks([])
-    spikes.set_ylabel("spikes S[t]")
+    spikes.set_ylabel(f"spikes ({trace.spike_count})")
     gradient = figure.add_subplot(grid[3, 0], sharex=current)
-    gradient.bar(steps, trace.surrogate_gradient, color="#0072b2", alpha=0.7, label="surrogate dS/dH at H[t]")
-    gradient.plot(steps, trace.input_gradient, color="#009e73", marker=".", label="d(spike count)/dX[t] (BPTT)")
-    gradient.set_xlabel("time step t")
-    gradient.set_ylabel("gradient")
-    gradient.legend(fontsize=7, loc="lower right", framealpha=0.8)
-    shape = figure.add_subplot(grid[1:, 1])
-    x = np.linspace(-2, 2, 401)
-    alpha = config.surrogate_alpha
-    shape.plot(x, np.arctan(np.pi / 2 * alpha * x) / np.pi + 0.5, label="ATan surrogate g(x)")
-    shape.plot(x, alpha / 2 / (1 + (np.pi / 2 * alpha * x) ** 2), label="g'(x) used in backward")
-    shape.step(x, (x >= 0).astype(float), where="post", color="black", linestyle="--", label="spike step (forward)")
-    shape.set_xlabel("x = H - threshold")
-    shape.legend(fontsize=7, frameon=False, loc="upper left")
-    shape.set_title("Forward step, backward surrogate", fontsize=9)
+    gradient.bar(steps, trace.surrogate_gradient, color="#0072b2", alpha=0.7, label="slope of the smooth curve")
+    gradient.plot(steps, trace.input_gradient, color="#009e73", marker=".",
+                  label="effect of each step's input on the spike count")
+    gradient.set_xlabel("time step")
+    gradient.set_ylabel("learning signal")
+    _legend_above(gradient)
+    figure.suptitle(f"One LIF neuron: tau={config.tau:g}, threshold={config.threshold:g}, T={config.time_steps}: "
+                    f"{trace.spike_count} spikes (rate {trace.firing_rate:.2f})")
+    _plot_spike_rule(figure.add_subplot(grid[1:, 1]), trace)
     return figure
+
+
+def _legend_above(axes: Axes) -> None:
+    axes.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=4, frameon=False,
+                borderaxespad=0.2)
+
+
+def _plot_spike_rule(axes: Axes, trace: LIFTrace) -> None:
+    """The spike rule (a step at the threshold) and the ATan curve and slope that stand in for it in training,
+    against the membrane potential, with this run's potentials marked on the slope."""
+    config = trace.config
+    alpha = config.surrogate_alpha
+    span = max(2.0, 1.2 * float(np.abs(trace.charged - config.threshold).max()))
+    potential = np.linspace(config.threshold - span, config.threshold + span, 401)
+    x = potential - config.threshold
+    axes.step(potential, (x >= 0).astype(float), where="post", color="black", linestyle="--",
+              label="spike rule: fire at the threshold")
+    axes.plot(potential, np.arctan(np.pi / 2 * alpha * x) / np.pi + 0.5, label="smooth stand-in (ATan)")
+    axes.plot(potential, alpha / 2 / (1 + (np.pi / 2 * alpha * x) ** 2), label="its slope, used to learn")
+    axes.scatter(trace.charged, trace.surrogate_gradient, color="#0072b2", s=14, zorder=3,
+                 label="this run's potentials")
+    axes.axvline(config.threshold, color="#d55e00", linestyle="--", linewidth=1)
+    axes.set_xlabel("membrane potential")
+    axes.set_ylim(-0.05, 1.7)  # the top left stays empty (every curve is low there): room for the legend
+    axes.legend(fontsize=8, loc="upper left", frameon=False)
+    axes.set_title("The spike and training's smooth stand-in", fontsize=9)
 
 
 def plot_time_step_sweep(sweep: TimeStepSweep, modality: str) -> Figure:

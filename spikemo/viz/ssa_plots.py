@@ -4,6 +4,8 @@ Like spikemo.viz.plots, every function returns a new `matplotlib.figure.Figure` 
 heads are numbered from 1 in the figures (0-based in the trace).
 """
 
+from collections.abc import Sequence
+
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.axes import Axes
@@ -28,16 +30,6 @@ def _raster(axes: Axes, spikes: np.ndarray, title: str) -> None:
     axes.set_title(f"{title} (rate {spikes.mean():.2f})", fontsize=9)
 
 
-def _turn_ticks(axes: Axes, length: int, axis: str) -> None:
-    """Label an axis of L cells with turn numbers 1 ... L (every few for long dialogues)."""
-    step = max(1, length // 10)
-    positions, names = list(range(0, length, step)), [str(i + 1) for i in range(0, length, step)]
-    if axis == "x":
-        axes.set_xticks(positions, names, fontsize=7)
-    else:
-        axes.set_yticks(positions, names, fontsize=7)
-
-
 def plot_qkv_rasters(trace: TurnAttentionTrace, max_neurons: int = 32) -> Figure:
     """Query, key and value spike rasters of the chosen turn in the chosen head: one row per layer, time steps
     on x, the head's first `max_neurons` neurons on y. 3 axes per layer."""
@@ -57,51 +49,52 @@ def plot_qkv_rasters(trace: TurnAttentionTrace, max_neurons: int = 32) -> Figure
     return figure
 
 
-def plot_coincidence(trace: TurnAttentionTrace) -> Figure:
-    """Q K^T coincidence counts averaged over T: per layer (row), one turn x turn map per head, then the chosen
-    turn's row in the chosen head at every step ([T, L]). The chosen head's map is framed and the chosen turn's
-    row boxed. The maps share one colour scale and the per-step panels another (single steps count more than
-    averages): layers * (H + 1) axes and two colour bars."""
-    heads, length = trace.heads, trace.num_turns
-    top = max(max(float(c.max()) for c in trace.coincidence), 1.0)
-    top_per_step = max(max(float(c.max()) for c in trace.turn_coincidence), 1.0)
-    figure = Figure(figsize=(1.45 * heads + 3.6, 1.9 * trace.layers + 0.9), layout="constrained")
-    grid = figure.add_gridspec(trace.layers, heads + 1, width_ratios=[1.0] * heads + [1.6])
+def plot_coincidence(trace: TurnAttentionTrace, turn_labels: Sequence[str] | None = None) -> Figure:
+    """Q K^T coincidence counts of the chosen head, averaged over T: per layer, one large turn x turn map (its
+    cells numbered when the dialogue is short, the chosen turn's row boxed), and under it that row at every
+    step ([T, L]). One column, so it stays readable at a phone's width. turn_labels: a name per turn for the
+    axes (e.g. "3 Ross"), turn numbers when None. 2 axes and a colour bar per layer."""
+    length = trace.num_turns
+    labels = list(turn_labels) if turn_labels is not None else [str(i + 1) for i in range(length)]
+    figure = Figure(figsize=(6.4, (5.2 + 0.12 * length) * trace.layers), layout="constrained")
+    grid = figure.add_gridspec(2 * trace.layers, 1, height_ratios=[3.4, 1.2] * trace.layers)
     cmap = colormaps["magma"]
-    maps, per_step = [], []
     for layer in range(trace.layers):
-        for head in range(heads):
-            axes = figure.add_subplot(grid[layer, head])
-            image = axes.imshow(trace.coincidence[layer][head], cmap=cmap, vmin=0, vmax=top)
-            _turn_ticks(axes, length, "x")
-            _turn_ticks(axes, length, "y")
-            chosen = head == trace.head
-            axes.set_title(f"L{layer + 1} head {head + 1}", fontsize=8,
-                           color=HIGHLIGHT_COLOR if chosen else "black", fontweight="bold" if chosen else "normal")
-            if chosen:
-                for spine in axes.spines.values():
-                    spine.set(edgecolor=HIGHLIGHT_COLOR, linewidth=2.5)
-                axes.add_patch(Rectangle((-0.5, trace.turn - 0.5), length, 1, fill=False,
-                                         edgecolor="#00b4d8", linewidth=1.5))
-            if head == 0:
-                axes.set_ylabel("query turn", fontsize=8)
-            if layer == trace.layers - 1:
-                axes.set_xlabel("key turn", fontsize=8)
-            maps.append(axes)
-        over_time = figure.add_subplot(grid[layer, heads])
-        step_image = over_time.imshow(trace.turn_coincidence[layer], cmap=cmap, vmin=0, vmax=top_per_step,
-                                      aspect="auto")
-        _turn_ticks(over_time, length, "x")
+        counts = trace.coincidence[layer][trace.head]  # [L, L]
+        axes = figure.add_subplot(grid[2 * layer])
+        image = axes.imshow(counts, cmap=cmap, vmin=0, vmax=max(float(counts.max()), 1.0))
+        _labelled_turns(axes, labels)
+        axes.add_patch(Rectangle((-0.5, trace.turn - 0.5), length, 1, fill=False, edgecolor="#00b4d8",
+                                 linewidth=2))
+        if length <= 12:  # a number in every cell while they are large enough to hold one
+            for (row, column), value in np.ndenumerate(counts):
+                axes.text(column, row, f"{value:.1f}", ha="center", va="center", fontsize=8,
+                          color="white" if value < 0.6 * counts.max() else "black")
+        axes.set_ylabel("query turn (looks)")
+        axes.set_xlabel("key turn (is looked at)")
+        axes.set_title(f"Layer {layer + 1}, head {trace.head + 1}: neurons firing together, mean over "
+                       f"{trace.time_steps} steps", fontsize=10)
+        figure.colorbar(image, ax=axes, label="neurons firing together", shrink=0.85)
+        over_time = figure.add_subplot(grid[2 * layer + 1])
+        steps = over_time.imshow(trace.turn_coincidence[layer], cmap=cmap, aspect="auto", interpolation="nearest",
+                                 vmin=0, vmax=max(float(trace.turn_coincidence[layer].max()), 1.0))
+        _labelled_turns(over_time, labels, y=False)
         over_time.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=4))
-        over_time.set_ylabel("time step t", fontsize=8)
-        over_time.set_title(f"L{layer + 1}: turn {trace.turn + 1}'s row, each step", fontsize=8)
-        if layer == trace.layers - 1:
-            over_time.set_xlabel("key turn", fontsize=8)
-        per_step.append(over_time)
-    figure.colorbar(image, ax=maps, label="mean neurons firing together", shrink=0.8)
-    figure.colorbar(step_image, ax=per_step, label="neurons firing together", shrink=0.8)
-    figure.suptitle("Q·Kᵀ: how many query and key neurons of two turns fire at the same step", fontsize=10)
+        over_time.set_ylabel("time step")
+        over_time.set_title(f"Turn {trace.turn + 1}'s row (boxed above) at each step", fontsize=9)
+        figure.colorbar(steps, ax=over_time, label="at one step", shrink=0.85)
     return figure
+
+
+def _labelled_turns(axes: Axes, labels: list[str], y: bool = True) -> None:
+    """Turn labels on x (and y), every few for a long dialogue."""
+    step = max(1, len(labels) // 12)
+    positions = list(range(0, len(labels), step))
+    names = [labels[i] for i in positions]
+    axes.set_xticks(positions, names, fontsize=8, rotation=45 if max(map(len, names)) > 3 else 0, ha="right"
+                    if max(map(len, names)) > 3 else "center")
+    if y:
+        axes.set_yticks(positions, names, fontsize=8)
 
 
 def plot_attention_output(trace: TurnAttentionTrace) -> Figure:

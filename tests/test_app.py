@@ -388,7 +388,7 @@ def test_time_step_sweep_on_the_example(learn_tab, example):
     assert image.shape == (6, len(example.script["turns"]))  # T = 2, 4, 8, 16, 32, 64
     np.testing.assert_allclose(image.sum(axis=1), len(example.script["turns"]), rtol=1e-4)
     assert "Predictions at T=64" in text and "With the DSWA step skipped" in text
-    with pytest.raises(gr.Error, match="bundled examples"):
+    with pytest.raises(gr.Error, match="bundled example or your analysis"):
         learn_tab.time_step_sweep("nope", "text")
 
 

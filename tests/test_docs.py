@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from spikemo.model.checkpoint import read_checkpoint_summary
+from spikemo.paths import DEFAULT_CHECKPOINT
+from spikemo.training.model_card import DSWA_EFFECT_KEYS
+
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text(encoding="utf-8")
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
@@ -117,6 +121,9 @@ def test_what_dswa_decides_is_the_recorded_effect_of_the_shipped_checkpoint():
     assert f"correlate {effect['weight_feature_correlation_within_dialogue']:.4f}" in results
     assert (f"DSWA changes {effect['changed_without_dswa']} of {effect['utterances']} dev decisions and its spikes "
             f"{effect['changed_with_spikes_silenced']}") in README.replace("\n", " ")
+    # the Learn tab reads the figures the checkpoint carries: the same run's
+    recorded = read_checkpoint_summary(DEFAULT_CHECKPOINT).dswa_effect
+    assert recorded == {key: effect[key] for key in DSWA_EFFECT_KEYS}
 
 
 def test_the_speaker_turn_figures_are_the_recorded_benchmark_runs():

@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 import torch
 
+from demo.tabs.learn import measured_effect_text
 from spikemo.data.conversation import Conversation, Prediction, Utterance
 from spikemo.data.labels import MELD_LABELS
-from spikemo.model.checkpoint import load_checkpoint
+from spikemo.model.checkpoint import load_checkpoint, read_checkpoint_summary
 from spikemo.model.configuration import DSWA_VARIANTS
 from spikemo.model.modeling import SpikEmoModel
 from spikemo.model.neuron import spikes_silenced
@@ -22,6 +23,7 @@ from spikemo.training.dswa_ablation import (
     weight_ratio,
     weight_statistics,
 )
+from spikemo.training.model_card import DSWA_EFFECT_KEYS
 from spikemo.training.predict import predict_conversations
 from tests.helpers import make_test_checkpoint, tiny_config
 from train import dswa_effect as dswa_effect_cli
@@ -134,6 +136,33 @@ def test_cli_writes_the_report_it_measured(tmp_path, capsys):
     assert f"skipped: {effect['changed_without_dswa']} of {effect['utterances']}" in report
     assert f"| spikes silenced | {effect['weighted_f1']['spikes_silenced']:.2f} |" in report
     assert load_checkpoint(checkpoint).config.use_dswa
+
+
+def test_recorded_figures_reach_the_checkpoint_and_the_learn_tab(tmp_path, capsys):
+    checkpoint = make_test_checkpoint(tmp_path / "ckpt", ("text",))
+    dev = pd.read_csv(DEFAULT_DATA_DIR / "dev_sent_emo.csv")
+    small_csv = tmp_path / "dev_small.csv"
+    dev[dev["Dialogue_ID"] < 3].to_csv(small_csv, index=False)
+    assert read_checkpoint_summary(checkpoint).dswa_effect is None
+    assert "carries no measurement" in measured_effect_text(None)
+    effect = dswa_effect_cli.main(["--checkpoint", str(checkpoint), "--csv", str(small_csv), "--record"])
+    recorded = read_checkpoint_summary(checkpoint).dswa_effect
+    assert recorded == {key: effect[key] for key in DSWA_EFFECT_KEYS}
+    text = measured_effect_text(recorded)
+    n = effect["utterances"]
+    assert f"**{effect['changed_without_dswa']} of {n}** decisions" in text
+    assert f"**{effect['changed_with_spikes_silenced']} of {n}** decisions" in text
+    assert f"F1 {effect['weighted_f1']['order_shuffled']:.2f}" in text
+
+
+@pytest.mark.parametrize("silenced, verdict", [(4, "decide little"), (5, "real share")])
+def test_the_learn_tab_says_whether_the_spikes_decide(silenced, verdict):
+    effect = {"csv": "dev.csv", "dswa_variant": "conversation", "time_steps": 4, "utterances": 100,
+              "changed_without_dswa": 9, "changed_with_spikes_silenced": silenced, "changed_with_order_shuffled": 12,
+              "weighted_f1": {"with_dswa": 60.0, "without_dswa": 59.0, "spikes_silenced": 58.0, "order_shuffled": 57.0},
+              "order_shuffle_f1_drop": 3.0, "weight_feature_correlation": 0.5, "weight_change_T2": 0.01}
+    text = measured_effect_text(effect)
+    assert verdict in text and f"**{silenced} of 100** decisions ({silenced:.1f} %)" in text
 
 
 def test_cli_writes_no_files_for_another_checkpoint_unless_asked(tmp_path, monkeypatch):

@@ -201,6 +201,39 @@ def test_subthreshold_neuron_is_silent_but_still_has_a_gradient():
     assert np.all(trace.input_gradient > 0)  # the surrogate still says "more input, more spikes"
 
 
+def test_the_lif_plot_keeps_the_threshold_in_view_and_its_legends_off_the_traces():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    trace = simulate_lif(LIFDemoConfig(current=0.8, threshold=1.0, time_steps=30))
+    figure = plots.plot_lif_trace(trace)
+    FigureCanvasAgg(figure).draw()
+    current, membrane = figure.axes[0], figure.axes[1]
+    for axes in (current, membrane):  # a current below the threshold is drawn below it
+        low, high = axes.get_ylim()
+        assert low <= 0 and high > trace.config.threshold > trace.current.max()
+        assert axes.get_legend().get_window_extent().y0 >= axes.get_window_extent().y1 - 1  # above the panel
+    labels = [text.get_text() for axes in figure.axes[:4] if axes.get_legend()
+              for text in axes.get_legend().get_texts()]
+    assert not any("[t]" in label or "BPTT" in label for label in labels)  # plain words, no notation
+
+
+def test_the_spike_rule_panel_moves_with_the_threshold_and_tau():
+    def rule_panel(config: LIFDemoConfig) -> tuple[float, np.ndarray]:
+        trace = simulate_lif(config)
+        axes = plots.plot_lif_trace(trace).axes[-1]
+        step = axes.get_lines()[0]  # the spike rule: 0 below the threshold, 1 from it on
+        x, y = step.get_xdata(), step.get_ydata()
+        np.testing.assert_allclose(axes.collections[0].get_offsets()[:, 0], trace.charged, rtol=1e-6)
+        return float(x[np.argmax(y > 0.5)]), axes.collections[0].get_offsets()[:, 0]
+
+    edge, _ = rule_panel(LIFDemoConfig(threshold=1.0))
+    higher, _ = rule_panel(LIFDemoConfig(threshold=2.0))
+    assert edge == pytest.approx(1.0, abs=0.02) and higher == pytest.approx(2.0, abs=0.02)
+    _, fast = rule_panel(LIFDemoConfig(tau=2.0))
+    _, slow = rule_panel(LIFDemoConfig(tau=8.0))
+    assert not np.allclose(fast, slow)  # this run's potentials, which tau changes, are marked on the curve
+
+
 def test_more_time_steps_give_finer_rates():
     assert simulate_lif(LIFDemoConfig(current=1.5, time_steps=2)).spike_count <= 1
     assert simulate_lif(LIFDemoConfig(current=1.5, time_steps=64)).firing_rate == pytest.approx(0.5)

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from demo import AppConfig
 from demo.state import AppState
-from demo.tabs.learn import LearnTab, settling_step
+from demo.tabs.learn import YOUR_ANALYSIS, LearnTab, settling_step
 from spikemo.data.batching import collate_conversations
 from spikemo.data.conversation import Conversation, Utterance
 from spikemo.errors import InputError
@@ -120,16 +120,20 @@ def test_a_model_without_dswa_or_a_conversation_without_features_is_refused():
 def test_each_figure_has_its_panels(trace):
     figures = {
         "rasters": (ssa_plots.plot_qkv_rasters(trace), 3 * LAYERS),
-        "coincidence": (ssa_plots.plot_coincidence(trace), LAYERS * (HEADS + 1) + 2),  # + two colour bars
+        "coincidence": (ssa_plots.plot_coincidence(trace), 4 * LAYERS),  # per layer: map, strip, two colour bars
         "output": (ssa_plots.plot_attention_output(trace), LAYERS + 1),
         "weights": (ssa_plots.plot_weights_by_step(trace), 1),
     }
     for name, (figure, axes) in figures.items():
         assert isinstance(figure, Figure), name
         assert len(figure.axes) == axes, name
-    coincidence = figures["coincidence"][0]
-    head_map = coincidence.axes[trace.head].get_images()[0].get_array()
-    np.testing.assert_allclose(head_map, trace.coincidence[0][trace.head])
+    maps = [axes for axes in figures["coincidence"][0].axes if axes.get_ylabel() == "query turn (looks)"]
+    assert len(maps) == LAYERS  # one large map per layer: the picked head's
+    for layer, axes in enumerate(maps):
+        np.testing.assert_allclose(axes.get_images()[0].get_array(), trace.coincidence[layer][trace.head])
+        assert [label.get_text() for label in axes.get_yticklabels()] == [str(i + 1) for i in range(TURNS)]
+    named = ssa_plots.plot_coincidence(trace, [f"{i + 1} A" for i in range(TURNS)])
+    assert [label.get_text() for label in named.axes[0].get_xticklabels()][:2] == ["1 A", "2 A"]
     lines = figures["weights"][0].axes[0].get_lines()
     np.testing.assert_allclose(lines[trace.turn].get_ydata(), trace.weights_by_step[:, trace.turn] * TURNS)
 
@@ -153,8 +157,14 @@ def test_the_learn_tab_shows_a_turns_spiking_attention(app_state, monkeypatch):
     assert all(isinstance(figure, Figure) for figure in view[3:])
     with pytest.raises(gr.Error, match="head 3 does not exist"):
         learn.turn_attention(name, "text", 1, 3)
-    with pytest.raises(gr.Error, match="bundled examples"):
+    with pytest.raises(gr.Error, match="bundled example or your analysis"):
         learn.turn_attention("nope", "text", 1, 1)
+    # the visitor's own analysis: its turns, its features
+    mine = SimpleNamespace(conversation=_conversation(3), video_name="mine.mp4")
+    view = learn.turn_attention(YOUR_ANALYSIS, "text", 3, 1, mine)
+    assert view.attention_turn["maximum"] == 3 and view.attention_reading.startswith("**Turn 3 of 3**")
+    with pytest.raises(gr.Error, match="Analyse a video in the Analyse tab first"):
+        learn.turn_attention(YOUR_ANALYSIS, "text", 1, 1, None)
 
 
 def test_the_learn_tab_says_when_there_is_no_checkpoint(tmp_path):

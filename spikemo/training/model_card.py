@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from spikemo.model.checkpoint import save_checkpoint, update_checkpoint_metadata
+from spikemo.model.checkpoint import MODEL_CARD_NAME, save_checkpoint, update_checkpoint_metadata
 from spikemo.model.configuration import SpikEmoConfig
 from spikemo.model.modeling import SpikEmoModel, read_pretrained_config
 from spikemo.text.encoder import TextEncoder
@@ -106,10 +106,13 @@ without DSWA, {effect["weighted_f1"]["spikes_silenced"]:.2f} with the spikes sil
 
 def record_dswa_effect(checkpoint: Path, effect: dict) -> dict:
     """Keep `dswa_effect`'s headline figures in the checkpoint's config.json ("dswa_effect", read by the app's
-    Learn tab) and in its card; returns the updated metadata."""
+    Learn tab) and in its card (when the card is one render_model_card writes: a checkpoint without the training
+    metadata keeps its own); returns the updated metadata."""
     kept = {key: effect[key] for key in DSWA_EFFECT_KEYS}
     metadata = {**read_pretrained_config(checkpoint), "dswa_effect": kept}
-    update_checkpoint_metadata(checkpoint, {"dswa_effect": kept}, render_model_card(metadata))
+    card = (render_model_card(metadata) if "metrics" in metadata
+            else (Path(checkpoint) / MODEL_CARD_NAME).read_text(encoding="utf-8"))
+    update_checkpoint_metadata(checkpoint, {"dswa_effect": kept}, card)
     return metadata
 
 

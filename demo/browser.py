@@ -337,3 +337,33 @@ def lif_figure_width(page: Page) -> int:
     page.get_by_role("tab", name="Learn how the spikes work").click()
     page.locator("#lif-plot img").wait_for(timeout=STEP_TIMEOUT_MS)
     return page.locator("#lif-plot img").first.evaluate("img => img.naturalWidth")
+
+
+def learn_on_my_analysis(page: Page, conversation: str, threshold: float) -> dict:
+    """On the Learn tab after an analysis: the measured panel's text; the LIF reading once the threshold's box is
+    set to `threshold`; then, with `conversation` (the visitor's analysis) picked, spiking self-attention shown:
+    its reading and the coincidence figure's natural width."""
+    page.get_by_role("tab", name="Learn how the spikes work").click()
+    measured = page.locator("#learn-measured").inner_text(timeout=STEP_TIMEOUT_MS)
+    before = page.locator("#lif-reading").inner_text(timeout=STEP_TIMEOUT_MS)
+    box = page.locator("#lif-threshold input[type=number]")
+    box.fill(str(threshold))
+    box.press("Enter")
+    box.blur()
+    for _ in range(200):  # until the new reading is in (not the old one, nor the pending event's timer)
+        reading = page.locator("#lif-reading").inner_text()
+        if reading != before and reading.startswith("The neuron"):
+            break
+        page.wait_for_timeout(100)
+    page.locator("#learn-conversation input").click()
+    page.get_by_role("option", name=conversation).click()
+    page.locator("#attention-button").click()
+    page.locator("#attention-reading").get_by_text("Turn 1 of").wait_for(timeout=RESULT_TIMEOUT_MS)
+    page.locator("#coincidence-plot img").wait_for(timeout=STEP_TIMEOUT_MS)
+    return {
+        "measured": measured,
+        "lif_before": before,
+        "lif_after": reading,
+        "attention": page.locator("#attention-reading").inner_text(),
+        "coincidence_width": page.locator("#coincidence-plot img").first.evaluate("img => img.naturalWidth"),
+    }

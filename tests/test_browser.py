@@ -32,6 +32,7 @@ from demo.browser import (
     download_scored_file,
     filter_by_gold_class,
     first_screen,
+    learn_on_my_analysis,
     lif_figure_width,
     next_turns_page,
     open_page,
@@ -47,6 +48,7 @@ from demo.browser import (
 from demo.tabs.analyse_views import TURN_TABLE_COLUMNS
 from demo.tabs.inspect import PAGE_SIZE
 from demo.tabs.inspect_views import FOCUS_MARK
+from demo.tabs.learn import MEASURED_HEADING, YOUR_ANALYSIS
 from spikemo.data.labels import MELD_LABELS
 from spikemo.paths import DEFAULT_CHECKPOINT, DEFAULT_DATA_DIR, EXAMPLES_DIR
 from spikemo.video.analysis import FORMULA_PREFIXES
@@ -272,3 +274,17 @@ def test_phone_width_stacks_plots_and_tables_and_keeps_every_tab(app_url, tmp_pa
     assert lif > 100  # the Learn tab is reachable and draws
     assert min(layout["figure_widths"].values()) >= PHONE_FIGURE_PX, layout  # what test_plots' sizes assume
     assert shot.stat().st_size > 50_000
+
+
+def test_learn_reads_the_measured_effect_and_runs_on_the_visitors_analysis(app_url, tmp_path):
+    with open_page(app_url) as page:
+        shown = analyse_video(page, EXAMPLE_VIDEO)
+        learned = learn_on_my_analysis(page, YOUR_ANALYSIS, threshold=2.5)
+        save_screenshot(page, tmp_path / "learn.png")
+    assert learned["measured"].startswith(MEASURED_HEADING.lstrip("# "))
+    shipped = (DEFAULT_CHECKPOINT / "config.json").is_file()
+    assert ("of 1109 decisions" if shipped else "carries no measurement") in learned["measured"]
+    # the threshold's box redraws the neuron: the default input (1.5) is now below the threshold
+    assert "can never lift the membrane" in learned["lif_after"] and learned["lif_after"] != learned["lif_before"]
+    assert learned["attention"].startswith(f"Turn 1 of {shown['rows']}")  # the visitor's turns, not an example's
+    assert learned["coincidence_width"] > 300

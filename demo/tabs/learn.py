@@ -130,12 +130,12 @@ class LearnTab:
             with gr.Row():
                 current = gr.Slider(0.0, 3.0, value=1.5, step=0.05, label="Input current")
                 tau = gr.Slider(1.1, 20.0, value=2.0, step=0.1, label="tau (leak time constant)")
-                threshold = gr.Slider(0.1, 3.0, value=1.0, step=0.05, label="Threshold")
+                threshold = gr.Slider(0.1, 3.0, value=1.0, step=0.05, label="Threshold", elem_id="lif-threshold")
                 time_steps = gr.Slider(2, 128, value=32, step=1, label="T (time steps)")
                 shape = gr.Radio([s.value for s in InputShape], value=InputShape.CONSTANT.value,
                                  label="Input over time")
             lif_plot = gr.Plot(label="LIF neuron", show_label=False, elem_id="lif-plot")
-            lif_reading = gr.Markdown(label="LIF reading", show_label=False)
+            lif_reading = gr.Markdown(label="LIF reading", show_label=False, elem_id="lif-reading")
             gr.Markdown(SSA_TEXT)
             names = [e.name for e in self.state.examples] + [YOUR_ANALYSIS]
             modalities = self.trained_modalities()
@@ -150,13 +150,16 @@ class LearnTab:
                 # Their ranges are set by the first run: the analysis gives the turns, the model the heads.
                 attention_turn = gr.Slider(1, 2, value=1, step=1, label="Turn", interactive=False)
                 attention_head = gr.Slider(1, 2, value=1, step=1, label="Attention head", interactive=False)
-                attention_button = gr.Button("Show spiking self-attention", variant="primary")
-            attention_reading = gr.Markdown(label="attention reading", show_label=False, latex_delimiters=NO_LATEX)
+                attention_button = gr.Button("Show spiking self-attention", variant="primary",
+                                             elem_id="attention-button")
+            attention_reading = gr.Markdown(label="attention reading", show_label=False, latex_delimiters=NO_LATEX,
+                                            elem_id="attention-reading")
             with gr.Row():
                 qkv_plot = gr.Plot(label="Query, key and value spikes", show_label=False, scale=3)
                 gr.Markdown(RASTER_TEXT, scale=1)
             with gr.Row():
-                coincidence_plot = gr.Plot(label="Q·Kᵀ coincidences", show_label=False, scale=3)
+                coincidence_plot = gr.Plot(label="Q·Kᵀ coincidences", show_label=False, scale=3,
+                                           elem_id="coincidence-plot")
                 gr.Markdown(COINCIDENCE_TEXT, scale=1)
             with gr.Row():
                 output_plot = gr.Plot(label="Attention neurons and firing rates", show_label=False, scale=3)

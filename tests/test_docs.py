@@ -171,6 +171,11 @@ def test_the_scoring_figures_are_the_recorded_benchmark_run():
     results = (REPO / "docs" / "results.md").read_text(encoding="utf-8").replace("\n", " ")
     assert f"{run['turns']} labelled turns" in results and f"{first} the first time" in results
     assert f"{later} for every later scoring" in results
+    agreement = run["agreement"]  # ONNX Runtime's features against torch's, scored the same way
+    same = f"{agreement['changed_decisions']} of {agreement['turns']} dev decisions differ"
+    assert same in README.replace("\n", " ") and agreement["weighted_f1"] == agreement["torch_weighted_f1"]
+    assert (f"{agreement['changed_decisions']} of {agreement['turns']} differ, weighted F1 "
+            f"{agreement['weighted_f1']:.2f} with either") in results
 
 
 def test_the_baseline_figure_is_its_recorded_run():

@@ -37,7 +37,7 @@ from spikemo.model.configuration import (
     iemocap_preset,
     meld_preset,
 )
-from spikemo.paths import DEFAULT_CHECKPOINT, DEFAULT_DATA_DIR, REPO_ROOT
+from spikemo.paths import DEFAULT_CHECKPOINT, DEFAULT_DATA_DIR, REPO_ROOT, repo_relative
 from spikemo.training.datasets import CONTEXT_FREE_NOTE, Dataset, multiemo_dataset, store_dataset, text_dataset
 from spikemo.training.dswa_ablation import dswa_effect
 from spikemo.training.summary import mean_and_std, mean_std
@@ -316,7 +316,8 @@ def write_reports(results_dir: Path, requested: Sequence[str], specs: list[RunSp
         names = row_names[experiment]
         runs = trained[experiment] + (full_runs if experiment != "table4" else [])
         hours = sum(e["seconds"] for r in runs for e in r["history"]) / 3600
-        sections = [f"# {experiment}\n\nData: {dataset.source}. DSWA variant: {_variants(runs)}. Mean ± std over "
+        sections = [f"# {experiment}\n\nData: {dataset.source}. DSWA variant: {_variants(runs)}. Made by "
+                    f"`{_command(results_dir, experiment, runs, dataset)}`. Mean ± std over "
                     "seeds; each run selected on dev. Latency: median over the runs of one forward pass on a "
                     "20-utterance dialogue, timed at the end of each run on the machine that trained it (other jobs "
                     f"may have shared its cores). Training time of these {len(runs)} runs: {hours:.1f} h (sum of "
@@ -374,6 +375,14 @@ def write_variants_report(results_dir: Path, records: list[dict], dataset: Datas
                 "What each run's DSWA, its spikes and the turn order decide on dev "
                 "(`spikemo.training.dswa_ablation.dswa_effect`):\n\n" + variants_effect_table(records)]
     (results_dir / "variants.md").write_text("\n\n".join(sections) + "\n")
+
+
+def _command(results_dir: Path, experiment: str, runs: list[dict], dataset: Dataset) -> str:
+    """The command that makes (and resumes) `experiment`'s runs in `results_dir`."""
+    seeds = " ".join(str(seed) for seed in sorted({r["seed"] for r in runs}))
+    alone = " --text-context none" if dataset.source.endswith(CONTEXT_FREE_NOTE) else ""
+    return (f"python -m train.experiments --dswa-variant {_variants(runs)} --experiments {experiment} --seeds {seeds}"
+            f"{alone} --results-dir {repo_relative(results_dir)}")
 
 
 def _variants(records: list[dict]) -> str:

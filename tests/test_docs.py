@@ -157,6 +157,9 @@ def test_the_speed_figures_are_the_recorded_benchmark_runs():
                    f"takes {cold['median_analyze_seconds']:.1f} s against {cold['median_transcribe_seconds']:.1f} s",
                    f"the same file: {cold['ratio']:.2f} x"):
         assert figure in results
+    long = json.loads((RESULTS / "speed" / "pipeline-generated-590s.json").read_text())
+    assert (f"takes {long['median_seconds']:.1f} s, {long['real_time_ratio']:.2f} x real time and "
+            f"{long['speech_ratio']:.2f} x its speech stage, peak memory {long['peak_rss_mib']:.0f} MiB") in results
     readme = (f"example in {example['median_seconds']:.1f} s, a generated {generated['video_seconds']:.0f} s "
               f"conversation in {generated['median_seconds']:.1f} s ({generated['real_time_ratio']:.2f} x real time); "
               f"a cold `python -m spikemo analyze` of the example in {cold['median_analyze_seconds']:.1f} s, "

@@ -25,6 +25,7 @@ from spikemo.training.evaluate import score_csv, score_csv_and_without_dswa
 from spikemo.video.analysis import Analysis
 from spikemo.video.analyzer import Analyzer, PipelineConfig
 from spikemo.video.media import probe_video
+from spikemo.viz.conversation_teaching import ConversationNeuronTrace, trace_conversation_neurons
 from spikemo.viz.lif_teaching import SWEEP_TIME_STEPS, TimeStepSweep, dswa_weights_by_time_steps
 from spikemo.viz.ssa_teaching import TurnAttentionTrace, trace_turn_attention
 
@@ -174,6 +175,14 @@ def run_score_other(checkpoint_dir: Path, device: str | None, csv_path: Path) ->
     conversations, metrics = score_csv(csv_path, checkpoint, torch_device, progress=True, cache=True)
     return ScoredFile(csv_path.name, conversations, metrics, tuple(checkpoint.config.labels),
                       time.perf_counter() - started, {}, 0)
+
+
+@gpu_task
+def run_conversation_neurons(setup: ModelSetup, conversation: Conversation, modality: str
+                             ) -> ConversationNeuronTrace:
+    """The conversation-time DSWA's neurons over an analysed conversation's `modality` stream, turn by turn."""
+    model = get_analyzer(setup).checkpoint.model
+    return trace_conversation_neurons(model, conversation, modality)
 
 
 @gpu_task

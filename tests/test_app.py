@@ -22,7 +22,8 @@ from demo.state import AppState
 from demo.tabs.analyse import NO_TRANSCRIPT, AnalyseTab
 from demo.tabs.analyse_views import modality_statement
 from demo.tabs.inspect import PAGE_SIZE, InspectTab
-from demo.tabs.learn import InputShape, LearnTab, without_dswa_sentence
+from demo.tabs.learn import InputShape, LearnTab
+from demo.tabs.learn_views import without_dswa_sentence
 from spikemo.data.conversation import Prediction
 from spikemo.data.labels import MELD_LABELS
 from spikemo.data.meld import read_meld_csv
@@ -411,7 +412,8 @@ def test_every_gpu_task_runs_here_without_a_space(state, checkpoint_dir, example
     # The spaces package is installed; outside a ZeroGPU Space its GPU decorator hands back the function itself.
     assert not worker.ZERO_GPU
     assert worker.gpu_task(len) is len
-    assert gpu_tasks() == {"run_analysis", "run_score", "run_score_other", "run_sweep", "run_turn_attention"}
+    assert gpu_tasks() == {"run_analysis", "run_score", "run_score_other", "run_sweep", "run_turn_attention",
+                           "run_conversation_neurons"}
     setup = state.model_setup()
     analysis = worker.run_analysis(setup, str(example.video), str(example.transcript), None, "tiny.en")
     assert len(analysis.conversation) == len(example.script["turns"])
@@ -440,7 +442,7 @@ def test_running_app_through_gradio_client(checkpoint_dir, example):
         client = Client(blocks.local_url, verbose=False)
         endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
         assert set(endpoints) == {"/analyse", "/select_turn", "/score", "/show_dialogue", "/lif", "/sweep",
-                                  "/turn_attention"}
+                                  "/turn_attention", "/conversation_neurons"}
         labels = {name: [r["label"] for r in endpoint["returns"]] for name, endpoint in endpoints.items()}
         assert not [label for names in labels.values() for label in names if label.startswith("value_")], labels
         optional = {(name, p["parameter_name"]) for name, endpoint in endpoints.items()

@@ -48,7 +48,7 @@ from demo.browser import (
 from demo.tabs.analyse_views import TURN_TABLE_COLUMNS
 from demo.tabs.inspect import PAGE_SIZE
 from demo.tabs.inspect_views import FOCUS_MARK
-from demo.tabs.learn import MEASURED_HEADING, YOUR_ANALYSIS
+from demo.tabs.learn_views import MEASURED_HEADING, YOUR_ANALYSIS
 from spikemo.data.labels import MELD_LABELS
 from spikemo.paths import DEFAULT_CHECKPOINT, DEFAULT_DATA_DIR, EXAMPLES_DIR
 from spikemo.video.analysis import FORMULA_PREFIXES

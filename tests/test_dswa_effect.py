@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from demo.tabs.learn import measured_effect_text
+from demo.tabs.learn_views import measured_effect_text
 from spikemo.data.conversation import Conversation, Prediction, Utterance
 from spikemo.data.labels import MELD_LABELS
 from spikemo.model.checkpoint import load_checkpoint, read_checkpoint_summary

@@ -11,12 +11,15 @@ from matplotlib.figure import Figure
 
 from demo import AppConfig
 from demo.state import AppState
-from demo.tabs.learn import YOUR_ANALYSIS, LearnTab, settling_step
+from demo.tabs import learn as learn_module
+from demo.tabs.learn import LearnTab
+from demo.tabs.learn_views import YOUR_ANALYSIS, settling_step
 from spikemo.data.batching import collate_conversations
 from spikemo.data.conversation import Conversation, Utterance
 from spikemo.errors import InputError
 from spikemo.model.modeling import SpikEmoModel
 from spikemo.viz import ssa_plots
+from spikemo.viz.conversation_teaching import trace_conversation_neurons
 from spikemo.viz.ssa_teaching import RATE_NAMES, TurnAttentionTrace, trace_turn_attention
 from tests.helpers import make_test_checkpoint, tiny_config
 
@@ -165,6 +168,20 @@ def test_the_learn_tab_shows_a_turns_spiking_attention(app_state, monkeypatch):
     assert view.attention_turn["maximum"] == 3 and view.attention_reading.startswith("**Turn 3 of 3**")
     with pytest.raises(gr.Error, match="Analyse a video in the Analyse tab first"):
         learn.turn_attention(YOUR_ANALYSIS, "text", 1, 1, None)
+
+
+def test_the_learn_tab_shows_neurons_across_the_dialogue_only_where_they_carry_over(app_state, monkeypatch):
+    learn, name = LearnTab(app_state), app_state.examples[0].name
+    figure, reading = learn.conversation_neurons(name, "text")  # the test checkpoint's variant is not conversation
+    assert isinstance(figure, Figure) and f"is the `{learn.dswa_variant()}` variant" in reading
+    # a conversation-time checkpoint: the real trace of such a model, on the visitor's analysis
+    model = _model("conversation")
+    monkeypatch.setattr(LearnTab, "dswa_variant", lambda self: "conversation")
+    monkeypatch.setattr(learn_module, "run_conversation_neurons",
+                        lambda setup, conversation, modality: trace_conversation_neurons(model, conversation, modality))
+    mine = SimpleNamespace(conversation=_conversation(5), video_name="mine.mp4")
+    figure, reading = learn.conversation_neurons(YOUR_ANALYSIS, "text", mine)
+    assert len(figure.axes) == 3 and reading.startswith("5 turns of your analysis of mine\\.mp4, text stream")
 
 
 def test_the_learn_tab_says_when_there_is_no_checkpoint(tmp_path):

@@ -73,7 +73,7 @@ def _legend_below(figure: Figure, handles: list[Patch]) -> None:
         figure.legend(handles=handles, loc="outside lower center", ncols=columns, fontsize=TEXT_PT, frameon=False)
 
 
-def _empty(message: str, size: tuple[float, float] = (8, 2)) -> Figure:
+def empty_figure(message: str, size: tuple[float, float] = (8, 2)) -> Figure:
     figure = Figure(figsize=size, layout="constrained")
     axes = figure.add_subplot()
     axes.text(0.5, 0.5, message, ha="center", va="center", fontsize=11, color="#555555", wrap=True)
@@ -96,7 +96,7 @@ def plot_emotion_timeline(
     backchannels without words show there only).
     """
     if not conversation.utterances:
-        return _empty("No utterances were found.")
+        return empty_figure("No utterances were found.")
     speakers = conversation.speakers()
     speakers += [name for name in dict.fromkeys(name for _, _, name in speech) if name not in speakers]
     colors = emotion_colors(labels)
@@ -159,7 +159,7 @@ def plot_turn_probabilities(conversation: Conversation, labels: Sequence[str] = 
     """Stacked horizontal bars, one row per turn: its class probabilities, one colour per emotion."""
     predicted = [u for u in conversation.utterances if u.prediction]
     if not predicted:
-        return _empty("No predictions yet.")
+        return empty_figure("No predictions yet.")
     colors = emotion_colors(labels)
     length = len(conversation.utterances)
     figure = Figure(figsize=(TURN_FIGURE_WIDTH_IN, _rows_height(length, 2.2)), layout="constrained")
@@ -199,7 +199,7 @@ def plot_dswa_heatmap(conversation: Conversation, selected: int | None = None) -
     (weight x number of turns: 1 is what every turn would get if DSWA weighted them all alike)."""
     modalities, matrix = dswa_matrix(conversation)
     if not modalities:
-        return _empty("This checkpoint has no DSWA weights (trained without DSWA).")
+        return empty_figure("This checkpoint has no DSWA weights (trained without DSWA).")
     length = matrix.shape[1]
     relative = (matrix * length).T  # [L, M]
     figure = Figure(figsize=(TURN_FIGURE_WIDTH_IN, _rows_height(length, 2.0)), layout="constrained")
@@ -243,7 +243,7 @@ def plot_spike_raster(spikes: np.ndarray, title: str = "Output spikes", max_neur
 def plot_spike_rates(rates: Mapping[str, Sequence[float]], highlight: str | None = None) -> Figure:
     """Mean firing rate at each time step, one curve per layer ("text/layer0", ...); `highlight` drawn bold."""
     if not rates:
-        return _empty("No spike rates recorded.")
+        return empty_figure("No spike rates recorded.")
     figure = Figure(figsize=(6, 3.2), layout="constrained")
     axes = figure.add_subplot()
     for name, values in rates.items():
@@ -266,7 +266,7 @@ def plot_label_strips(
     column per source; None (unknown) stays white. Cells that differ from the first source are hatched."""
     names = list(rows)
     if not names or not any(rows.values()):
-        return _empty("Nothing to compare.")
+        return empty_figure("Nothing to compare.")
     length = max(len(values) for values in rows.values())
     colors = emotion_colors(labels)
     figure = Figure(figsize=(TURN_FIGURE_WIDTH_IN, _rows_height(length, 2.2)), layout="constrained")
@@ -406,7 +406,7 @@ def _plot_spike_rule(axes: Axes, trace: LIFTrace) -> None:
 def plot_time_step_sweep(sweep: TimeStepSweep, modality: str) -> Figure:
     """DSWA weight of each turn (x) at each number of time steps T (y), relative to uniform (1 = 1/L)."""
     if modality not in sweep.weights:
-        return _empty(f"No {modality} DSWA weights in this sweep (modalities: {', '.join(sweep.weights)}).")
+        return empty_figure(f"No {modality} DSWA weights in this sweep (modalities: {', '.join(sweep.weights)}).")
     weights = sweep.weights[modality]
     relative = weights * weights.shape[1]
     figure = Figure(figsize=(max(6.0, 0.45 * weights.shape[1] + 2.5), 0.45 * len(sweep.time_steps) + 1.8),

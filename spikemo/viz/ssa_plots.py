@@ -1,4 +1,5 @@
-"""Matplotlib figures of spiking self-attention for one turn (spikemo.viz.ssa_teaching.TurnAttentionTrace).
+"""Matplotlib figures of spiking self-attention for one turn (spikemo.viz.ssa_teaching.TurnAttentionTrace), and of
+the conversation-time DSWA's neurons across a dialogue (spikemo.viz.conversation_teaching).
 
 Like spikemo.viz.plots, every function returns a new `matplotlib.figure.Figure` built without pyplot. Turns and
 heads are numbered from 1 in the figures (0-based in the trace).
@@ -13,6 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
+from spikemo.viz.conversation_teaching import ConversationNeuronTrace
 from spikemo.viz.plots import SPIKE_COLOR
 from spikemo.viz.ssa_teaching import RATE_NAMES, TurnAttentionTrace
 
@@ -150,4 +152,41 @@ def plot_weights_by_step(trace: TurnAttentionTrace) -> Figure:
     axes.set_ylabel("weight x turns (1 = average)")
     axes.legend(fontsize=8, frameon=False, loc="best")
     axes.set_title(f"How the {trace.modality} DSWA weights form as T grows (numbers: turns)", fontsize=10)
+    return figure
+
+
+def plot_conversation_neurons(trace: ConversationNeuronTrace, turn_labels: Sequence[str] | None = None) -> Figure:
+    """The conversation-time DSWA's neurons across the dialogue: top, the shown neurons' membrane potentials against
+    the threshold (one line each); middle, their spikes as a raster; bottom, each turn's DSWA weight. The x axis is
+    conversation time (turn i spans its k steps, labelled at its middle; dotted lines between turns). 3 axes."""
+    length, steps = trace.num_turns, trace.steps_per_turn
+    labels = list(turn_labels) if turn_labels is not None else [str(i + 1) for i in range(length)]
+    time = np.arange(length * steps)
+    figure = Figure(figsize=(max(6.4, 0.5 * length + 3.0), 7.5), layout="constrained")
+    membrane, raster, weights = figure.subplots(3, 1, sharex=True, height_ratios=(3, 2, 1.4))
+    for column, neuron in enumerate(trace.neurons):
+        membrane.plot(time, trace.membrane[:, column], linewidth=1.2, label=f"neuron {neuron}")
+    membrane.axhline(trace.threshold, color=HIGHLIGHT_COLOR, linestyle="--", label="threshold")
+    top = max(float(trace.membrane.max()), trace.threshold)
+    membrane.set_ylim(min(0.0, float(trace.membrane.min())), 1.15 * top)
+    membrane.set_ylabel("membrane potential")
+    membrane.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=4, frameon=False)
+    fired_at, which = np.nonzero(trace.spikes > 0.5)
+    raster.scatter(fired_at, which, marker="|", s=40, color=SPIKE_COLOR, linewidths=1.2)
+    raster.set_yticks(range(len(trace.neurons)), [str(n) for n in trace.neurons], fontsize=8)
+    raster.set_ylim(-0.5, len(trace.neurons) - 0.5)
+    raster.set_ylabel("neuron (a dash = a spike)" if trace.spiking else "neuron (no spikes: smooth control)")
+    weights.bar(np.arange(length) * steps + (steps - 1) / 2, trace.weights * length, width=0.8 * steps,
+                color="#0072b2")
+    weights.axhline(1.0, color="#777777", linewidth=0.8)
+    weights.set_ylabel("weight x turns")
+    for axes in (membrane, raster, weights):
+        for boundary in range(1, length):
+            axes.axvline(boundary * steps - 0.5, color="#bbbbbb", linestyle=":", linewidth=0.8)
+    step = max(1, length // 12)
+    weights.set_xticks([i * steps + (steps - 1) / 2 for i in range(0, length, step)],
+                       [labels[i] for i in range(0, length, step)], fontsize=8, rotation=45, ha="right")
+    weights.set_xlabel(f"the dialogue, turn by turn ({steps} steps each)")
+    figure.suptitle(f"{trace.modality} neurons reading the dialogue: {len(trace.neurons)} of {trace.population}, "
+                    f"memory {trace.tau_turns:g} turns", fontsize=10)
     return figure

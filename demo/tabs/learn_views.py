@@ -19,7 +19,7 @@ Every spiking layer in SpikEmo is made of LIF neurons. At each time step the mem
 fraction 1/tau of the way towards the input current (it *leaks*), and when it reaches the **threshold** the
 neuron emits a spike (1) and resets to 0. The output is a train of 0s and 1s over **T** time steps.
 A spike is a step function, whose derivative is zero almost everywhere, so training uses a **surrogate
-gradient**: the backward pass pretends the step was a smooth arctan curve (bottom right). Move the sliders."""
+gradient**: the backward pass pretends the step was a smooth arctan curve (right). Move the sliders."""
 
 SSA_TEXT = """### From one neuron to spiking self-attention (DSWA)
 SpikEmo feeds each turn's features into a small **Spikformer** for T time steps. Queries, keys and values are

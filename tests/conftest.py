@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from spikemo.bench.synthetic import SyntheticConfig, SyntheticConversation, make_conversation
 from spikemo.video.media import load_audio
@@ -33,3 +34,13 @@ def conversation_audio(conversation: SyntheticConversation) -> np.ndarray:
 def recognised(conversation_audio: np.ndarray) -> Transcription:
     """Whisper base (the packaged default) on the conversation."""
     return transcribe(conversation_audio)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module's tests: on a shared 2-core machine, 2 threads ran the fine-tune test 7x slower
+    (oversubscribed)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

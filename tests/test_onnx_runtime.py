@@ -3,7 +3,6 @@ features to float tolerance on the same token inputs."""
 
 import numpy as np
 import pytest
-import torch
 
 from spikemo.data.conversation import Conversation, Utterance
 from spikemo.data.meld import read_meld_csv
@@ -13,13 +12,7 @@ from spikemo.text.encoder import TextEncoder
 from spikemo.text.onnx_runtime import MODEL_DIGEST, OnnxTextEncoder, exported_encoder, load_text_encoder
 from spikemo.text.packaged import default_text_encoder_path
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def dev_dialogues(count: int) -> list[Conversation]:

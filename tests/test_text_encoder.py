@@ -21,17 +21,11 @@ DIALOGUE = Conversation("7", [
 ])
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: on a shared 2-core machine, 2 threads ran the fine-tune test 7x slower (oversubscribed)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def encoder(one_thread) -> TextEncoder:
+def encoder(one_torch_thread) -> TextEncoder:
     return TextEncoder.from_pretrained(default_text_encoder_path(), TextEncoderConfig(max_length=64, context_turns=2))
 
 

@@ -53,3 +53,20 @@ def test_other_variants_and_missing_features_are_refused():
         trace_conversation_neurons(_model("residual"), _conversation(3), "text")
     with pytest.raises(InputError, match="no audio features"):
         trace_conversation_neurons(_model("conversation"), _conversation(3), "audio")
+
+
+def test_the_analyse_tab_draws_a_conversation_time_raster_along_the_dialogue():
+    from types import SimpleNamespace
+
+    from demo.tabs.analyse_views import spike_figures
+
+    spikes = (np.random.default_rng(2).random((4, 3, 10)) < 0.4).astype(np.uint8)  # [L, T, h]
+    turns = [SimpleNamespace(prediction=SimpleNamespace(spike_rates={"text/layer0": [0.1, 0.2, 0.3]}))] * 4
+    analysis = SimpleNamespace(conversation=SimpleNamespace(utterances=turns), spikes={"text/layer0": spikes},
+                               conversation_time=True)
+    raster, _ = spike_figures(analysis, 1, "text/layer0")
+    assert len(raster.axes[0].collections[0].get_offsets()) == spikes.sum()  # every turn's spikes, not turn 2's
+    assert "turn 2 in its dialogue" in raster.axes[0].get_title()
+    analysis.conversation_time = False
+    raster, _ = spike_figures(analysis, 1, "text/layer0")
+    assert len(raster.axes[0].collections[0].get_offsets()) == spikes[1].sum()

@@ -109,6 +109,20 @@ def test_spike_raster_plots_every_spike():
     assert len(rates.axes[0].lines) == 2
 
 
+def test_a_conversation_time_raster_runs_along_the_dialogue():
+    rng = np.random.default_rng(1)
+    spikes = (rng.random((5, 4, 12)) < 0.3).astype(np.uint8)  # [L turns, T steps, neurons]
+    axes = plots.plot_dialogue_spike_raster(spikes, turn=2, title="text/layer0").axes[0]
+    times = axes.collections[0].get_offsets()[:, 0]
+    assert len(times) == spikes.sum() and times.max() < 5 * 4  # every spike, in conversation time
+    expected = sorted(t * 4 + step for t, step, _ in zip(*np.nonzero(spikes)))
+    assert sorted(times.astype(int)) == expected  # turn i's steps follow turn i - 1's
+    assert f"{spikes[2].sum()} spikes in the turn" in axes.get_title()
+    assert [label.get_text() for label in axes.get_xticklabels()] == ["1", "2", "3", "4", "5"]
+    with pytest.raises(ValueError, match="turns, T, neurons"):
+        plots.plot_dialogue_spike_raster(spikes[0], turn=0)
+
+
 def test_label_strips_hatch_disagreements():
     rows = {"model": ["joy", "anger", "fear"], "face": ["joy", "sadness", None]}
     axes = plots.plot_label_strips(rows).axes[0]

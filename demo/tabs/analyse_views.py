@@ -184,11 +184,15 @@ def turn_details(analysis: Analysis, index: int) -> str:
 
 
 def spike_figures(analysis: Analysis, index: int, layer: str | None) -> tuple[Figure, Figure]:
-    """Spike raster [T x neurons] of one turn in one layer, and the spike-rate curves of all layers."""
+    """Spike raster [T x neurons] of one turn in one layer (for a conversation-time DSWA, the whole dialogue's with
+    the turn marked), and the spike-rate curves of all layers."""
     rates = analysis.conversation.utterances[index].prediction.spike_rates
     if not analysis.spikes:
         empty = plots.plot_spike_rates({})
         return empty, empty
     layer = layer if layer in analysis.spikes else next(iter(analysis.spikes))
-    raster = plots.plot_spike_raster(analysis.spikes[layer][index], title=f"{layer}, turn {index + 1}")
+    if analysis.conversation_time:
+        raster = plots.plot_dialogue_spike_raster(analysis.spikes[layer], index, title=layer)
+    else:
+        raster = plots.plot_spike_raster(analysis.spikes[layer][index], title=f"{layer}, turn {index + 1}")
     return raster, plots.plot_spike_rates(rates, highlight=layer)

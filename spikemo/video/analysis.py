@@ -73,6 +73,8 @@ class Analysis:
     overlap when they run side by side) and "total".
     speaker_timeline: who speaks when over all the speech heard, words or not (spikemo.video.diarization); empty
     when a transcript gave the turns.
+    conversation_time: the checkpoint's DSWA runs in conversation time (spikemo.model.conversation_dswa): turn i's
+    T steps follow turn i - 1's and the neurons carry over, so the spikes read as one train over the dialogue.
     """
 
     video_name: str
@@ -86,6 +88,7 @@ class Analysis:
     warnings: list[AnalysisWarning]
     timings: dict[str, float]
     speaker_timeline: list[SpeakerTurn] = field(default_factory=list)
+    conversation_time: bool = False
 
     def records(self) -> list[dict]:
         """One nested record per utterance, the single source of both writers: start, end, speaker, text,

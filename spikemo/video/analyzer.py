@@ -287,6 +287,7 @@ class Analyzer:
             warnings=warnings,
             timings=timings,
             speaker_timeline=timeline,
+            conversation_time=self.checkpoint.config.use_dswa and self.checkpoint.config.dswa_variant == "conversation",
         )
 
     def _features(self, conversation: Conversation, audio: np.ndarray, video_path: Path, stage: StageFn

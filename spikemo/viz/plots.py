@@ -240,6 +240,35 @@ def plot_spike_raster(spikes: np.ndarray, title: str = "Output spikes", max_neur
     return figure
 
 
+def plot_dialogue_spike_raster(spikes: np.ndarray, turn: int, title: str = "Output spikes",
+                               max_neurons: int = 128) -> Figure:
+    """Raster of a conversation-time DSWA's spikes [L, T, h] over the whole dialogue: turn i's T steps after turn
+    i - 1's on x (dotted lines between turns, turn `turn` shaded), neurons on y (the first max_neurons)."""
+    spikes = np.asarray(spikes)
+    if spikes.ndim != 3:
+        raise ValueError(f"spikes must be [turns, T, neurons], got shape {spikes.shape}")
+    length, steps = spikes.shape[:2]
+    shown = spikes[:, :, :max_neurons].reshape(length * steps, -1)
+    figure = Figure(figsize=(max(6.0, 0.35 * length + 3.0), 3.2), layout="constrained")
+    axes = figure.add_subplot()
+    axes.axvspan(turn * steps - 0.5, (turn + 1) * steps - 0.5, color="#fde2c8", zorder=0)
+    for boundary in range(1, length):
+        axes.axvline(boundary * steps - 0.5, color="#bbbbbb", linestyle=":", linewidth=0.8)
+    time, neurons = np.nonzero(shown)
+    axes.scatter(time, neurons, marker="|", s=30, color=SPIKE_COLOR, linewidths=1.0)
+    axes.set_xlim(-0.5, shown.shape[0] - 0.5)
+    axes.set_ylim(-0.5, shown.shape[1] - 0.5)
+    every = max(1, length // 12)
+    axes.set_xticks([i * steps + (steps - 1) / 2 for i in range(0, length, every)],
+                    [str(i + 1) for i in range(0, length, every)])
+    axes.set_xlabel(f"the dialogue, turn by turn ({steps} steps each; turn {turn + 1} shaded)")
+    axes.set_ylabel("neuron")
+    turn_spikes = spikes[turn, :, :max_neurons]
+    axes.set_title(f"{title}: turn {turn + 1} in its dialogue ({int(turn_spikes.sum())} spikes in the turn, "
+                   f"rate {turn_spikes.mean():.2f})")
+    return figure
+
+
 def plot_spike_rates(rates: Mapping[str, Sequence[float]], highlight: str | None = None) -> Figure:
     """Mean firing rate at each time step, one curve per layer ("text/layer0", ...); `highlight` drawn bold."""
     if not rates:

@@ -3,11 +3,13 @@ features to float tolerance on the same token inputs."""
 
 import numpy as np
 import pytest
+import torch
 
 from spikemo.data.conversation import Conversation, Utterance
 from spikemo.data.meld import read_meld_csv
 from spikemo.errors import CheckpointError
 from spikemo.paths import DEFAULT_CHECKPOINT, DEFAULT_DATA_DIR
+from spikemo.text import onnx_runtime
 from spikemo.text.encoder import TextEncoder
 from spikemo.text.onnx_runtime import MODEL_DIGEST, OnnxTextEncoder, exported_encoder, load_text_encoder
 from spikemo.text.packaged import default_text_encoder_path
@@ -62,6 +64,19 @@ def test_an_encoder_with_token_types_exports_and_a_changed_export_is_refused(tmp
         load_text_encoder(tmp_path / "encoder")
     (folder / MODEL_DIGEST).unlink()  # an export that never finished is built again
     assert isinstance(load_text_encoder(tmp_path / "encoder"), OnnxTextEncoder)
+
+
+def test_an_encoder_that_does_not_export_is_served_by_torch_with_a_warning(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPIKEMO_CACHE", str(tmp_path / "cache"))
+
+    def cannot_export(encoder, path):
+        raise torch.onnx.OnnxExporterError("an operator the exporter does not know")
+
+    monkeypatch.setattr(onnx_runtime, "export_onnx", cannot_export)
+    with pytest.warns(RuntimeWarning, match="served by torch: it could not be exported"):
+        encoder = load_text_encoder(default_text_encoder_path())
+    assert type(encoder) is TextEncoder
+    assert not list((tmp_path / "cache").rglob("*.onnx"))  # nothing half-built left behind
 
 
 def test_torch_is_used_when_asked_and_an_unknown_runtime_is_refused():

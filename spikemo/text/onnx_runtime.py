@@ -9,7 +9,7 @@ folder's files, so a retrained encoder never meets a stale export. The folder ho
     model.weights           its weights, apart: ONNX Runtime maps them from the file instead of copying them
                             (about 100 MB less peak memory for mpnet, measured), and they load as first used
     tokenizer.json          the encoder's Rust tokenizer, read with the `tokenizers` package
-    serving.json            the TextEncoderConfig, the pad id and whether the model takes token types
+    serving.json            the pad id, the feature size and whether the model takes token types
     weights.sha256          the SHA-256 of model.onnx and model.weights, recorded when they were built and checked
                             on every load
 
@@ -105,8 +105,7 @@ def _build_export(source: Path, folder: Path) -> None:
         building.mkdir()
         export_onnx(encoder, building / "model.onnx")
         encoder.backend_tokenizer.save(str(building / "tokenizer.json"))
-        serving = {"config": encoder.config.to_dict(), "pad_id": encoder.pad_id, "dim": encoder.dim,
-                   "uses_token_types": encoder.uses_token_types}
+        serving = {"pad_id": encoder.pad_id, "dim": encoder.dim, "uses_token_types": encoder.uses_token_types}
         (building / SERVING_FILE).write_text(json.dumps(serving, indent=2), encoding="utf-8")
         (building / MODEL_DIGEST).write_text(sha256_of([building / name for name in MODEL_FILES]) + "\n")
         shutil.rmtree(folder, ignore_errors=True)
@@ -154,10 +153,17 @@ class OnnxTextEncoder(UtteranceEncoder):
 def load_text_encoder(name_or_path: str | Path, device: torch.device | str = "cpu", runtime: str = "onnx",
                       threads: int = 1) -> UtteranceEncoder:
     """The encoder to serve `name_or_path` with: ONNX Runtime on a CPU when `runtime` is "onnx" and the encoder
-    is a folder, else torch (on a GPU, and for hub ids). threads: ONNX Runtime's intra-op threads."""
+    is a folder, else torch (on a GPU, and for hub ids). threads: ONNX Runtime's intra-op threads.
+
+    An encoder that does not export (an architecture the exporter cannot trace, or onnx missing) is served by torch
+    with a warning; an export whose checksum does not match is refused (CheckpointError), never bypassed."""
     if runtime not in RUNTIMES:
         raise CheckpointError(f"text encoder runtime must be one of {RUNTIMES}, got {runtime!r}")
     on_cpu = torch.device(device).type == "cpu"
     if runtime == "onnx" and on_cpu and Path(resolve_text_encoder(str(name_or_path))).is_dir():
-        return OnnxTextEncoder.from_pretrained(name_or_path, threads)
+        try:
+            return OnnxTextEncoder.from_pretrained(name_or_path, threads)
+        except (ImportError, RuntimeError) as error:
+            warnings.warn(f"the text encoder {str(name_or_path)!r} is served by torch: it could not be exported to "
+                          f"ONNX ({error})", RuntimeWarning, stacklevel=2)
     return TextEncoder.from_pretrained(str(name_or_path), device=str(device))

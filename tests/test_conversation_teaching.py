@@ -70,3 +70,10 @@ def test_the_analyse_tab_draws_a_conversation_time_raster_along_the_dialogue():
     analysis.conversation_time = False
     raster, _ = spike_figures(analysis, 1, "text/layer0")
     assert len(raster.axes[0].collections[0].get_offsets()) == spikes[1].sum()
+
+
+def test_a_checkpoint_without_carry_over_says_why():
+    from demo.tabs.learn_views import no_conversation_neurons_text
+
+    assert "no DSWA step" in no_conversation_neurons_text(None)
+    assert "is the `residual` variant" in no_conversation_neurons_text("residual")

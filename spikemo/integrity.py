@@ -1,7 +1,11 @@
 """Checksums: every model file SpikEmo loads from a package or from `assets/` is checked against a pinned
-SHA-256 first, and experiment records name the weights they used by their checksum."""
+SHA-256 first, and experiment records name the weights they used by their checksum. Models assembled on this
+machine (a LoRA merge, an ONNX export) are built once into the cache with their own checksum (`built_once`)."""
 
 import hashlib
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from spikemo.errors import CheckpointError
@@ -34,3 +38,24 @@ def read_verified_bytes(path: Path, expected: str) -> bytes:
     """The bytes of one model file, after checking its SHA-256 (CheckpointError when missing or altered)."""
     verify_sha256([Path(path)], expected, f"model file {path}")
     return Path(path).read_bytes()
+
+
+DIGEST_FILE = "weights.sha256"  # in a folder built by built_once: the SHA-256 of its checked files
+
+
+def built_once(folder: Path, checked: Sequence[str], build: Callable[[Path], None], what: str) -> Path:
+    """`folder`, made on first use by `build(empty_folder)` in a scratch folder beside it and renamed into place
+    last (an interrupted build never leaves a folder that looks complete), with the SHA-256 of its `checked` files
+    recorded in DIGEST_FILE then; a folder without that record is built again. The record is checked on every
+    call (CheckpointError, naming `what`, when the files changed since)."""
+    if not (folder / DIGEST_FILE).is_file():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=folder.parent) as scratch:
+            building = Path(scratch) / folder.name
+            building.mkdir()
+            build(building)
+            (building / DIGEST_FILE).write_text(sha256_of([building / name for name in checked]) + "\n")
+            shutil.rmtree(folder, ignore_errors=True)
+            building.rename(folder)
+    verify_sha256([folder / name for name in checked], (folder / DIGEST_FILE).read_text().strip(), what)
+    return folder

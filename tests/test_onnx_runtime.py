@@ -8,10 +8,11 @@ import torch
 from spikemo.data.conversation import Conversation, Utterance
 from spikemo.data.meld import read_meld_csv
 from spikemo.errors import CheckpointError
+from spikemo.integrity import DIGEST_FILE
 from spikemo.paths import DEFAULT_CHECKPOINT, DEFAULT_DATA_DIR
 from spikemo.text import onnx_runtime
 from spikemo.text.encoder import TextEncoder
-from spikemo.text.onnx_runtime import MODEL_DIGEST, OnnxTextEncoder, exported_encoder, load_text_encoder
+from spikemo.text.onnx_runtime import OnnxTextEncoder, exported_encoder, load_text_encoder
 from spikemo.text.packaged import default_text_encoder_path
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -62,7 +63,7 @@ def test_an_encoder_with_token_types_exports_and_a_changed_export_is_refused(tmp
     weights.write_bytes(weights.read_bytes()[:-1] + b"\0")
     with pytest.raises(CheckpointError, match="ONNX text encoder"):
         load_text_encoder(tmp_path / "encoder")
-    (folder / MODEL_DIGEST).unlink()  # an export that never finished is built again
+    (folder / DIGEST_FILE).unlink()  # an export that never finished is built again
     assert isinstance(load_text_encoder(tmp_path / "encoder"), OnnxTextEncoder)
 
 

@@ -15,12 +15,11 @@ from spikemo.bench.text import bench_text_encoder, bench_text_training, format_t
 from spikemo.data.labels import MELD_LABELS
 from spikemo.data.meld import read_meld_csv
 from spikemo.errors import CheckpointError, InputError
-from spikemo.integrity import sha256_of
+from spikemo.integrity import DIGEST_FILE, sha256_of
 from spikemo.paths import DEFAULT_CHECKPOINT, DEFAULT_DATA_DIR
 from spikemo.text import packaged
 from spikemo.text.encoder import (
     ADAPTER_FILES,
-    MERGED_DIGEST,
     MERGED_FOLDER,
     TextEncoder,
     load_transformer,
@@ -246,7 +245,7 @@ def test_a_merged_encoder_whose_weights_changed_is_refused(tmp_path, monkeypatch
     folder = tmp_path / "cache" / MERGED_FOLDER / f"mpnet-{sha256_of([adapters / n for n in ADAPTER_FILES])[:16]}"
     folder.mkdir(parents=True)
     (folder / "model.safetensors").write_bytes(b"changed")
-    (folder / MERGED_DIGEST).write_text("0" * 64 + "\n")
+    (folder / DIGEST_FILE).write_text("0" * 64 + "\n")
     with pytest.raises(CheckpointError, match="merged text encoder"):
         merged_encoder(adapters)
 

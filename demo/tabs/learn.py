@@ -44,6 +44,7 @@ from demo.worker import (
 from spikemo.data.conversation import Conversation
 from spikemo.errors import CheckpointError
 from spikemo.model.checkpoint import read_checkpoint_summary
+from spikemo.model.configuration import SpikEmoConfig
 from spikemo.model.modeling import read_pretrained_config
 from spikemo.video.analysis import Analysis
 from spikemo.viz import plots, ssa_plots
@@ -218,10 +219,10 @@ class LearnTab:
     def dswa_variant(self) -> str | None:
         """The checkpoint's DSWA variant (None without DSWA or without a readable checkpoint)."""
         try:
-            model = read_pretrained_config(self.state.config.checkpoint_dir).get("model", {})
-        except CheckpointError:
+            model = SpikEmoConfig.from_dict(read_pretrained_config(self.state.config.checkpoint_dir)["model"])
+        except (CheckpointError, KeyError, TypeError, ValueError):
             return None
-        return model.get("dswa_variant", "residual") if model.get("use_dswa", True) else None
+        return model.dswa_variant if model.use_dswa else None
 
     def turn_attention(self, choice: str | None, modality: str | None, turn: float | None, head: float | None,
                        analysis: Analysis | None = None, progress: gr.Progress = gr.Progress()) -> AttentionView:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import copy
 import json
 import shutil
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,7 +30,7 @@ from tqdm.auto import tqdm
 
 from spikemo.data.conversation import Conversation
 from spikemo.errors import CheckpointError, InputError
-from spikemo.integrity import sha256_of, verify_sha256
+from spikemo.integrity import built_once, sha256_of
 from spikemo.paths import cache_dir
 from spikemo.serialization import JsonDataclass
 from spikemo.text.packaged import MINILM, MPNET, default_text_encoder_path, resolve_text_encoder
@@ -43,7 +42,6 @@ if TYPE_CHECKING:  # transformers is imported where a model is loaded: the ONNX 
 CONFIG_FILENAME = "text_encoder_config.json"
 ADAPTER_FILES: tuple[str, ...] = ("adapter_config.json", "adapter_model.safetensors")  # what peft saves for LoRA
 MERGED_FOLDER = "merged-text-encoders"  # under cache_dir(): LoRA adapters merged into their pinned base, once
-MERGED_DIGEST = "weights.sha256"
 POOLINGS: tuple[str, ...] = ("target_mean", "mean")
 
 
@@ -345,22 +343,15 @@ def load_transformer(weights_from: str) -> tuple[PreTrainedModel, PreTrainedToke
 def merged_encoder(adapters: Path) -> Path:
     """The folder of `adapters` merged into the offline mpnet (whose weights are pinned by SHA-256), built on first
     use under cache_dir() and named by the adapters' SHA-256; its weights' SHA-256, recorded when it was built,
-    is checked on every load, as the base's is."""
+    is checked on every load, as the base's is (spikemo.integrity.built_once)."""
     folder = cache_dir() / MERGED_FOLDER / f"{MPNET}-{sha256_of([adapters / n for n in ADAPTER_FILES])[:16]}"
-    weights = folder / "model.safetensors"
-    if not (folder / MERGED_DIGEST).is_file():
+
+    def build(building: Path) -> None:
         model, tokenizer = load_transformer(resolve_text_encoder(MPNET))
-        merged = merge_adapters(model, adapters)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=folder.parent) as scratch:
-            building = Path(scratch) / folder.name
-            merged.save_pretrained(building)
-            tokenizer.save_pretrained(building)
-            (building / MERGED_DIGEST).write_text(sha256_of([building / "model.safetensors"]) + "\n")
-            shutil.rmtree(folder, ignore_errors=True)
-            building.rename(folder)  # last, so an interrupted build never leaves a folder that looks complete
-    verify_sha256([weights], (folder / MERGED_DIGEST).read_text().strip(), f"merged text encoder ({folder})")
-    return folder
+        merge_adapters(model, adapters).save_pretrained(building)
+        tokenizer.save_pretrained(building)
+
+    return built_once(folder, ["model.safetensors"], build, f"merged text encoder ({folder})")
 
 
 def merge_adapters(base: PreTrainedModel, folder: Path) -> PreTrainedModel:

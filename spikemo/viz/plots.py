@@ -240,6 +240,19 @@ def plot_spike_raster(spikes: np.ndarray, title: str = "Output spikes", max_neur
     return figure
 
 
+def mark_turns(axes: Axes, length: int, steps: int) -> None:
+    """Dotted lines between the turns of a conversation-time axis (turn i spans steps i*steps ... i*steps+steps-1)."""
+    for boundary in range(1, length):
+        axes.axvline(boundary * steps - 0.5, color="#bbbbbb", linestyle=":", linewidth=0.8)
+
+
+def label_turns(axes: Axes, labels: Sequence[str], steps: int, **style) -> None:
+    """Turn labels at the middle of each turn's steps on a conversation-time x axis (every few for a long one)."""
+    every = max(1, len(labels) // 12)
+    shown = range(0, len(labels), every)
+    axes.set_xticks([i * steps + (steps - 1) / 2 for i in shown], [labels[i] for i in shown], **style)
+
+
 def plot_dialogue_spike_raster(spikes: np.ndarray, turn: int, title: str = "Output spikes",
                                max_neurons: int = 128) -> Figure:
     """Raster of a conversation-time DSWA's spikes [L, T, h] over the whole dialogue: turn i's T steps after turn
@@ -252,15 +265,12 @@ def plot_dialogue_spike_raster(spikes: np.ndarray, turn: int, title: str = "Outp
     figure = Figure(figsize=(max(6.0, 0.35 * length + 3.0), 3.2), layout="constrained")
     axes = figure.add_subplot()
     axes.axvspan(turn * steps - 0.5, (turn + 1) * steps - 0.5, color="#fde2c8", zorder=0)
-    for boundary in range(1, length):
-        axes.axvline(boundary * steps - 0.5, color="#bbbbbb", linestyle=":", linewidth=0.8)
+    mark_turns(axes, length, steps)
     time, neurons = np.nonzero(shown)
     axes.scatter(time, neurons, marker="|", s=30, color=SPIKE_COLOR, linewidths=1.0)
     axes.set_xlim(-0.5, shown.shape[0] - 0.5)
     axes.set_ylim(-0.5, shown.shape[1] - 0.5)
-    every = max(1, length // 12)
-    axes.set_xticks([i * steps + (steps - 1) / 2 for i in range(0, length, every)],
-                    [str(i + 1) for i in range(0, length, every)])
+    label_turns(axes, [str(i + 1) for i in range(length)], steps)
     axes.set_xlabel(f"the dialogue, turn by turn ({steps} steps each; turn {turn + 1} shaded)")
     axes.set_ylabel("neuron")
     turn_spikes = spikes[turn, :, :max_neurons]

@@ -15,7 +15,7 @@ from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
 from spikemo.viz.conversation_teaching import ConversationNeuronTrace
-from spikemo.viz.plots import SPIKE_COLOR
+from spikemo.viz.plots import SPIKE_COLOR, label_turns, mark_turns
 from spikemo.viz.ssa_teaching import RATE_NAMES, TurnAttentionTrace
 
 HIGHLIGHT_COLOR = "#d55e00"
@@ -181,11 +181,8 @@ def plot_conversation_neurons(trace: ConversationNeuronTrace, turn_labels: Seque
     weights.axhline(1.0, color="#777777", linewidth=0.8)
     weights.set_ylabel("weight x turns")
     for axes in (membrane, raster, weights):
-        for boundary in range(1, length):
-            axes.axvline(boundary * steps - 0.5, color="#bbbbbb", linestyle=":", linewidth=0.8)
-    step = max(1, length // 12)
-    weights.set_xticks([i * steps + (steps - 1) / 2 for i in range(0, length, step)],
-                       [labels[i] for i in range(0, length, step)], fontsize=8, rotation=45, ha="right")
+        mark_turns(axes, length, steps)
+    label_turns(weights, labels, steps, fontsize=8, rotation=45, ha="right")
     weights.set_xlabel(f"the dialogue, turn by turn ({steps} steps each)")
     figure.suptitle(f"{trace.modality} neurons reading the dialogue: {len(trace.neurons)} of {trace.population}, "
                     f"memory {trace.tau_turns:g} turns", fontsize=10)

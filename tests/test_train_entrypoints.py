@@ -186,6 +186,7 @@ def test_experiments_quick_writes_tables_and_resumes(tmp_path):
     assert SpikEmoModel.from_pretrained(tmp_path / "models" / "table4-full-seed0").config.dswa_variant == "residual"
     figure4 = (tmp_path / "figure4.md").read_text()
     assert "| T2 | 2 |" in figure4 and "| T4 | 2 |" in figure4
+    assert "| 4 | 2 | " in figure4  # the trend: T4 against T2, paired over both seeds
     assert (tmp_path / "figure4.png").stat().st_size > 0
     table5 = (tmp_path / "table5.md").read_text()
     assert "| text | 2 |" in table5 and "59.56" in table5
@@ -210,6 +211,17 @@ def test_experiments_quick_writes_tables_and_resumes(tmp_path):
     run.write_text(json.dumps({**json.loads(run.read_text()), "source": "feature store elsewhere"}))
     with pytest.raises(InputError, match="give this data source its own --results-dir"):
         experiments.main(args)
+
+
+def test_t_sweep_trend_pairs_each_t_with_the_smallest_by_seed():
+    scores = {("T2", 0): 60.0, ("T2", 1): 62.0, ("T8", 0): 61.0, ("T8", 1): 62.5, ("T8", 2): 70.0,
+              ("T32", 1): 61.0}
+    records = [{"name": name, "seed": seed, "dev": {"weighted_f1": f1}} for (name, seed), f1 in scores.items()]
+    trend = experiments.t_sweep_trend(records).splitlines()
+    # T8: +1.0 and +0.5 (seed 2 has no T2 run to pair with); T32: -1.0 from seed 1 alone
+    assert trend[0] == "| T | seeds paired | change from T=2 (points) |"
+    assert trend[2:] == ["| 8 | 2 | 0.75 ± 0.35 |", "| 32 | 1 | -1.00 |"]
+    assert experiments.t_sweep_trend(records[:2]) == ""
 
 
 def test_train_commands_end_a_library_error_in_one_line(capsys):

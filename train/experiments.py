@@ -249,6 +249,20 @@ def figure4_plot(records: list[dict], path: Path) -> None:
     plt.close(figure)
 
 
+def t_sweep_trend(records: list[dict]) -> str:
+    """The paper's claim for Figure 4 is a trend with T, which the seed spread of each point hides: each T's dev
+    weighted F1 minus the smallest T's, paired by seed, as a table (empty with fewer than two T)."""
+    steps = sorted({int(r["name"][1:]) for r in records})
+    if len(steps) < 2:
+        return ""
+    seeds = {(r["name"], r["seed"]) for r in records}
+    lines = [f"| T | seeds paired | change from T={steps[0]} (points) |", "|---|---|---|"]
+    for t in steps[1:]:
+        paired = sum((f"T{steps[0]}", s) in seeds for n, s in seeds if n == f"T{t}")
+        lines.append(f"| {t} | {paired} | {paired_gain(records, f'T{t}', f'T{steps[0]}')} |")
+    return "\n".join(lines)
+
+
 def load_records(results_dir: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted((results_dir / "runs").glob("*.json"))]
 
@@ -326,6 +340,9 @@ def write_reports(results_dir: Path, requested: Sequence[str], specs: list[RunSp
             if split == "dev" or any(split in r for r in by_experiment[experiment]):
                 sections.append(markdown_table(by_experiment[experiment], names, paper, _inert_or_missing(
                     experiment, names, inert, dataset.modalities), split, dataset.dataset))
+        if experiment == "figure4" and (trend := t_sweep_trend(by_experiment["figure4"])):
+            sections.append("Each T against the smallest, paired by seed (dev weighted F1; mean ± std of the "
+                            "differences):\n\n" + trend)
         if experiment == "table4" and (effects := dswa_effect_table(full_runs)):
             sections.append("What DSWA and its spikes change in each full run, on dev "
                             "(`spikemo.training.dswa_ablation.dswa_effect`):\n\n" + effects)
